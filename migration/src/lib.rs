@@ -1,0 +1,22 @@
+//! Database migrations of authql, applied in order by `authql migrate` and at `authql serve`.
+//!
+//! Every migration runs unchanged on PostgreSQL and SQLite.
+
+pub use sea_orm_migration::MigrationStatus;
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_users;
+mod m20261124_000002_create_profiles;
+
+/// The ordered list of authql's migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261124_000001_create_users::Migration),
+            Box::new(m20261124_000002_create_profiles::Migration),
+        ]
+    }
+}

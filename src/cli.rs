@@ -1,0 +1,122 @@
+//! The `authql` command line: one binary for the API and its tools.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::{App, BuildOptions, config::Settings, db, graphql, shutdown_signal, telemetry};
+
+/// authql: self-hosted authentication with a GraphQL API.
+#[derive(Debug, Parser)]
+#[command(name = "authql", version, about, after_long_help = crate::config::help_text())]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (the default); applies pending migrations first.
+    Serve {
+        /// Do not apply pending migrations at start.
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Manage the database schema.
+    Migrate {
+        #[command(subcommand)]
+        action: Option<MigrateAction>,
+    },
+    /// Print the GraphQL schema (SDL); `schema.graphql` is this output.
+    Schema,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum MigrateAction {
+    /// Apply every pending migration (the default).
+    Up,
+    /// Roll back the most recent migration.
+    Down,
+    /// List the migrations and whether each is applied.
+    Status,
+    /// Drop every table and apply all migrations again (destroys all data).
+    Fresh {
+        /// Required with APP_ENV=production.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Runs the parsed command; the exit code says how it went.
+pub async fn run(cli: Cli) -> ExitCode {
+    let command = cli.command.unwrap_or(Command::Serve { no_migrate: false });
+    if let Command::Schema = command {
+        print!("{}", graphql::sdl());
+        return ExitCode::SUCCESS;
+    }
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(err) => {
+            eprintln!("authql: configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.log_format);
+    let result = match command {
+        Command::Serve { no_migrate } => serve(settings, !no_migrate).await,
+        Command::Migrate { action } => migrate(settings, action.unwrap_or(MigrateAction::Up)).await,
+        Command::Schema => Ok(()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings, migrate: bool) -> anyhow::Result<()> {
+    let app = App::build(settings, BuildOptions { migrate }).await?;
+    let addr = app.local_addr()?;
+    tracing::info!("authql listening on http://{addr} (GraphiQL at http://{addr}/graphql)");
+    app.run_until(shutdown_signal()).await?;
+    tracing::info!("authql stopped");
+    Ok(())
+}
+
+async fn migrate(settings: Settings, action: MigrateAction) -> anyhow::Result<()> {
+    let conn = db::connect(&settings).await.with_context(|| {
+        format!(
+            "cannot connect to the database ({})",
+            db::describe_url(settings.database_url.expose())
+        )
+    })?;
+    match action {
+        MigrateAction::Up => {
+            db::migrate(&conn).await?;
+            tracing::info!("migrations applied");
+        }
+        MigrateAction::Down => {
+            db::migrate_down(&conn).await?;
+            tracing::info!("rolled back the most recent migration");
+        }
+        MigrateAction::Status => {
+            for (name, applied) in db::migration_status(&conn).await? {
+                println!("{} {name}", if applied { "applied" } else { "pending" });
+            }
+        }
+        MigrateAction::Fresh { force } => {
+            if settings.is_production() && !force {
+                anyhow::bail!(
+                    "`migrate fresh` destroys all data; add --force with APP_ENV=production"
+                );
+            }
+            db::migrate_fresh(&conn).await?;
+            tracing::info!("database recreated");
+        }
+    }
+    conn.close().await?;
+    Ok(())
+}

@@ -1,0 +1,451 @@
+//! Typed settings, read once at start from the environment (and `.env`) and validated.
+//!
+//! Every variable is declared once in [`VARIABLES`]: its name, default and meaning. The same
+//! table drives parsing, `authql --help` and a test that keeps `.env.example` complete. An
+//! invalid value is an error that names the variable; `APP_ENV=production` also refuses
+//! values that are only safe on a developer's machine.
+
+mod parse;
+
+use std::{net::SocketAddr, time::Duration};
+
+pub use parse::{Cidr, parse_duration};
+
+/// One configuration variable: what it is called, what it defaults to, what it means.
+#[derive(Debug, Clone, Copy)]
+pub struct Variable {
+    pub name: &'static str,
+    /// `None`: unset by default (the feature it configures is off, or a dev fallback is used).
+    pub default: Option<&'static str>,
+    pub help: &'static str,
+    /// Secret values (URLs with passwords) are never echoed back in errors or logs.
+    pub secret: bool,
+}
+
+const fn var(
+    name: &'static str,
+    default: Option<&'static str>,
+    help: &'static str,
+    secret: bool,
+) -> Variable {
+    Variable {
+        name,
+        default,
+        help,
+        secret,
+    }
+}
+
+/// Every variable authql reads, in the order `.env.example` documents them.
+pub const VARIABLES: &[Variable] = &[
+    var(
+        "APP_ENV",
+        Some("development"),
+        "development or production; production refuses unsafe settings",
+        false,
+    ),
+    var(
+        "DATABASE_URL",
+        Some(DEFAULT_DATABASE_URL),
+        "postgres://user:pass@host/db or sqlite://file.db?mode=rwc",
+        true,
+    ),
+    var(
+        "DATABASE_MAX_CONNECTIONS",
+        Some("10"),
+        "size of the database connection pool",
+        false,
+    ),
+    var(
+        "AMQP_URL",
+        None,
+        "RabbitMQ URL; unset means mail is dispatched in-process",
+        true,
+    ),
+    var(
+        "SMTP_URL",
+        None,
+        "smtp://host:port (plain), ?tls=required (STARTTLS), smtps:// (TLS), user:pass@ for \
+         AUTH; unset means the dev mailbox",
+        true,
+    ),
+    var(
+        "MAIL_FROM",
+        Some("authql <no-reply@localhost>"),
+        "sender of every mail",
+        false,
+    ),
+    var(
+        "APP_URL",
+        Some(DEFAULT_APP_URL),
+        "base URL of the frontend that mail links point to (required in production)",
+        false,
+    ),
+    var(
+        "BIND",
+        Some("127.0.0.1:8000"),
+        "listen address of the API",
+        false,
+    ),
+    var(
+        "JWT_ISSUER",
+        Some("authql"),
+        "`iss` claim of access tokens",
+        false,
+    ),
+    var(
+        "JWT_AUDIENCE",
+        Some("authql"),
+        "`aud` claim of access tokens",
+        false,
+    ),
+    var(
+        "ACCESS_TOKEN_TTL",
+        Some("15m"),
+        "lifetime of an access token (e.g. 15m)",
+        false,
+    ),
+    var(
+        "REFRESH_TOKEN_TTL",
+        Some("14d"),
+        "a session ends after this long without a refresh",
+        false,
+    ),
+    var(
+        "SESSION_MAX_AGE",
+        Some("30d"),
+        "absolute lifetime of a session, however often it is refreshed",
+        false,
+    ),
+    var(
+        "REFRESH_REUSE_GRACE",
+        Some("10s"),
+        "how long a just-rotated refresh token is still accepted (tabs racing)",
+        false,
+    ),
+    var(
+        "CORS_ORIGINS",
+        None,
+        "comma-separated origins allowed to call the API from a browser",
+        false,
+    ),
+    var("LOG_FORMAT", Some("pretty"), "pretty or json", false),
+    var(
+        "METRICS_BIND",
+        Some("127.0.0.1:9100"),
+        "internal listener for /metrics; empty disables it",
+        false,
+    ),
+    var(
+        "TRUSTED_PROXIES",
+        None,
+        "comma-separated CIDRs whose X-Forwarded-For is believed",
+        false,
+    ),
+];
+
+const DEFAULT_DATABASE_URL: &str = "sqlite://authql.db?mode=rwc";
+const DEFAULT_APP_URL: &str = "http://localhost:3000";
+
+/// Longest grace that still lets reuse detection catch a stolen refresh token.
+const MAX_REUSE_GRACE: Duration = Duration::from_secs(5 * 60);
+
+/// Where authql runs; production refuses settings that are only safe for development.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// A value that must never be printed: `Debug` shows only that it is there.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it (a connection, a signature).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Which database engine a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Postgres,
+    Sqlite,
+}
+
+/// Browser origins allowed by CORS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// `*`: any origin (development only; never combined with credentials).
+    Any,
+    /// Exact origins such as `https://app.example.com`.
+    List(Vec<String>),
+}
+
+/// The validated settings of one authql process.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub app_env: AppEnv,
+    pub database_url: Secret,
+    pub database_kind: DatabaseKind,
+    pub database_max_connections: u32,
+    pub amqp_url: Option<Secret>,
+    pub smtp_url: Option<Secret>,
+    pub mail_from: String,
+    /// Without a trailing slash, so links are `format!("{app_url}/verify-email?…")`.
+    pub app_url: String,
+    pub bind: SocketAddr,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub session_max_age: Duration,
+    pub refresh_reuse_grace: Duration,
+    pub cors_origins: CorsOrigins,
+    pub log_format: LogFormat,
+    pub metrics_bind: Option<SocketAddr>,
+    pub trusted_proxies: Vec<Cidr>,
+}
+
+/// Why the configuration was refused. The message always names the variable.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("invalid {name}: {reason}{}", shown(.value))]
+    Invalid {
+        name: &'static str,
+        value: Option<String>,
+        reason: String,
+    },
+    #[error("unsafe {name} for APP_ENV=production: {reason}")]
+    Unsafe { name: &'static str, reason: String },
+}
+
+fn shown(value: &Option<String>) -> String {
+    value
+        .as_ref()
+        .map(|v| format!(" (got {v:?})"))
+        .unwrap_or_default()
+}
+
+impl ConfigError {
+    /// The variable this error is about.
+    pub fn variable(&self) -> &'static str {
+        match self {
+            Self::Invalid { name, .. } | Self::Unsafe { name, .. } => name,
+        }
+    }
+}
+
+/// Reads raw values by name, applying the declared defaults, and builds typed errors.
+struct Reader<F> {
+    lookup: F,
+}
+
+impl<F: Fn(&str) -> Option<String>> Reader<F> {
+    fn declared(name: &str) -> &'static Variable {
+        VARIABLES
+            .iter()
+            .find(|v| v.name == name)
+            .unwrap_or_else(|| unreachable!("{name} is not declared in VARIABLES"))
+    }
+
+    /// The value if set and non-empty, else the default (which may be unset).
+    fn raw(&self, name: &'static str) -> Option<String> {
+        (self.lookup)(name)
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| Self::declared(name).default.map(str::to_owned))
+    }
+
+    /// Whether the operator set the variable, as opposed to relying on its default.
+    fn is_set(&self, name: &'static str) -> bool {
+        (self.lookup)(name).is_some_and(|v| !v.trim().is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> String {
+        self.raw(name).unwrap_or_default()
+    }
+
+    fn parse<T>(
+        &self,
+        name: &'static str,
+        f: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let raw = self.required(name);
+        f(raw.trim()).map_err(|reason| invalid(name, &raw, reason))
+    }
+
+    fn parse_opt<T>(
+        &self,
+        name: &'static str,
+        f: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        match self.raw(name) {
+            None => Ok(None),
+            Some(raw) => f(raw.trim())
+                .map(Some)
+                .map_err(|reason| invalid(name, &raw, reason)),
+        }
+    }
+}
+
+fn invalid(name: &'static str, raw: &str, reason: String) -> ConfigError {
+    let secret = Reader::<fn(&str) -> Option<String>>::declared(name).secret;
+    ConfigError::Invalid {
+        name,
+        value: (!secret).then(|| raw.to_owned()),
+        reason,
+    }
+}
+
+impl Settings {
+    /// Reads the process environment, after loading `.env` if there is one.
+    ///
+    /// # Errors
+    /// The first variable with an invalid or (in production) unsafe value.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is reported by the values it leaves unset.
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds settings from any source of variables (the environment, or a test's map).
+    ///
+    /// # Errors
+    /// The first variable with an invalid or (in production) unsafe value.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let r = Reader { lookup };
+        let app_env = r.parse("APP_ENV", parse::app_env)?;
+        let database_url = r.required("DATABASE_URL");
+        let database_kind = parse::database_kind(database_url.trim())
+            .map_err(|reason| invalid("DATABASE_URL", &database_url, reason))?;
+        let settings = Settings {
+            app_env,
+            database_url: Secret::new(database_url.trim()),
+            database_kind,
+            database_max_connections: r
+                .parse("DATABASE_MAX_CONNECTIONS", |v| parse::number_in(v, 1, 1000))?,
+            amqp_url: r
+                .parse_opt("AMQP_URL", |v| {
+                    parse::url_with_scheme(v, &["amqp", "amqps"])
+                })?
+                .map(Secret::new),
+            smtp_url: r
+                .parse_opt("SMTP_URL", |v| {
+                    parse::url_with_scheme(v, &["smtp", "smtps"])
+                })?
+                .map(Secret::new),
+            mail_from: r.parse("MAIL_FROM", parse::mailbox)?,
+            app_url: r.parse("APP_URL", parse::base_url)?,
+            bind: r.parse("BIND", parse::socket_addr)?,
+            jwt_issuer: r.parse("JWT_ISSUER", parse::non_empty)?,
+            jwt_audience: r.parse("JWT_AUDIENCE", parse::non_empty)?,
+            access_token_ttl: r.parse("ACCESS_TOKEN_TTL", |v| {
+                parse::duration_in(v, Duration::from_secs(30), Duration::from_secs(24 * 3600))
+            })?,
+            refresh_token_ttl: r.parse("REFRESH_TOKEN_TTL", |v| {
+                parse::duration_in(v, Duration::from_secs(60), Duration::from_secs(400 * 86400))
+            })?,
+            session_max_age: r.parse("SESSION_MAX_AGE", |v| {
+                parse::duration_in(v, Duration::from_secs(60), Duration::from_secs(400 * 86400))
+            })?,
+            refresh_reuse_grace: r.parse("REFRESH_REUSE_GRACE", |v| {
+                parse::duration_in(v, Duration::ZERO, MAX_REUSE_GRACE)
+            })?,
+            cors_origins: r
+                .parse_opt("CORS_ORIGINS", parse::cors_origins)?
+                .unwrap_or(CorsOrigins::List(Vec::new())),
+            log_format: r.parse("LOG_FORMAT", parse::log_format)?,
+            // An explicitly empty METRICS_BIND disables the listener.
+            metrics_bind: match (r.lookup)("METRICS_BIND") {
+                Some(v) if v.trim().is_empty() => None,
+                _ => r.parse_opt("METRICS_BIND", parse::socket_addr)?,
+            },
+            trusted_proxies: r
+                .parse_opt("TRUSTED_PROXIES", parse::cidr_list)?
+                .unwrap_or_default(),
+        };
+        if settings.app_env == AppEnv::Production {
+            settings.refuse_unsafe_for_production(r.is_set("APP_URL"))?;
+        }
+        Ok(settings)
+    }
+
+    fn refuse_unsafe_for_production(&self, app_url_set: bool) -> Result<(), ConfigError> {
+        let unsafe_ = |name, reason: &str| {
+            Err(ConfigError::Unsafe {
+                name,
+                reason: reason.to_owned(),
+            })
+        };
+        if !app_url_set {
+            return unsafe_("APP_URL", "must be set to the frontend's public https URL");
+        }
+        if !self.app_url.starts_with("https://") {
+            return unsafe_("APP_URL", "mail links must use https");
+        }
+        if self.cors_origins == CorsOrigins::Any {
+            return unsafe_("CORS_ORIGINS", "`*` lets any website call the API");
+        }
+        if self.amqp_url.is_none() && self.smtp_url.is_none() {
+            return unsafe_(
+                "SMTP_URL",
+                "without AMQP_URL the API sends mail itself and needs an SMTP server \
+                 (the dev mailbox is for development)",
+            );
+        }
+        Ok(())
+    }
+
+    /// Settings for a test or a tool: the development defaults plus the given overrides.
+    ///
+    /// # Errors
+    /// As [`Settings::from_lookup`].
+    pub fn with_overrides(overrides: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| {
+            overrides
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.app_env == AppEnv::Production
+    }
+}
+
+/// The variables table as help text, for `authql --help`.
+pub fn help_text() -> String {
+    let mut out = String::from("Configuration (environment variables; .env is read if present):\n");
+    for v in VARIABLES {
+        let default = v.default.unwrap_or("unset");
+        out.push_str(&format!(
+            "  {:<26} {} [default: {}]\n",
+            v.name, v.help, default
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,245 @@
+//! Pure parsers for configuration values; each error says what was expected.
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
+
+use super::{AppEnv, CorsOrigins, DatabaseKind, LogFormat};
+
+pub(super) fn app_env(v: &str) -> Result<AppEnv, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "development" | "dev" => Ok(AppEnv::Development),
+        "production" | "prod" => Ok(AppEnv::Production),
+        _ => Err("expected development or production".into()),
+    }
+}
+
+pub(super) fn log_format(v: &str) -> Result<LogFormat, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "pretty" => Ok(LogFormat::Pretty),
+        "json" => Ok(LogFormat::Json),
+        _ => Err("expected pretty or json".into()),
+    }
+}
+
+pub(super) fn database_kind(v: &str) -> Result<DatabaseKind, String> {
+    if v.starts_with("postgres://") || v.starts_with("postgresql://") {
+        Ok(DatabaseKind::Postgres)
+    } else if v.starts_with("sqlite:") {
+        Ok(DatabaseKind::Sqlite)
+    } else {
+        Err("expected a postgres://… or sqlite:… URL".into())
+    }
+}
+
+pub(super) fn number_in(v: &str, min: u32, max: u32) -> Result<u32, String> {
+    match v.parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number from {min} to {max}")),
+    }
+}
+
+pub(super) fn non_empty(v: &str) -> Result<String, String> {
+    if v.is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(v.to_owned())
+    }
+}
+
+pub(super) fn socket_addr(v: &str) -> Result<SocketAddr, String> {
+    v.parse()
+        .map_err(|_| "expected an address and port such as 127.0.0.1:8000 or [::]:8000".into())
+}
+
+pub(super) fn url_with_scheme(v: &str, schemes: &[&str]) -> Result<String, String> {
+    let expected = || {
+        format!(
+            "expected a URL starting with {}://",
+            schemes.join(":// or ")
+        )
+    };
+    let url = url::Url::parse(v).map_err(|_| expected())?;
+    if !schemes.contains(&url.scheme()) || url.host_str().is_none_or(str::is_empty) {
+        return Err(expected());
+    }
+    Ok(v.to_owned())
+}
+
+/// An http(s) base URL without query or fragment, returned without its trailing slash.
+pub(super) fn base_url(v: &str) -> Result<String, String> {
+    let url = url::Url::parse(v).map_err(|_| "expected an http(s) URL".to_owned())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("expected an http(s) URL".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or fragment".into());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// `Name <local@domain>` or `local@domain`.
+pub(super) fn mailbox(v: &str) -> Result<String, String> {
+    let address = match (v.rfind('<'), v.ends_with('>')) {
+        (Some(open), true) => &v[open + 1..v.len() - 1],
+        (None, false) => v,
+        _ => return Err("expected `Name <address>` or a bare address".into()),
+    };
+    let valid = address
+        .split_once('@')
+        .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+        && !address.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(v.to_owned())
+    } else {
+        Err("expected `Name <address>` or a bare address".into())
+    }
+}
+
+/// A duration such as `15m`, `14d`, `1h30m`, `500ms` or `0`.
+///
+/// # Errors
+/// A message saying which forms are accepted.
+pub fn parse_duration(v: &str) -> Result<Duration, String> {
+    let err = || "expected a duration such as 30s, 15m, 12h, 14d or 1h30m".to_owned();
+    if v == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = v;
+    if rest.is_empty() {
+        return Err(err());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
+        if digits == 0 {
+            return Err(err());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| err())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let millis_per_unit: u64 = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 604_800_000,
+            _ => return Err(err()),
+        };
+        rest = &rest[unit_len..];
+        let part = n.checked_mul(millis_per_unit).ok_or_else(err)?;
+        total = total
+            .checked_add(Duration::from_millis(part))
+            .ok_or_else(err)?;
+    }
+    Ok(total)
+}
+
+pub(super) fn duration_in(v: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let d = parse_duration(v)?;
+    if d < min || d > max {
+        return Err(format!("must be between {} and {}", human(min), human(max)));
+    }
+    Ok(d)
+}
+
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => "0".into(),
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+pub(super) fn cors_origins(v: &str) -> Result<CorsOrigins, String> {
+    let items: Vec<&str> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if items == ["*"] {
+        return Ok(CorsOrigins::Any);
+    }
+    items
+        .into_iter()
+        .map(|item| {
+            let url = url::Url::parse(item).map_err(|_| {
+                format!("{item:?} is not an origin such as https://app.example.com")
+            })?;
+            let origin = url.origin().ascii_serialization();
+            if !matches!(url.scheme(), "http" | "https") || item.trim_end_matches('/') != origin {
+                return Err(format!(
+                    "{item:?} is not an origin such as https://app.example.com (scheme, host \
+                     and port only; `*` must stand alone)"
+                ));
+            }
+            Ok(origin)
+        })
+        .collect::<Result<_, _>>()
+        .map(CorsOrigins::List)
+}
+
+pub(super) fn cidr_list(v: &str) -> Result<Vec<Cidr>, String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(Cidr::parse)
+        .collect()
+}
+
+/// A network such as `10.0.0.0/8` or `::1/128`; a bare address is a single host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// # Errors
+    /// When the text is not an address with an optional prefix length that fits it.
+    pub fn parse(v: &str) -> Result<Self, String> {
+        let err = || format!("{v:?} is not a CIDR such as 10.0.0.0/8 or ::1/128");
+        let (addr, prefix) = match v.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (v, None),
+        };
+        let ip: IpAddr = addr.parse().map_err(|_| err())?;
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(err)?,
+            None => max,
+        };
+        Ok(Self {
+            network: mask(ip, prefix),
+            prefix,
+        })
+    }
+
+    /// Whether `ip` lies in this network (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        ip.is_ipv4() == self.network.is_ipv4() && mask(ip, self.prefix) == self.network
+    }
+}
+
+fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let bits = u32::from(v4);
+            let m = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            IpAddr::V4((bits & m).into())
+        }
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            let m = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            IpAddr::V6((bits & m).into())
+        }
+    }
+}

@@ -1,0 +1,201 @@
+use std::time::Duration;
+
+use super::*;
+
+fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    Settings::with_overrides(vars)
+}
+
+fn error_for(vars: &[(&str, &str)]) -> ConfigError {
+    match settings(vars) {
+        Ok(s) => panic!("expected an error, got {s:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn no_configuration_gives_the_documented_development_defaults() {
+    let s = settings(&[]).unwrap();
+    assert_eq!(s.app_env, AppEnv::Development);
+    assert_eq!(s.database_url.expose(), "sqlite://authql.db?mode=rwc");
+    assert_eq!(s.database_kind, DatabaseKind::Sqlite);
+    assert_eq!(s.amqp_url, None);
+    assert_eq!(s.smtp_url, None);
+    assert_eq!(s.mail_from, "authql <no-reply@localhost>");
+    assert_eq!(s.app_url, "http://localhost:3000");
+    assert_eq!(s.bind.to_string(), "127.0.0.1:8000");
+    assert_eq!(
+        (s.jwt_issuer.as_str(), s.jwt_audience.as_str()),
+        ("authql", "authql")
+    );
+    assert_eq!(s.access_token_ttl, Duration::from_secs(15 * 60));
+    assert_eq!(s.refresh_token_ttl, Duration::from_secs(14 * 86_400));
+    assert_eq!(s.session_max_age, Duration::from_secs(30 * 86_400));
+    assert_eq!(s.refresh_reuse_grace, Duration::from_secs(10));
+    assert_eq!(s.cors_origins, CorsOrigins::List(vec![]));
+    assert_eq!(s.log_format, LogFormat::Pretty);
+    assert_eq!(
+        s.metrics_bind.map(|a| a.to_string()).as_deref(),
+        Some("127.0.0.1:9100")
+    );
+    assert!(s.trusted_proxies.is_empty());
+}
+
+#[test]
+fn each_invalid_value_is_reported_under_its_variable_name() {
+    let cases = [
+        ("APP_ENV", "staging"),
+        ("DATABASE_URL", "mysql://localhost/db"),
+        ("DATABASE_MAX_CONNECTIONS", "0"),
+        ("AMQP_URL", "http://localhost"),
+        ("SMTP_URL", "localhost:25"),
+        ("MAIL_FROM", "not an address"),
+        ("APP_URL", "ftp://example.com"),
+        ("BIND", "localhost"),
+        ("ACCESS_TOKEN_TTL", "15 minutes"),
+        ("REFRESH_TOKEN_TTL", "-1d"),
+        ("SESSION_MAX_AGE", "forever"),
+        ("REFRESH_REUSE_GRACE", "1h"),
+        ("CORS_ORIGINS", "https://app.example.com/path"),
+        ("LOG_FORMAT", "xml"),
+        ("METRICS_BIND", "9100"),
+        ("TRUSTED_PROXIES", "10.0.0.0/33"),
+    ];
+    for (name, value) in cases {
+        let err = error_for(&[(name, value)]);
+        assert_eq!(err.variable(), name, "{name}={value:?} gave {err}");
+        assert!(err.to_string().contains(name), "{err}");
+    }
+}
+
+#[test]
+fn a_secret_value_is_never_echoed_in_an_error() {
+    let err = error_for(&[("AMQP_URL", "http://user:hunter2@broker")]);
+    assert_eq!(err.variable(), "AMQP_URL");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    assert!(!format!("{err:?}").contains("hunter2"));
+}
+
+#[test]
+fn secrets_are_redacted_in_debug_output() {
+    let s = settings(&[("DATABASE_URL", "postgres://u:hunter2@db/authql")]).unwrap();
+    assert_eq!(s.database_kind, DatabaseKind::Postgres);
+    assert!(!format!("{s:?}").contains("hunter2"));
+}
+
+#[test]
+fn an_empty_metrics_bind_disables_the_metrics_listener() {
+    assert_eq!(
+        settings(&[("METRICS_BIND", "")]).unwrap().metrics_bind,
+        None
+    );
+}
+
+#[test]
+fn production_refuses_a_missing_or_plain_http_app_url() {
+    let prod = [("APP_ENV", "production"), ("SMTP_URL", "smtp://mail:25")];
+    assert_eq!(error_for(&prod).variable(), "APP_URL");
+    let http = [&prod[..], &[("APP_URL", "http://app.example.com")]].concat();
+    assert_eq!(error_for(&http).variable(), "APP_URL");
+}
+
+#[test]
+fn production_refuses_wildcard_cors_and_the_dev_mailbox() {
+    let base = [
+        ("APP_ENV", "production"),
+        ("APP_URL", "https://app.example.com"),
+    ];
+    let cors = [
+        &base[..],
+        &[("SMTP_URL", "smtp://mail:25"), ("CORS_ORIGINS", "*")],
+    ]
+    .concat();
+    assert_eq!(error_for(&cors).variable(), "CORS_ORIGINS");
+    assert_eq!(error_for(&base).variable(), "SMTP_URL");
+    let ok = [&base[..], &[("AMQP_URL", "amqp://rabbit:5672/%2f")]].concat();
+    assert!(settings(&ok).unwrap().is_production());
+}
+
+#[test]
+fn development_accepts_wildcard_cors() {
+    assert_eq!(
+        settings(&[("CORS_ORIGINS", "*")]).unwrap().cors_origins,
+        CorsOrigins::Any
+    );
+}
+
+#[test]
+fn cors_origins_are_normalised_origins() {
+    let s = settings(&[(
+        "CORS_ORIGINS",
+        "https://a.example.com/, http://localhost:5173",
+    )])
+    .unwrap();
+    assert_eq!(
+        s.cors_origins,
+        CorsOrigins::List(vec![
+            "https://a.example.com".into(),
+            "http://localhost:5173".into()
+        ])
+    );
+}
+
+#[test]
+fn app_url_loses_its_trailing_slash() {
+    let s = settings(&[("APP_URL", "https://app.example.com/auth/")]).unwrap();
+    assert_eq!(s.app_url, "https://app.example.com/auth");
+}
+
+#[test]
+fn durations_accept_units_and_combinations() {
+    let d = |s| parse_duration(s).unwrap();
+    assert_eq!(d("0"), Duration::ZERO);
+    assert_eq!(d("500ms"), Duration::from_millis(500));
+    assert_eq!(d("10s"), Duration::from_secs(10));
+    assert_eq!(d("15m"), Duration::from_secs(900));
+    assert_eq!(d("1h30m"), Duration::from_secs(5400));
+    assert_eq!(d("14d"), Duration::from_secs(14 * 86_400));
+    assert_eq!(d("2w"), Duration::from_secs(14 * 86_400));
+    for bad in ["", "15", "m", "1.5h", "1y", "-1s", "99999999999999999999d"] {
+        assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
+    }
+}
+
+#[test]
+fn cidrs_match_their_networks_only() {
+    let net = Cidr::parse("10.1.0.0/16").unwrap();
+    assert!(net.contains("10.1.200.3".parse().unwrap()));
+    assert!(!net.contains("10.2.0.1".parse().unwrap()));
+    assert!(net.contains("::ffff:10.1.0.9".parse().unwrap()));
+    let host = Cidr::parse("::1").unwrap();
+    assert!(host.contains("::1".parse().unwrap()));
+    assert!(!host.contains("::2".parse().unwrap()));
+    assert!(
+        Cidr::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap())
+    );
+    for bad in ["10.0.0.0/33", "::/129", "example.com", "10.0.0.0/x"] {
+        assert!(Cidr::parse(bad).is_err(), "{bad:?} was accepted");
+    }
+}
+
+#[test]
+fn the_help_text_lists_every_variable() {
+    let help = help_text();
+    for v in VARIABLES {
+        assert!(help.contains(v.name), "{} missing from help", v.name);
+    }
+}
+
+#[test]
+fn env_example_documents_every_variable() {
+    let example = include_str!("../../.env.example");
+    for v in VARIABLES {
+        let documented = example.lines().any(|l| {
+            l.trim_start_matches("# ")
+                .starts_with(&format!("{}=", v.name))
+        });
+        assert!(documented, "{} is not in .env.example", v.name);
+    }
+}

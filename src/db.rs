@@ -1,0 +1,134 @@
+//! The database connection pool and migrations, for PostgreSQL and SQLite alike.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
+    TransactionTrait,
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+};
+
+use crate::config::{DatabaseKind, Settings};
+
+/// Key of the PostgreSQL advisory lock that serialises migrations across replicas.
+const MIGRATION_LOCK_KEY: i64 = 0x6175_7468_716c; // "authql"
+
+/// How long to wait for a connection from the pool (and for a new one to open).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens the connection pool.
+///
+/// SQLite runs in WAL mode (readers never wait for the writer) with a busy timeout, so
+/// concurrent requests queue for the write lock instead of failing.
+///
+/// # Errors
+/// When the database cannot be reached or the URL is not usable.
+pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
+    let mut opts = ConnectOptions::new(settings.database_url.expose());
+    opts.max_connections(settings.database_max_connections)
+        .min_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_timeout(ACQUIRE_TIMEOUT)
+        .sqlx_logging(false);
+    if settings.database_kind == DatabaseKind::Sqlite {
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+        });
+    }
+    Database::connect(opts).await
+}
+
+/// Applies every pending migration.
+///
+/// On PostgreSQL the migrations run in one transaction holding an advisory lock, so that
+/// several replicas starting together apply them exactly once and never see half of them.
+///
+/// # Errors
+/// When a migration fails; on PostgreSQL nothing of the failed run is kept.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let txn = db.begin().await?;
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1)",
+                [MIGRATION_LOCK_KEY.into()],
+            ))
+            .await?;
+            Migrator::up(&txn, None).await?;
+            txn.commit().await
+        }
+        _ => Migrator::up(db, None).await,
+    }
+}
+
+/// Rolls back the most recent migration.
+///
+/// # Errors
+/// When the rollback fails.
+pub async fn migrate_down(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::down(db, Some(1)).await
+}
+
+/// Drops every table and applies all migrations again.
+///
+/// # Errors
+/// When dropping or migrating fails.
+pub async fn migrate_fresh(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::fresh(db).await
+}
+
+/// Each known migration and whether it has been applied, oldest first.
+///
+/// # Errors
+/// When the migrations table cannot be read.
+pub async fn migration_status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>, DbErr> {
+    Ok(Migrator::get_migration_with_status(db)
+        .await?
+        .iter()
+        .map(|m| {
+            (
+                m.name().to_owned(),
+                m.status() == migration::MigrationStatus::Applied,
+            )
+        })
+        .collect())
+}
+
+/// Whether the database answers a query on authql's own schema (a bare `SELECT 1` would
+/// not notice an SQLite file locked by another process).
+///
+/// # Errors
+/// When it does not.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.execute_unprepared("SELECT 1 FROM seaql_migrations LIMIT 1")
+        .await
+        .map(|_| ())
+}
+
+/// A database URL safe to print: the engine, host and database, never the password.
+pub fn describe_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) if u.scheme().starts_with("postgres") => format!(
+            "postgres at {}:{}{}",
+            u.host_str().unwrap_or("localhost"),
+            u.port().unwrap_or(5432),
+            u.path()
+        ),
+        _ if url.starts_with("sqlite:") => {
+            format!(
+                "sqlite file {}",
+                url.trim_start_matches("sqlite:")
+                    .trim_start_matches("//")
+                    .split('?')
+                    .next()
+                    .unwrap_or_default()
+            )
+        }
+        _ => "unrecognised URL".to_owned(),
+    }
+}

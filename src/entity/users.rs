@@ -1,0 +1,47 @@
+//! `users`: one row per account.
+
+use sea_orm::entity::prelude::*;
+
+/// A PHC-format password hash (`$argon2id$…`). Its `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq, DeriveValueType)]
+pub struct PasswordHash(pub String);
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(***)")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub username: String,
+    /// Trimmed and lower-cased.
+    #[sea_orm(unique)]
+    pub email: String,
+    pub password_hash: PasswordHash,
+    pub email_verified: bool,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_admin: bool,
+    pub is_active: bool,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub last_login_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_one = "super::profiles::Entity")]
+    Profile,
+}
+
+impl Related<super::profiles::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Profile.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,131 @@
+//! Gives every GraphQL error an `extensions.code`, following SPEC.md and Apollo's names.
+//!
+//! Errors from authql's own resolvers already carry a code (see [`crate::error`]). The ones
+//! async-graphql produces itself (syntax, validation, variables) get theirs here, at the
+//! phase that produced them. An error that still has no code is treated as internal: its
+//! message is replaced and it carries the request id the log line also has.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    Response, ServerError, ServerResult, ValidationResult, Variables,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+    },
+    parser::types::ExecutableDocument,
+};
+
+use crate::error::{INTERNAL_MESSAGE, code};
+
+/// The id of the HTTP request an operation belongs to, as sent in `x-request-id`.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Extension factory: add it to the schema once.
+pub struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodesExtension)
+    }
+}
+
+struct ErrorCodesExtension;
+
+fn has_code(err: &ServerError) -> bool {
+    err.extensions
+        .as_ref()
+        .is_some_and(|e| e.get("code").is_some())
+}
+
+fn set_code(err: &mut ServerError, value: &'static str) {
+    err.extensions
+        .get_or_insert_with(Default::default)
+        .set("code", value);
+}
+
+/// The code of an error async-graphql raised while validating a document.
+fn validation_code(err: &ServerError) -> &'static str {
+    // An argument (literal or variable) that does not coerce to its type is bad input, the
+    // way Apollo reports it; any other rule broken is a validation failure.
+    if err.message.starts_with("Invalid value for argument") {
+        code::BAD_USER_INPUT
+    } else {
+        code::GRAPHQL_VALIDATION_FAILED
+    }
+}
+
+/// The code of an error that reached the response without one.
+fn late_code(err: &ServerError) -> Option<&'static str> {
+    let m = err.message.as_str();
+    if m.starts_with("Unknown operation named") || m.starts_with("Operation name required") {
+        Some(code::GRAPHQL_VALIDATION_FAILED)
+    } else if (m.starts_with("Variable ") && m.ends_with("is not defined."))
+        || m.starts_with("Failed to parse")
+        || m.starts_with("Invalid value for argument")
+    {
+        Some(code::BAD_USER_INPUT)
+    } else {
+        None
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ErrorCodesExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables).await.map_err(|mut err| {
+            if !has_code(&err) {
+                set_code(&mut err, code::GRAPHQL_PARSE_FAILED);
+            }
+            err
+        })
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|mut errors| {
+            for err in errors.iter_mut().filter(|e| !has_code(e)) {
+                let code = validation_code(err);
+                set_code(err, code);
+            }
+            errors
+        })
+    }
+
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        let request_id = ctx.data_opt::<RequestId>().map(|r| r.0.clone());
+        for err in response.errors.iter_mut() {
+            if !has_code(err) {
+                match late_code(err) {
+                    Some(code) => set_code(err, code),
+                    None => {
+                        tracing::error!(error = %err.message, "GraphQL error without a code");
+                        err.message = INTERNAL_MESSAGE.to_owned();
+                        set_code(err, code::INTERNAL_SERVER_ERROR);
+                    }
+                }
+            }
+            let internal = err
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get("code"))
+                .is_some_and(|c| *c == async_graphql::Value::from(code::INTERNAL_SERVER_ERROR));
+            if let (true, Some(id)) = (internal, &request_id) {
+                err.extensions
+                    .get_or_insert_with(Default::default)
+                    .set("requestId", id.as_str());
+            }
+        }
+        response
+    }
+}

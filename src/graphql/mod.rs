@@ -1,0 +1,35 @@
+//! The GraphQL schema: its types, resolvers and the extension that gives every error a code.
+//!
+//! Resolvers are thin: they parse their input, call one service function and map the result
+//! to a GraphQL type of their own. They never touch the database directly.
+
+mod errors;
+mod profile;
+mod types;
+
+use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+
+use crate::state::AppState;
+
+pub use errors::RequestId;
+
+/// The entry point of every read.
+#[derive(MergedObject, Default)]
+pub struct Query(profile::ProfileQuery);
+
+/// The schema type served at `/graphql`.
+pub type AuthqlSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+fn builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription).extension(errors::ErrorCodes)
+}
+
+/// The schema with the application state its resolvers need.
+pub fn build(state: AppState) -> AuthqlSchema {
+    builder().data(state).finish()
+}
+
+/// The schema in SDL, as checked in at `schema.graphql`.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}

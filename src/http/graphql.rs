@@ -1,0 +1,259 @@
+//! GraphQL over HTTP at `/graphql`, following the GraphQL-over-HTTP specification.
+//!
+//! The transport is a thin handler over async-graphql's `http` helpers rather than
+//! async-graphql-axum's extractor, because authql must decide what that extractor does not:
+//! which content types may carry an operation, content negotiation of the response
+//! (`application/json` for clients that ask for it), status codes for request errors, and
+//! which operations GET may run.
+
+use async_graphql::{BatchRequest, BatchResponse, Request as GqlRequest};
+use axum::{
+    body::Bytes,
+    extract::{RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+use super::{HttpState, graphiql, request_id::RequestIdExt};
+use crate::{error::code, graphql::RequestId};
+
+/// The two media types a GraphQL response can be sent as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseType {
+    /// `application/graphql-response+json`: request errors get a 4xx status.
+    GraphqlResponseJson,
+    /// `application/json`: the legacy type, always 200 for a well-formed request.
+    Json,
+}
+
+impl ResponseType {
+    /// Picks the response type from an `Accept` header, by quality then order.
+    ///
+    /// A client that lists neither type (or `*/*`, or no header at all) gets
+    /// `application/json`, which every GraphQL client understands.
+    pub fn negotiate(accept: Option<&str>) -> Self {
+        let Some(accept) = accept else {
+            return Self::Json;
+        };
+        let mut best: Option<(f32, Self)> = None;
+        for item in accept.split(',') {
+            let mut parts = item.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let q = parts
+                .find_map(|p| p.strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let candidate = match media.as_str() {
+                "application/graphql-response+json" => Self::GraphqlResponseJson,
+                "application/json" | "application/*" | "*/*" => Self::Json,
+                _ => continue,
+            };
+            if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, candidate));
+            }
+        }
+        best.map_or(Self::Json, |(_, t)| t)
+    }
+
+    fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Self::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
+            Self::Json => "application/json; charset=utf-8",
+        })
+    }
+}
+
+fn accept(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())
+}
+
+/// A response that is only a request error: `{"errors":[…]}` with no `data`.
+fn request_error(status: StatusCode, rt: ResponseType, code: &str, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    let mut res = (status, body.to_string()).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, rt.content_type());
+    res
+}
+
+/// Whether a response failed before execution began (no field was resolved).
+fn is_request_error(r: &async_graphql::Response) -> bool {
+    !r.errors.is_empty()
+        && r.data == async_graphql::Value::Null
+        && r.errors.iter().all(|e| e.path.is_empty())
+}
+
+fn single_body(r: &async_graphql::Response) -> serde_json::Value {
+    let mut value = serde_json::to_value(r).unwrap_or_else(|_| json!({}));
+    // A request error has no `data` entry at all (GraphQL spec, "Response Format").
+    if is_request_error(r)
+        && let Some(obj) = value.as_object_mut()
+    {
+        obj.remove("data");
+    }
+    value
+}
+
+fn respond(rt: ResponseType, batch: BatchResponse) -> Response {
+    let (status, body) = match &batch {
+        BatchResponse::Single(r) => {
+            let status = if rt == ResponseType::GraphqlResponseJson && is_request_error(r) {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            (status, single_body(r))
+        }
+        BatchResponse::Batch(items) => (
+            StatusCode::OK,
+            serde_json::Value::Array(items.iter().map(single_body).collect()),
+        ),
+    };
+    let mut res = (status, body.to_string()).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, rt.content_type());
+    res
+}
+
+fn with_request_id(batch: BatchRequest, id: &RequestId) -> BatchRequest {
+    match batch {
+        BatchRequest::Single(r) => BatchRequest::Single(r.data(id.clone())),
+        BatchRequest::Batch(rs) => {
+            BatchRequest::Batch(rs.into_iter().map(|r| r.data(id.clone())).collect())
+        }
+    }
+}
+
+/// Whether a `Content-Type` carries a JSON GraphQL request.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .is_some_and(|m| m == "application/json" || m == "application/graphql-response+json")
+}
+
+/// Reads a JSON body as one GraphQL request (an object) or a batch (a non-empty array of
+/// them), checking each member's type as the GraphQL-over-HTTP specification says.
+fn parse_body(body: &[u8]) -> Result<BatchRequest, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("The body is not valid JSON: {e}"))?;
+    let check = |item: &serde_json::Value| -> Result<(), String> {
+        let obj = item
+            .as_object()
+            .ok_or("A GraphQL request must be a JSON object")?;
+        let is = |key: &str, ok: fn(&serde_json::Value) -> bool| obj.get(key).is_none_or(ok);
+        if !obj.get("query").is_some_and(serde_json::Value::is_string) {
+            return Err("`query` must be a string holding the GraphQL document".into());
+        }
+        if !is("operationName", |v| v.is_string() || v.is_null()) {
+            return Err("`operationName` must be a string or null".into());
+        }
+        if !is("variables", |v| v.is_object() || v.is_null()) {
+            return Err("`variables` must be an object or null".into());
+        }
+        if !is("extensions", |v| v.is_object() || v.is_null()) {
+            return Err("`extensions` must be an object or null".into());
+        }
+        Ok(())
+    };
+    match &value {
+        serde_json::Value::Array(items) if items.is_empty() => {
+            return Err("A batch must hold at least one request".into());
+        }
+        serde_json::Value::Array(items) => items.iter().try_for_each(check)?,
+        item => check(item)?,
+    }
+    serde_json::from_value(value).map_err(|e| format!("Not a GraphQL request: {e}"))
+}
+
+/// `POST /graphql` with a JSON body: one operation, or a batch (a JSON array).
+pub async fn post(
+    State(http): State<HttpState>,
+    request_id: RequestIdExt,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let rt = ResponseType::negotiate(accept(&headers));
+    if !is_json(&headers) {
+        return request_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            rt,
+            code::GRAPHQL_PARSE_FAILED,
+            "Content-Type must be application/json",
+        );
+    }
+    let batch = match parse_body(&body) {
+        Ok(batch) => batch,
+        Err(message) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                rt,
+                code::GRAPHQL_PARSE_FAILED,
+                &message,
+            );
+        }
+    };
+    let batch = with_request_id(batch, &request_id.0);
+    respond(rt, http.schema.execute_batch(batch).await)
+}
+
+/// `GET /graphql`: runs the query in the URL, or shows GraphiQL to a browser that asks for
+/// the bare page.
+pub async fn get(
+    State(http): State<HttpState>,
+    request_id: RequestIdExt,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let rt = ResponseType::negotiate(accept(&headers));
+    let raw = raw.unwrap_or_default();
+    let request = match async_graphql::http::parse_query_string(&raw) {
+        Ok(r) if !r.query.is_empty() => r,
+        _ if wants_html(&headers) => return graphiql::page().await,
+        _ => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                rt,
+                code::GRAPHQL_PARSE_FAILED,
+                "GET /graphql needs a `query` parameter (and optionally `variables` as JSON \
+                 and `operationName`)",
+            );
+        }
+    };
+    let request: GqlRequest = request.data(request_id.0.clone());
+    respond(
+        rt,
+        BatchResponse::Single(http.schema.execute(request).await),
+    )
+}
+
+fn wants_html(headers: &HeaderMap) -> bool {
+    accept(headers).is_some_and(|a| a.contains("text/html"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ResponseType::{self, GraphqlResponseJson, Json};
+
+    #[test]
+    fn negotiation_follows_the_accept_header() {
+        let n = |a| ResponseType::negotiate(Some(a));
+        assert_eq!(ResponseType::negotiate(None), Json);
+        assert_eq!(n("application/json"), Json);
+        assert_eq!(n("application/graphql-response+json"), GraphqlResponseJson);
+        assert_eq!(
+            n("application/graphql-response+json, application/json;q=0.9"),
+            GraphqlResponseJson
+        );
+        assert_eq!(
+            n("application/graphql-response+json;q=0.5, application/json"),
+            Json
+        );
+        assert_eq!(n("*/*"), Json);
+        assert_eq!(n("text/html"), Json);
+        assert_eq!(n("application/graphql-response+json;q=0, */*"), Json);
+    }
+}

@@ -1,0 +1,160 @@
+//! authql: a self-hosted authentication service with a GraphQL API.
+//!
+//! [`App::build`] turns [`config::Settings`] into a bound, migrated, ready-to-run service;
+//! `main.rs` only parses the command line and calls into this library, and the tests start
+//! the very same [`App`] on a random port.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod entity;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod repo;
+pub mod service;
+pub mod state;
+pub mod telemetry;
+
+use std::{
+    future::{Future, IntoFuture},
+    net::SocketAddr,
+    sync::Arc,
+    time::Duration,
+};
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use crate::{config::Settings, http::HttpState, state::AppState};
+
+/// How long in-flight requests may run on after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// A bound, ready-to-run API server.
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    router: axum::Router,
+}
+
+/// Choices made by the caller of [`App::build`] rather than by configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildOptions {
+    /// Apply pending migrations before serving (`authql serve --no-migrate` turns it off).
+    pub migrate: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self { migrate: true }
+    }
+}
+
+impl App {
+    /// Connects to the database, migrates it, and binds the listener.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or migrated, or the address cannot be bound;
+    /// the message says which.
+    pub async fn build(settings: Settings, options: BuildOptions) -> anyhow::Result<Self> {
+        let db = db::connect(&settings).await.with_context(|| {
+            format!(
+                "cannot connect to the database ({})",
+                db::describe_url(settings.database_url.expose())
+            )
+        })?;
+        if options.migrate {
+            db::migrate(&db)
+                .await
+                .context("cannot apply the database migrations")?;
+        }
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| format!("cannot listen on {} (BIND)", settings.bind))?;
+        let state = AppState {
+            db,
+            settings: Arc::new(settings),
+        };
+        let schema = graphql::build(state.clone());
+        let router = http::router(HttpState {
+            state: state.clone(),
+            schema,
+        });
+        Ok(Self {
+            listener,
+            state,
+            router,
+        })
+    }
+
+    /// The address the listener is bound to (the real port when `BIND` asked for port 0).
+    ///
+    /// # Errors
+    /// When the socket cannot report its address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The shared state, for tools and tests that work next to the running server.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish for at most
+    /// [`SHUTDOWN_GRACE`] and closes the database pool.
+    ///
+    /// # Errors
+    /// When the server fails to accept connections.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(true);
+        });
+        let deadline = async move {
+            let _ = stopping_rx.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        let result = tokio::select! {
+            result = server.into_future() => result,
+            () = deadline => {
+                tracing::warn!("in-flight requests did not finish within {SHUTDOWN_GRACE:?}");
+                Ok(())
+            }
+        };
+        if let Err(err) = self.state.db.close_by_ref().await {
+            tracing::warn!(error = %err, "closing the database pool failed");
+        }
+        result
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,10 @@
+//! The `authql` binary: parse the command line, hand over to the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    authql::cli::run(authql::cli::Cli::parse()).await
+}

@@ -1,0 +1,187 @@
+//! The `authql` binary itself: configuration errors, start-up failures, migrations, serving
+//! with no configuration at all, and stopping on SIGTERM.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use crate::helpers::each_empty_database;
+
+fn authql(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_authql"));
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+fn temp_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("authql-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn an_invalid_value_stops_the_process_naming_the_variable() {
+    let dir = temp_dir();
+    for (name, value) in [("BIND", "not-an-address"), ("ACCESS_TOKEN_TTL", "soon")] {
+        let out = authql(&dir).arg("serve").env(name, value).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let all = text(&out);
+        assert!(all.contains(name), "{all}");
+        assert!(!all.contains("panicked"), "{all}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn production_refuses_to_start_with_unsafe_settings() {
+    let dir = temp_dir();
+    let out = authql(&dir)
+        .arg("serve")
+        .env("APP_ENV", "production")
+        .env("SMTP_URL", "smtp://mail:25")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("APP_URL"), "{}", text(&out));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_database_that_is_down_at_start_gives_one_clear_line_and_a_failure_exit() {
+    let dir = temp_dir();
+    // Nothing listens on port 1.
+    let out = authql(&dir)
+        .arg("serve")
+        .env(
+            "DATABASE_URL",
+            "postgres://authql:secret-pw@127.0.0.1:1/authql",
+        )
+        .env("BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("cannot connect to the database"), "{all}");
+    assert!(all.contains("127.0.0.1:1"), "{all}");
+    assert!(!all.contains("secret-pw"), "the password leaked: {all}");
+    assert!(!all.contains("panicked"), "{all}");
+    assert_eq!(all.trim().lines().count(), 1, "{all}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn migrate_status_up_down_and_fresh_work_on_every_backend() {
+    each_empty_database(|backend, url| async move {
+        let dir = temp_dir();
+        let run = |args: &[&str]| {
+            let out = authql(&dir)
+                .args(args)
+                .env("DATABASE_URL", &url)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{args:?} on {backend:?}: {}",
+                text(&out)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let status = run(&["migrate", "status"]);
+        assert!(
+            status.lines().all(|l| l.starts_with("pending ")) && status.lines().count() >= 2,
+            "{status}"
+        );
+        run(&["migrate", "up"]);
+        let status = run(&["migrate", "status"]);
+        assert!(
+            status.lines().all(|l| l.starts_with("applied ")),
+            "{status}"
+        );
+        run(&["migrate", "down"]);
+        let status = run(&["migrate", "status"]);
+        let last = status.lines().last().unwrap();
+        assert!(last.starts_with("pending "), "{status}");
+        run(&["migrate", "fresh"]);
+        let status = run(&["migrate", "status"]);
+        assert!(
+            status.lines().all(|l| l.starts_with("applied ")),
+            "{status}"
+        );
+        std::fs::remove_dir_all(dir).ok();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn serve_with_no_configuration_uses_a_sqlite_file_here_and_stops_on_sigterm() {
+    let dir = temp_dir();
+    // Port 0 instead of the default 8000 so tests never collide; nothing else is set.
+    let mut child = authql(&dir)
+        .env("BIND", "127.0.0.1:0")
+        .env("METRICS_BIND", "")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr = loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("authql announces its address");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    assert!(
+        dir.join("authql.db").exists(),
+        "no SQLite file in the working directory"
+    );
+
+    let ready = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert!(
+        rest.iter().any(|l| l.contains("authql stopped")),
+        "{rest:?}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -1,0 +1,276 @@
+//! The test harness: a real authql on a random port, against a fresh database of its own.
+//!
+//! Every API test goes through [`each_backend`] (or [`each_backend_with`]): the test body
+//! runs once on a temporary SQLite file and, when `TEST_DATABASE_URL` is set, once more on a
+//! freshly created PostgreSQL database that is dropped afterwards. The body talks to the
+//! service over HTTP only, through [`TestApp`]'s helpers.
+
+use std::{future::Future, panic::AssertUnwindSafe, path::PathBuf};
+
+use authql::{App, BuildOptions, config::Settings};
+use futures_util::FutureExt as _;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use tokio::{sync::oneshot, task::JoinHandle};
+
+/// The database engine a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// SQLite always; PostgreSQL too when `TEST_DATABASE_URL` is set.
+pub fn backends() -> Vec<Backend> {
+    let mut all = vec![Backend::Sqlite];
+    if postgres_admin_url().is_some() {
+        all.push(Backend::Postgres);
+    }
+    all
+}
+
+fn postgres_admin_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// A database that exists for one test only.
+pub struct TestDb {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Files(PathBuf),
+    Drop { admin_url: String, name: String },
+}
+
+impl TestDb {
+    /// Creates an empty database (not migrated).
+    pub async fn create(backend: Backend) -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        match backend {
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("authql-test-{id}.db"));
+                Self {
+                    url: format!("sqlite://{}?mode=rwc", path.display()),
+                    cleanup: Cleanup::Files(path),
+                }
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url().expect("TEST_DATABASE_URL is set");
+                let name = format!("authql_test_{id}");
+                let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
+                    panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+                });
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create the test database");
+                admin.close().await.ok();
+                let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                Self {
+                    url: url.to_string(),
+                    cleanup: Cleanup::Drop { admin_url, name },
+                }
+            }
+        }
+    }
+
+    /// Removes the database (files, or `DROP DATABASE … WITH (FORCE)`).
+    pub async fn remove(self) {
+        match self.cleanup {
+            Cleanup::Files(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = path.clone().into_os_string();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+            Cleanup::Drop { admin_url, name } => {
+                if let Ok(admin) = Database::connect(&admin_url).await {
+                    let _ = admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
+                    admin.close().await.ok();
+                }
+            }
+        }
+    }
+}
+
+/// A running authql and a client for it.
+pub struct TestApp {
+    pub backend: Backend,
+    pub base_url: String,
+    pub client: reqwest::Client,
+    /// The service's own pool, for arranging data a test cannot create over the API yet.
+    pub db: DatabaseConnection,
+    /// The URL of this test's database (for a second connection, or the CLI).
+    pub database_url: String,
+}
+
+/// What is left to undo once the test body is over.
+struct Running {
+    shutdown: oneshot::Sender<()>,
+    server: JoinHandle<std::io::Result<()>>,
+    db: TestDb,
+}
+
+impl Running {
+    async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.server.await;
+        self.db.remove().await;
+    }
+}
+
+async fn spawn(backend: Backend, overrides: &[(&str, &str)]) -> (TestApp, Running) {
+    let db = TestDb::create(backend).await;
+    let mut vars: Vec<(&str, &str)> = vec![
+        ("DATABASE_URL", db.url.as_str()),
+        ("BIND", "127.0.0.1:0"),
+        ("METRICS_BIND", ""),
+    ];
+    vars.extend_from_slice(overrides);
+    let settings = Settings::with_overrides(&vars).expect("valid test settings");
+    let app = App::build(settings, BuildOptions::default())
+        .await
+        .expect("authql starts");
+    let addr = app.local_addr().expect("bound");
+    let pool = app.state().db.clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    let test_app = TestApp {
+        backend,
+        base_url: format!("http://{addr}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        db: pool,
+        database_url: db.url.clone(),
+    };
+    (
+        test_app,
+        Running {
+            shutdown: tx,
+            server,
+            db,
+        },
+    )
+}
+
+/// Runs `test` against a fresh authql on every backend (see [`backends`]).
+pub async fn each_backend<F, Fut>(test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    each_backend_with(&[], test).await;
+}
+
+/// As [`each_backend`], with configuration variables set for the service.
+pub async fn each_backend_with<F, Fut>(overrides: &[(&str, &str)], test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for backend in backends() {
+        eprintln!("--- on {backend:?}");
+        let (app, running) = spawn(backend, overrides).await;
+        let outcome = AssertUnwindSafe(test(app)).catch_unwind().await;
+        running.stop().await;
+        if let Err(panic) = outcome {
+            eprintln!("--- failed on {backend:?}");
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+/// Runs `test` with the URL of an empty, unmigrated database on every backend, removing the
+/// database afterwards even when the test fails.
+pub async fn each_empty_database<F, Fut>(test: F)
+where
+    F: Fn(Backend, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for backend in backends() {
+        eprintln!("--- on {backend:?}");
+        let db = TestDb::create(backend).await;
+        let outcome = AssertUnwindSafe(test(backend, db.url.clone()))
+            .catch_unwind()
+            .await;
+        db.remove().await;
+        if let Err(panic) = outcome {
+            eprintln!("--- failed on {backend:?}");
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+/// A GraphQL response body with helpers for what tests check.
+#[derive(Debug)]
+pub struct Gql {
+    pub status: reqwest::StatusCode,
+    pub body: Value,
+}
+
+impl Gql {
+    /// `data`, after asserting there were no errors.
+    pub fn data(&self) -> &Value {
+        assert!(
+            self.body.get("errors").is_none(),
+            "unexpected errors: {}",
+            self.body
+        );
+        &self.body["data"]
+    }
+
+    /// The `extensions.code` of the first error, after asserting there is one.
+    pub fn error_code(&self) -> &str {
+        self.body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error with a code: {}", self.body))
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// `POST /graphql` with a JSON body.
+    pub async fn gql(&self, query: &str, variables: Value) -> Gql {
+        self.post_graphql(json!({ "query": query, "variables": variables }))
+            .await
+    }
+
+    /// `POST /graphql` with any JSON body (a batch, a malformed request…).
+    pub async fn post_graphql(&self, body: Value) -> Gql {
+        let res = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = res.status();
+        let body = res.json().await.expect("a JSON body");
+        Gql { status, body }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+}

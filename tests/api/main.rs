@@ -1,0 +1,11 @@
+//! API tests: the real service over HTTP, on SQLite and (with TEST_DATABASE_URL) PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod browser;
+mod cli;
+mod graphiql;
+mod graphql_http;
+mod health;
+mod helpers;
+mod profile;
+mod schema;
