@@ -30,6 +30,9 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` is this output.
     Schema,
+    /// Add a new signing key; the old one stops signing but stays published in the JWKS
+    /// until the last token it signed has expired.
+    RotateKeys,
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
@@ -66,6 +69,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     let result = match command {
         Command::Serve { no_migrate } => serve(settings, !no_migrate).await,
         Command::Migrate { action } => migrate(settings, action.unwrap_or(MigrateAction::Up)).await,
+        Command::RotateKeys => rotate_keys(settings).await,
         Command::Schema => Ok(()),
     };
     match result {
@@ -78,7 +82,11 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn serve(settings: Settings, migrate: bool) -> anyhow::Result<()> {
-    let app = App::build(settings, BuildOptions { migrate }).await?;
+    let options = BuildOptions {
+        migrate,
+        ..BuildOptions::default()
+    };
+    let app = App::build(settings, options).await?;
     let addr = app.local_addr()?;
     tracing::info!("authql listening on http://{addr} (GraphiQL at http://{addr}/graphql)");
     app.run_until(shutdown_signal()).await?;
@@ -86,13 +94,29 @@ async fn serve(settings: Settings, migrate: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn migrate(settings: Settings, action: MigrateAction) -> anyhow::Result<()> {
-    let conn = db::connect(&settings).await.with_context(|| {
+async fn connect(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    db::connect(settings).await.with_context(|| {
         format!(
             "cannot connect to the database ({})",
             db::describe_url(settings.database_url.expose())
         )
-    })?;
+    })
+}
+
+async fn rotate_keys(settings: Settings) -> anyhow::Result<()> {
+    let conn = connect(&settings).await?;
+    db::migrate(&conn).await?;
+    let kid = crate::auth::keys::rotate(&conn, crate::clock::Clock::system().now())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    println!("{kid}");
+    tracing::info!(%kid, "new signing key active; running replicas pick it up within a minute");
+    conn.close().await?;
+    Ok(())
+}
+
+async fn migrate(settings: Settings, action: MigrateAction) -> anyhow::Result<()> {
+    let conn = connect(&settings).await?;
     match action {
         MigrateAction::Up => {
             db::migrate(&conn).await?;

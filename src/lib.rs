@@ -4,9 +4,12 @@
 //! `main.rs` only parses the command line and calls into this library, and the tests start
 //! the very same [`App`] on a random port.
 
+pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
+pub mod domain;
 pub mod entity;
 pub mod error;
 pub mod graphql;
@@ -26,7 +29,13 @@ use std::{
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 
-use crate::{config::Settings, http::HttpState, state::AppState};
+use crate::{
+    auth::{jwt::TokenConfig, keys::KeyRing, password::Hasher},
+    clock::Clock,
+    config::Settings,
+    http::HttpState,
+    state::AppState,
+};
 
 /// How long in-flight requests may run on after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -39,16 +48,54 @@ pub struct App {
 }
 
 /// Choices made by the caller of [`App::build`] rather than by configuration.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct BuildOptions {
     /// Apply pending migrations before serving (`authql serve --no-migrate` turns it off).
     pub migrate: bool,
+    /// The clock (the system's, or one a test moves forward).
+    pub clock: Clock,
 }
 
 impl Default for BuildOptions {
     fn default() -> Self {
-        Self { migrate: true }
+        Self {
+            migrate: true,
+            clock: Clock::system(),
+        }
     }
+}
+
+/// Builds the shared state on an open, migrated database.
+///
+/// # Errors
+/// When the signing keys cannot be loaded or created, or the hasher cannot start.
+pub async fn build_state(
+    db: sea_orm::DatabaseConnection,
+    settings: Settings,
+    clock: Clock,
+) -> anyhow::Result<AppState> {
+    let hasher = Hasher::new(settings.password_hash, settings.password_hash_concurrency)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .context("cannot start the password hasher")?;
+    let keys = KeyRing::load(db.clone(), settings.access_token_ttl, clock.now())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .context("cannot load the signing keys")?;
+    let tokens = TokenConfig {
+        issuer: settings.jwt_issuer.clone(),
+        audience: settings.jwt_audience.clone(),
+        client_id: settings.jwt_client_id.clone(),
+        ttl: settings.access_token_ttl,
+    };
+    Ok(AppState {
+        db,
+        settings: Arc::new(settings),
+        clock,
+        hasher,
+        keys: Arc::new(keys),
+        tokens: Arc::new(tokens),
+    })
 }
 
 impl App {
@@ -72,10 +119,7 @@ impl App {
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("cannot listen on {} (BIND)", settings.bind))?;
-        let state = AppState {
-            db,
-            settings: Arc::new(settings),
-        };
+        let state = build_state(db, settings, options.clock).await?;
         let schema = graphql::build(state.clone());
         let router = http::router(HttpState {
             state: state.clone(),
@@ -111,6 +155,10 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+        let housekeeping = tokio::spawn(service::maintenance::run(
+            self.state.clone(),
+            stopping_rx.clone(),
+        ));
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -130,6 +178,7 @@ impl App {
                 Ok(())
             }
         };
+        housekeeping.abort();
         if let Err(err) = self.state.db.close_by_ref().await {
             tracing::warn!(error = %err, "closing the database pool failed");
         }

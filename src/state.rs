@@ -1,14 +1,22 @@
-//! What every request handler and service shares: the database pool and the settings.
+//! What every request handler and service shares.
 
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::config::Settings;
+use crate::{
+    auth::{jwt::TokenConfig, keys::KeyRing, password::Hasher},
+    clock::Clock,
+    config::Settings,
+};
 
-/// Cheap to clone: a pool handle and a shared pointer.
+/// Cheap to clone: handles and shared pointers only.
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
     pub settings: Arc<Settings>,
+    pub clock: Clock,
+    pub hasher: Hasher,
+    pub keys: Arc<KeyRing>,
+    pub tokens: Arc<TokenConfig>,
 }

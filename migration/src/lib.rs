@@ -7,6 +7,9 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_users;
 mod m20261124_000002_create_profiles;
+mod m20261124_000003_create_sessions;
+mod m20261124_000004_create_signing_keys;
+mod m20261124_000005_create_login_throttle;
 
 /// The ordered list of authql's migrations.
 pub struct Migrator;
@@ -17,6 +20,9 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_create_users::Migration),
             Box::new(m20261124_000002_create_profiles::Migration),
+            Box::new(m20261124_000003_create_sessions::Migration),
+            Box::new(m20261124_000004_create_signing_keys::Migration),
+            Box::new(m20261124_000005_create_login_throttle::Migration),
         ]
     }
 }

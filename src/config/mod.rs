@@ -9,6 +9,8 @@ mod parse;
 
 use std::{net::SocketAddr, time::Duration};
 
+use crate::auth::password::HashParams;
+
 pub use parse::{Cidr, parse_duration};
 
 /// One configuration variable: what it is called, what it defaults to, what it means.
@@ -100,6 +102,12 @@ pub const VARIABLES: &[Variable] = &[
         false,
     ),
     var(
+        "JWT_CLIENT_ID",
+        Some("authql"),
+        "`client_id` claim of access tokens (the frontend they are issued to)",
+        false,
+    ),
+    var(
         "ACCESS_TOKEN_TTL",
         Some("15m"),
         "lifetime of an access token (e.g. 15m)",
@@ -127,6 +135,48 @@ pub const VARIABLES: &[Variable] = &[
         "CORS_ORIGINS",
         None,
         "comma-separated origins allowed to call the API from a browser",
+        false,
+    ),
+    var(
+        "LOGIN_MAX_FAILURES",
+        Some("10"),
+        "failed logins per account name within LOGIN_THROTTLE_WINDOW before RATE_LIMITED",
+        false,
+    ),
+    var(
+        "LOGIN_MAX_FAILURES_PER_IP",
+        Some("50"),
+        "failed logins per client address within LOGIN_THROTTLE_WINDOW before RATE_LIMITED",
+        false,
+    ),
+    var(
+        "LOGIN_THROTTLE_WINDOW",
+        Some("15m"),
+        "the window login failures are counted in",
+        false,
+    ),
+    var(
+        "PASSWORD_HASH_MEMORY_KIB",
+        Some("19456"),
+        "Argon2id memory cost in KiB (at least OWASP's 19456)",
+        false,
+    ),
+    var(
+        "PASSWORD_HASH_ITERATIONS",
+        Some("2"),
+        "Argon2id time cost (at least 2)",
+        false,
+    ),
+    var(
+        "PASSWORD_HASH_PARALLELISM",
+        Some("1"),
+        "Argon2id lanes (at least 1)",
+        false,
+    ),
+    var(
+        "PASSWORD_HASH_CONCURRENCY",
+        None,
+        "passwords hashed at once (default: the number of CPU cores)",
         false,
     ),
     var("LOG_FORMAT", Some("pretty"), "pretty or json", false),
@@ -216,6 +266,7 @@ pub struct Settings {
     pub bind: SocketAddr,
     pub jwt_issuer: String,
     pub jwt_audience: String,
+    pub jwt_client_id: String,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub session_max_age: Duration,
@@ -224,6 +275,11 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub metrics_bind: Option<SocketAddr>,
     pub trusted_proxies: Vec<Cidr>,
+    pub login_max_failures: u32,
+    pub login_max_failures_per_ip: u32,
+    pub login_throttle_window: Duration,
+    pub password_hash: HashParams,
+    pub password_hash_concurrency: usize,
 }
 
 /// Why the configuration was refused. The message always names the variable.
@@ -358,6 +414,7 @@ impl Settings {
             bind: r.parse("BIND", parse::socket_addr)?,
             jwt_issuer: r.parse("JWT_ISSUER", parse::non_empty)?,
             jwt_audience: r.parse("JWT_AUDIENCE", parse::non_empty)?,
+            jwt_client_id: r.parse("JWT_CLIENT_ID", parse::non_empty)?,
             access_token_ttl: r.parse("ACCESS_TOKEN_TTL", |v| {
                 parse::duration_in(v, Duration::from_secs(30), Duration::from_secs(24 * 3600))
             })?,
@@ -382,6 +439,32 @@ impl Settings {
             trusted_proxies: r
                 .parse_opt("TRUSTED_PROXIES", parse::cidr_list)?
                 .unwrap_or_default(),
+            login_max_failures: r
+                .parse("LOGIN_MAX_FAILURES", |v| parse::number_in(v, 1, 10_000))?,
+            login_max_failures_per_ip: r.parse("LOGIN_MAX_FAILURES_PER_IP", |v| {
+                parse::number_in(v, 1, 1_000_000)
+            })?,
+            login_throttle_window: r.parse("LOGIN_THROTTLE_WINDOW", |v| {
+                parse::duration_in(v, Duration::from_secs(1), Duration::from_secs(86_400))
+            })?,
+            password_hash: HashParams {
+                memory_kib: r.parse("PASSWORD_HASH_MEMORY_KIB", |v| {
+                    parse::number_in(v, HashParams::OWASP.memory_kib, 4 * 1024 * 1024)
+                })?,
+                iterations: r.parse("PASSWORD_HASH_ITERATIONS", |v| {
+                    parse::number_in(v, HashParams::OWASP.iterations, 100)
+                })?,
+                parallelism: r
+                    .parse("PASSWORD_HASH_PARALLELISM", |v| parse::number_in(v, 1, 64))?,
+            },
+            password_hash_concurrency: r
+                .parse_opt("PASSWORD_HASH_CONCURRENCY", |v| {
+                    parse::number_in(v, 1, 1024)
+                })?
+                .map_or_else(
+                    || std::thread::available_parallelism().map_or(1, usize::from),
+                    |n| n as usize,
+                ),
         };
         if settings.app_env == AppEnv::Production {
             settings.refuse_unsafe_for_production(r.is_set("APP_URL"))?;

@@ -36,11 +36,19 @@ pub struct Model {
 pub enum Relation {
     #[sea_orm(has_one = "super::profiles::Entity")]
     Profile,
+    #[sea_orm(has_many = "super::sessions::Entity")]
+    Sessions,
 }
 
 impl Related<super::profiles::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Profile.def()
+    }
+}
+
+impl Related<super::sessions::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Sessions.def()
     }
 }
 

@@ -3,11 +3,14 @@
 //! Resolvers are thin: they parse their input, call one service function and map the result
 //! to a GraphQL type of their own. They never touch the database directly.
 
+mod account;
+pub mod context;
 mod errors;
 mod profile;
+mod session;
 mod types;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 use crate::state::AppState;
 
@@ -15,13 +18,22 @@ pub use errors::RequestId;
 
 /// The entry point of every read.
 #[derive(MergedObject, Default)]
-pub struct Query(profile::ProfileQuery);
+pub struct Query(
+    account::AccountQuery,
+    profile::ProfileQuery,
+    session::SessionQuery,
+);
+
+/// The entry point of every change.
+#[derive(MergedObject, Default)]
+pub struct Mutation(account::AccountMutation, session::SessionMutation);
 
 /// The schema type served at `/graphql`.
-pub type AuthqlSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type AuthqlSchema = Schema<Query, Mutation, EmptySubscription>;
 
-fn builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription).extension(errors::ErrorCodes)
+fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .extension(errors::ErrorCodes)
 }
 
 /// The schema with the application state its resolvers need.

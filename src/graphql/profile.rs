@@ -3,7 +3,7 @@
 use async_graphql::{Context, Object, Result, ResultExt};
 
 use super::types::Profile;
-use crate::{service::profiles, state::AppState};
+use crate::service::profiles;
 
 #[derive(Default)]
 pub struct ProfileQuery;
@@ -13,7 +13,7 @@ impl ProfileQuery {
     /// The public profile of an active user, found by username case-insensitively;
     /// `null` when there is no such user.
     async fn profile(&self, ctx: &Context<'_>, username: String) -> Result<Option<Profile>> {
-        let state = ctx.data::<AppState>()?;
+        let state = super::context::state(ctx)?;
         Ok(profiles::public_profile(state, &username)
             .await
             .extend()?

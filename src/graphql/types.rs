@@ -1,11 +1,18 @@
-//! GraphQL object types: their own structs, mapped from service results.
+//! GraphQL object and input types: their own structs, mapped from service results.
 
-use async_graphql::SimpleObject;
+use async_graphql::{ComplexObject, Context, ID, InputObject, Result, ResultExt, SimpleObject};
+use chrono::{DateTime, Utc};
 
-use crate::service::profiles::PublicProfile;
+use super::context;
+use crate::service::{
+    self,
+    accounts::Account,
+    profiles::{ProfileData, PublicProfile},
+    sessions::{Issued, IssuedFor, SessionInfo},
+};
 
 /// The public face of an account: what anyone may see.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Clone)]
 pub struct Profile {
     /// The account's username, in the case its owner chose.
     pub username: String,
@@ -23,4 +30,174 @@ impl From<PublicProfile> for Profile {
             contact: p.contact,
         }
     }
+}
+
+impl Profile {
+    fn of(username: &str, data: ProfileData) -> Self {
+        Self {
+            username: username.to_owned(),
+            bio: data.bio,
+            contact: data.contact,
+        }
+    }
+}
+
+/// An account. Only its owner and administrators see one.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct User {
+    /// Stable identifier (a UUID).
+    pub id: ID,
+    /// 3–32 letters, digits and `_ . -`; unique regardless of case.
+    pub username: String,
+    /// Lower-cased; unique.
+    pub email: String,
+    /// Whether the owner has proven they read this address.
+    pub email_verified: bool,
+    pub first_name: String,
+    pub last_name: String,
+    /// Administrators may manage every account.
+    pub is_admin: bool,
+    /// Deactivated accounts cannot sign in.
+    pub is_active: bool,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+    /// When the user last signed in, if ever.
+    pub last_login_at: Option<DateTime<Utc>>,
+    #[graphql(skip)]
+    pub preloaded_profile: Option<ProfileData>,
+}
+
+#[ComplexObject]
+impl User {
+    /// The user's public profile.
+    async fn profile(&self, ctx: &Context<'_>) -> Result<Profile> {
+        let data = match &self.preloaded_profile {
+            Some(data) => data.clone(),
+            None => {
+                let state = context::state(ctx)?;
+                let id = uuid::Uuid::parse_str(&self.id).map_err(|_| "invalid user id")?;
+                service::profiles::of_user(state, id).await.extend()?
+            }
+        };
+        Ok(Profile::of(&self.username, data))
+    }
+}
+
+impl User {
+    pub fn new(account: Account, profile: Option<ProfileData>) -> Self {
+        Self {
+            id: ID(account.id.to_string()),
+            username: account.username,
+            email: account.email,
+            email_verified: account.email_verified,
+            first_name: account.first_name,
+            last_name: account.last_name,
+            is_admin: account.is_admin,
+            is_active: account.is_active,
+            created_at: account.created_at,
+            last_login_at: account.last_login_at,
+            preloaded_profile: profile,
+        }
+    }
+}
+
+/// Tokens for a signed-in session.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct AuthPayload {
+    /// A JWT (EdDSA) to send as `Authorization: Bearer <accessToken>`.
+    pub access_token: String,
+    /// An opaque token for `refresh` and `logout`; each one works once.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i32,
+    /// Seconds the refresh token stays usable if not refreshed.
+    pub refresh_expires_in: i32,
+    #[graphql(skip)]
+    pub user_ref: IssuedFor,
+}
+
+#[ComplexObject]
+impl AuthPayload {
+    /// The signed-in user.
+    async fn user(&self, ctx: &Context<'_>) -> Result<User> {
+        let account = match &self.user_ref {
+            IssuedFor::Loaded(account) => account.clone(),
+            IssuedFor::Id(id) => service::accounts::by_id(context::state(ctx)?, *id)
+                .await
+                .extend()?,
+        };
+        Ok(User::new(account, None))
+    }
+}
+
+fn seconds(n: u64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+impl From<Issued> for AuthPayload {
+    fn from(i: Issued) -> Self {
+        Self {
+            access_token: i.access_token,
+            refresh_token: i.refresh_token.into_inner(),
+            token_type: "Bearer".to_owned(),
+            expires_in: seconds(i.expires_in),
+            refresh_expires_in: seconds(i.refresh_expires_in),
+            user_ref: i.user,
+        }
+    }
+}
+
+/// A signed-in device or browser: one login and the refreshes that followed it.
+#[derive(SimpleObject)]
+pub struct Session {
+    pub id: ID,
+    /// When the user signed in.
+    pub created_at: DateTime<Utc>,
+    /// When the session was last refreshed.
+    pub last_used_at: DateTime<Utc>,
+    /// When the session ends unless refreshed before (it never outlives its maximum age).
+    pub expires_at: DateTime<Utc>,
+    /// The browser or app that signed in, as it described itself.
+    pub user_agent: Option<String>,
+    /// The client address it signed in from.
+    pub ip: Option<String>,
+    /// Whether this is the session of the token making this request.
+    pub current: bool,
+}
+
+impl From<SessionInfo> for Session {
+    fn from(s: SessionInfo) -> Self {
+        Self {
+            id: ID(s.id.to_string()),
+            created_at: s.created_at,
+            last_used_at: s.last_used_at,
+            expires_at: s.expires_at,
+            user_agent: s.user_agent,
+            ip: s.ip,
+            current: s.current,
+        }
+    }
+}
+
+/// A new account.
+#[derive(InputObject)]
+pub struct SignUpInput {
+    /// 3–32 letters, digits and `_ . -`.
+    pub username: String,
+    /// Where the verification mail goes.
+    pub email: String,
+    /// 8–128 characters, not a common password, not the username or email.
+    pub password: String,
+}
+
+/// Credentials to sign in with.
+#[derive(InputObject)]
+pub struct LoginInput {
+    /// The username or the email address, in any case.
+    pub username_or_email: String,
+    pub password: String,
 }

@@ -6,17 +6,25 @@
 //! (`application/json` for clients that ask for it), status codes for request errors, and
 //! which operations GET may run.
 
-use async_graphql::{BatchRequest, BatchResponse, Request as GqlRequest};
+use std::net::SocketAddr;
+
+use async_graphql::{
+    BatchRequest, BatchResponse, Request as GqlRequest,
+    parser::types::{DocumentOperations, OperationType},
+};
 use axum::{
     body::Bytes,
-    extract::{RawQuery, State},
+    extract::{ConnectInfo, RawQuery, State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde_json::json;
 
-use super::{HttpState, graphiql, request_id::RequestIdExt};
-use crate::{error::code, graphql::RequestId};
+use super::{HttpState, client, graphiql, request_id::RequestIdExt};
+use crate::{
+    error::code,
+    graphql::{RequestId, context::RequestContext},
+};
 
 /// The two media types a GraphQL response can be sent as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,13 +124,20 @@ fn respond(rt: ResponseType, batch: BatchResponse) -> Response {
     res
 }
 
-fn with_request_id(batch: BatchRequest, id: &RequestId) -> BatchRequest {
-    match batch {
-        BatchRequest::Single(r) => BatchRequest::Single(r.data(id.clone())),
-        BatchRequest::Batch(rs) => {
-            BatchRequest::Batch(rs.into_iter().map(|r| r.data(id.clone())).collect())
-        }
-    }
+/// Attaches what the resolvers need to know about the HTTP request to one operation.
+async fn attach(
+    http: &HttpState,
+    request: GqlRequest,
+    id: &RequestId,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> GqlRequest {
+    let state = &http.state;
+    let context = RequestContext::new(
+        client::client_info(state, Some(peer), headers),
+        client::bearer(state, headers).await,
+    );
+    request.data(id.clone()).data(context)
 }
 
 /// Whether a `Content-Type` carries a JSON GraphQL request.
@@ -173,10 +188,26 @@ fn parse_body(body: &[u8]) -> Result<BatchRequest, String> {
 pub async fn post(
     State(http): State<HttpState>,
     request_id: RequestIdExt,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let rt = ResponseType::negotiate(accept(&headers));
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!(
+                    "The request body is larger than {} bytes",
+                    super::MAX_BODY_BYTES
+                )
+            } else {
+                "The request body could not be read".to_owned()
+            };
+            return request_error(status, rt, code::GRAPHQL_PARSE_FAILED, &message);
+        }
+    };
     if !is_json(&headers) {
         return request_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -196,7 +227,18 @@ pub async fn post(
             );
         }
     };
-    let batch = with_request_id(batch, &request_id.0);
+    let batch = match batch {
+        BatchRequest::Single(r) => {
+            BatchRequest::Single(attach(&http, r, &request_id.0, peer, &headers).await)
+        }
+        BatchRequest::Batch(items) => {
+            let mut attached = Vec::with_capacity(items.len());
+            for r in items {
+                attached.push(attach(&http, r, &request_id.0, peer, &headers).await);
+            }
+            BatchRequest::Batch(attached)
+        }
+    };
     respond(rt, http.schema.execute_batch(batch).await)
 }
 
@@ -205,6 +247,7 @@ pub async fn post(
 pub async fn get(
     State(http): State<HttpState>,
     request_id: RequestIdExt,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -223,11 +266,39 @@ pub async fn get(
             );
         }
     };
-    let request: GqlRequest = request.data(request_id.0.clone());
+    if is_mutation(&request) {
+        let mut res = request_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            rt,
+            code::GRAPHQL_VALIDATION_FAILED,
+            "Mutations must be sent with POST",
+        );
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+        return res;
+    }
+    let request = attach(&http, request, &request_id.0, peer, &headers).await;
     respond(
         rt,
         BatchResponse::Single(http.schema.execute(request).await),
     )
+}
+
+/// Whether the operation a GET would run is a mutation (GET must never change anything, so
+/// that a link or an `<img>` cannot act on a user's behalf). A document that does not parse
+/// is left for the executor to report.
+fn is_mutation(request: &GqlRequest) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let is_mut = |ty: OperationType| ty == OperationType::Mutation;
+    match &doc.operations {
+        DocumentOperations::Single(op) => is_mut(op.node.ty),
+        DocumentOperations::Multiple(ops) => match &request.operation_name {
+            Some(name) => ops.get(name.as_str()).is_some_and(|op| is_mut(op.node.ty)),
+            None => ops.values().any(|op| is_mut(op.node.ty)),
+        },
+    }
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {

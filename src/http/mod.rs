@@ -1,8 +1,10 @@
 //! The HTTP surface: routes, middleware and the handlers that are not GraphQL resolvers.
 
+pub mod client;
 pub mod graphiql;
 pub mod graphql;
 mod health;
+mod jwks;
 pub mod request_id;
 
 use axum::{
@@ -17,8 +19,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::{graphql::AuthqlSchema, state::AppState};
 
-/// Largest request body accepted on any route.
-const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Largest request body accepted on any route (room for a 1 MB field to be refused with a
+/// clear GraphQL error rather than cut off).
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// What the handlers share: the application state and the schema built on it.
 #[derive(Clone)]
@@ -33,6 +36,7 @@ pub fn router(http: HttpState) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql", get(graphiql::page))
         .route("/graphiql/{file}", get(graphiql::asset))
+        .route("/.well-known/jwks.json", get(jwks::jwks))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(not_found)

@@ -47,3 +47,14 @@ pub async fn find_public_by_username(
         .one(db)
         .await
 }
+
+/// The profile of a user.
+///
+/// # Errors
+/// When the query fails.
+pub async fn find_by_user(
+    db: &impl ConnectionTrait,
+    user_id: uuid::Uuid,
+) -> Result<Option<profiles::Model>, DbErr> {
+    profiles::Entity::find_by_id(user_id).one(db).await
+}

@@ -1,7 +1,11 @@
 //! Queries on `users`.
 
-use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    sea_query::{Expr, ExprTrait, Func},
+};
 use uuid::Uuid;
 
 use crate::entity::{
@@ -28,8 +32,8 @@ pub struct NewUser {
 pub async fn insert_with_profile(
     db: &impl ConnectionTrait,
     new: NewUser,
+    now: DateTime<Utc>,
 ) -> Result<users::Model, DbErr> {
-    let now = Utc::now();
     let id = Uuid::now_v7();
     let user = users::ActiveModel {
         id: Set(id),
@@ -56,4 +60,81 @@ pub async fn insert_with_profile(
     .exec_without_returning(db)
     .await?;
     Ok(user)
+}
+
+/// The user whose lower-cased username is `username_key` or whose email is `email_key`.
+///
+/// # Errors
+/// When the query fails.
+pub async fn find_by_login(
+    db: &impl ConnectionTrait,
+    username_key: &str,
+    email_key: &str,
+) -> Result<Option<users::Model>, DbErr> {
+    users::Entity::find()
+        .filter(
+            Condition::any()
+                .add(Expr::expr(Func::lower(Expr::col(users::Column::Username))).eq(username_key))
+                .add(users::Column::Email.eq(email_key)),
+        )
+        .one(db)
+        .await
+}
+
+/// Whether a username (lower-cased) is taken.
+///
+/// # Errors
+/// When the query fails.
+pub async fn username_taken(db: &impl ConnectionTrait, key: &str) -> Result<bool, DbErr> {
+    Ok(users::Entity::find()
+        .filter(Expr::expr(Func::lower(Expr::col(users::Column::Username))).eq(key))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// The user with this (lower-cased) email.
+///
+/// # Errors
+/// When the query fails.
+pub async fn find_by_email(
+    db: &impl ConnectionTrait,
+    email: &str,
+) -> Result<Option<users::Model>, DbErr> {
+    users::Entity::find()
+        .filter(users::Column::Email.eq(email))
+        .one(db)
+        .await
+}
+
+/// The user with this id.
+///
+/// # Errors
+/// When the query fails.
+pub async fn find_by_id(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<users::Model>, DbErr> {
+    users::Entity::find_by_id(id).one(db).await
+}
+
+/// Records a successful login, storing a stronger hash of the password if one was made.
+///
+/// # Errors
+/// When the update fails.
+pub async fn record_login(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    now: DateTime<Utc>,
+    rehashed: Option<PasswordHash>,
+) -> Result<(), DbErr> {
+    let mut update = users::Entity::update_many()
+        .col_expr(users::Column::LastLoginAt, Expr::value(now))
+        .filter(users::Column::Id.eq(id));
+    if let Some(hash) = rehashed {
+        update = update
+            .col_expr(users::Column::PasswordHash, Expr::value(hash.0))
+            .col_expr(users::Column::UpdatedAt, Expr::value(now));
+    }
+    update.exec(db).await.map(|_| ())
 }

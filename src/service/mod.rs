@@ -1,4 +1,9 @@
 //! Use cases: the rules of authql. Each returns `Result<_, AppError>` and owns its
 //! transactions; resolvers call exactly one of these.
 
+pub mod accounts;
+pub mod auth;
+pub mod maintenance;
 pub mod profiles;
+pub mod sessions;
+pub mod throttle;

@@ -250,7 +250,7 @@ async fn a_browser_following_a_query_link_gets_the_result_not_the_page() {
 #[tokio::test]
 async fn an_oversized_body_is_refused() {
     each_backend(|app| async move {
-        let huge = "x".repeat(2 * 1024 * 1024);
+        let huge = "x".repeat(3 * 1024 * 1024);
         let res = app
             .client
             .post(app.url("/graphql"))
@@ -259,6 +259,11 @@ async fn an_oversized_body_is_refused() {
             .await
             .unwrap();
         assert_eq!(res.status(), 413);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "GRAPHQL_PARSE_FAILED"
+        );
     })
     .await;
 }

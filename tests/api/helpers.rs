@@ -7,7 +7,7 @@
 
 use std::{future::Future, panic::AssertUnwindSafe, path::PathBuf};
 
-use authql::{App, BuildOptions, config::Settings};
+use authql::{App, BuildOptions, clock::Clock, config::Settings, state::AppState};
 use futures_util::FutureExt as _;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
@@ -110,6 +110,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The service's own pool, for arranging data a test cannot create over the API yet.
     pub db: DatabaseConnection,
+    /// The service's state, for driving its background work (key reloads, purges).
+    pub state: AppState,
     /// The URL of this test's database (for a second connection, or the CLI).
     pub database_url: String,
 }
@@ -138,11 +140,13 @@ async fn spawn(backend: Backend, overrides: &[(&str, &str)]) -> (TestApp, Runnin
     ];
     vars.extend_from_slice(overrides);
     let settings = Settings::with_overrides(&vars).expect("valid test settings");
-    let app = App::build(settings, BuildOptions::default())
-        .await
-        .expect("authql starts");
+    let options = BuildOptions {
+        clock: Clock::adjustable(),
+        ..BuildOptions::default()
+    };
+    let app = App::build(settings, options).await.expect("authql starts");
     let addr = app.local_addr().expect("bound");
-    let pool = app.state().db.clone();
+    let state = app.state().clone();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
         let _ = rx.await;
@@ -154,7 +158,8 @@ async fn spawn(backend: Backend, overrides: &[(&str, &str)]) -> (TestApp, Runnin
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client"),
-        db: pool,
+        db: state.db.clone(),
+        state,
         database_url: db.url.clone(),
     };
     (
@@ -266,11 +271,104 @@ impl TestApp {
         Gql { status, body }
     }
 
+    /// `POST /graphql` with `Authorization: Bearer <token>`.
+    pub async fn gql_as(&self, token: &str, query: &str, variables: Value) -> Gql {
+        let res = self
+            .client
+            .post(self.url("/graphql"))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent");
+        let status = res.status();
+        let body = res.json().await.expect("a JSON body");
+        Gql { status, body }
+    }
+
+    /// Moves the service's clock forward (expiry without waiting).
+    pub fn advance(&self, by: std::time::Duration) {
+        self.state.clock.advance(by);
+    }
+
+    pub async fn sign_up(&self, username: &str, email: &str, password: &str) -> Gql {
+        self.gql(
+            "mutation($i: SignUpInput!) { signUp(input: $i) }",
+            json!({ "i": { "username": username, "email": email, "password": password } }),
+        )
+        .await
+    }
+
+    pub async fn login(&self, username_or_email: &str, password: &str) -> Gql {
+        self.gql(
+            LOGIN,
+            json!({ "i": { "usernameOrEmail": username_or_email, "password": password } }),
+        )
+        .await
+    }
+
+    /// Signs `username` up (email `<username>@example.com`, password [`PASSWORD`]) and
+    /// logs in.
+    pub async fn register(&self, username: &str) -> Tokens {
+        let res = self
+            .sign_up(username, &format!("{username}@example.com"), PASSWORD)
+            .await;
+        assert_eq!(res.data()["signUp"], true);
+        self.login_ok(username, PASSWORD).await
+    }
+
+    pub async fn login_ok(&self, username_or_email: &str, password: &str) -> Tokens {
+        Tokens::from_payload(&self.login(username_or_email, password).await.data()["login"])
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Gql {
+        self.gql(REFRESH, json!({ "t": refresh_token })).await
+    }
+
+    /// `me { id username }` with this access token.
+    pub async fn me(&self, access_token: &str) -> Gql {
+        self.gql_as(access_token, "{ me { id username email } }", json!({}))
+            .await
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))
             .send()
             .await
             .expect("request sent")
+    }
+}
+
+/// A password that passes every rule.
+pub const PASSWORD: &str = "correct-horse-battery-staple";
+
+pub const LOGIN: &str = "mutation($i: LoginInput!) { login(input: $i) { \
+    accessToken refreshToken tokenType expiresIn refreshExpiresIn user { id username } } }";
+
+pub const REFRESH: &str = "mutation($t: String!) { refresh(refreshToken: $t) { \
+    accessToken refreshToken tokenType expiresIn refreshExpiresIn user { id username } } }";
+
+/// The tokens of an `AuthPayload`.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+    pub user_id: String,
+}
+
+impl Tokens {
+    pub fn from_payload(payload: &Value) -> Self {
+        Self {
+            access: payload["accessToken"]
+                .as_str()
+                .expect("accessToken")
+                .to_owned(),
+            refresh: payload["refreshToken"]
+                .as_str()
+                .expect("refreshToken")
+                .to_owned(),
+            user_id: payload["user"]["id"].as_str().expect("user.id").to_owned(),
+        }
     }
 }

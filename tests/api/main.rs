@@ -1,11 +1,15 @@
 //! API tests: the real service over HTTP, on SQLite and (with TEST_DATABASE_URL) PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod browser;
 mod cli;
 mod graphiql;
 mod graphql_http;
 mod health;
 mod helpers;
+mod login;
 mod profile;
 mod schema;
+mod sessions;
+mod tokens;

@@ -23,6 +23,7 @@ async fn insert_user(app: &TestApp, username: &str, email: &str) -> users::Model
             email_verified: false,
             is_admin: false,
         },
+        chrono::Utc::now(),
     )
     .await
     .unwrap();
@@ -83,6 +84,7 @@ async fn usernames_that_differ_only_by_case_cannot_both_exist() {
                 email_verified: false,
                 is_admin: false,
             },
+            chrono::Utc::now(),
         )
         .await
         .expect_err("a case-insensitive duplicate is refused");

@@ -1,0 +1,123 @@
+//! Access tokens: EdDSA JWTs in the RFC 9068 profile.
+//!
+//! Header `{"alg":"EdDSA","typ":"at+jwt","kid":…}`; claims `iss aud sub client_id iat exp
+//! jti sid`. Verification pins the algorithm, issuer, audience and `typ`, requires every
+//! claim, ignores key-carrying headers (`jku`, `x5u`, `jwk`), refuses `crit`, and allows
+//! [`LEEWAY`] of clock skew on `exp` and `iat`, measured with authql's own clock.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::keys::{KeyRing, LEEWAY};
+use crate::error::AppError;
+
+/// The `typ` header of an access token (RFC 9068 section 2.1).
+pub const TYP: &str = "at+jwt";
+
+/// The claims of an access token; every one is required.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    /// The user id.
+    pub sub: Uuid,
+    pub client_id: String,
+    pub iat: i64,
+    pub exp: i64,
+    /// A unique id of this token.
+    pub jti: Uuid,
+    /// The session (refresh-token family) the token was issued for.
+    pub sid: Uuid,
+}
+
+/// Who a token's claims are about and what they may be checked against.
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub client_id: String,
+    pub ttl: Duration,
+}
+
+/// Signs an access token for a user's session.
+///
+/// # Errors
+/// Only internal ones (no signing key).
+pub fn issue(
+    keys: &KeyRing,
+    config: &TokenConfig,
+    user_id: Uuid,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<String, AppError> {
+    let (kid, key) = keys.signing_key()?;
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.typ = Some(TYP.to_owned());
+    header.kid = Some(kid);
+    let iat = now.timestamp();
+    let claims = AccessClaims {
+        iss: config.issuer.clone(),
+        aud: config.audience.clone(),
+        sub: user_id,
+        client_id: config.client_id.clone(),
+        iat,
+        exp: iat + i64::try_from(config.ttl.as_secs()).unwrap_or(i64::MAX),
+        jti: Uuid::new_v4(),
+        sid: session_id,
+    };
+    jsonwebtoken::encode(&header, &claims, &key).map_err(AppError::internal)
+}
+
+fn refused() -> AppError {
+    AppError::Unauthenticated("The access token is invalid or has expired")
+}
+
+/// Verifies an access token and returns its claims.
+///
+/// # Errors
+/// `UNAUTHENTICATED` for any token that is not a live access token of this service.
+pub async fn verify(
+    keys: &KeyRing,
+    config: &TokenConfig,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<AccessClaims, AppError> {
+    // Longer than any token we issue: refuse before parsing.
+    if token.len() > 4096 {
+        return Err(refused());
+    }
+    let header = jsonwebtoken::decode_header(token).map_err(|_| refused())?;
+    let typ_ok = header.typ.as_deref().is_some_and(|t| {
+        t.eq_ignore_ascii_case(TYP) || t.eq_ignore_ascii_case("application/at+jwt")
+    });
+    if header.alg != Algorithm::EdDSA || !typ_ok || header.crit.is_some() {
+        return Err(refused());
+    }
+    let kid = header.kid.as_deref().ok_or_else(refused)?;
+    let key = keys.verifying_key(kid, now).await.ok_or_else(refused)?;
+
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_issuer(&[&config.issuer]);
+    validation.set_audience(&[&config.audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    // Time is checked below against authql's clock, with a 30 s leeway (not the library's 60).
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.leeway = LEEWAY.as_secs();
+    let data =
+        jsonwebtoken::decode::<AccessClaims>(token, &key, &validation).map_err(|_| refused())?;
+    let claims = data.claims;
+    let leeway = i64::try_from(LEEWAY.as_secs()).unwrap_or(30);
+    let now = now.timestamp();
+    if claims.exp + leeway < now
+        || claims.iat - leeway > now
+        || claims.client_id != config.client_id
+    {
+        return Err(refused());
+    }
+    Ok(claims)
+}

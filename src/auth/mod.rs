@@ -1,0 +1,6 @@
+//! Credentials: password hashing, opaque tokens, and EdDSA access tokens with their keys.
+
+pub mod jwt;
+pub mod keys;
+pub mod password;
+pub mod tokens;

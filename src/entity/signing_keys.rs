@@ -1,0 +1,32 @@
+//! `signing_keys`: Ed25519 keys for access tokens.
+
+use sea_orm::entity::prelude::*;
+
+/// A private key (PKCS#8 DER, base64). Its `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq, DeriveValueType)]
+pub struct PrivateKey(pub String);
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrivateKey(***)")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "signing_keys")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub kid: String,
+    pub private_key: PrivateKey,
+    /// The raw public key `x`, base64url.
+    pub public_key: String,
+    /// `Some(true)` for the signing key, `None` once retired.
+    pub active: Option<bool>,
+    pub created_at: DateTimeUtc,
+    pub retired_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,86 @@
+//! Session resolvers: `login`, `refresh`, `logout`, `logoutAll`, `sessions`, `revokeSession`.
+
+use async_graphql::{Context, ID, Object, Result, ResultExt};
+
+use super::{
+    context,
+    types::{AuthPayload, LoginInput, Session},
+};
+use crate::{domain::Password, error::AppError, service::sessions};
+
+#[derive(Default)]
+pub struct SessionQuery;
+
+#[Object]
+impl SessionQuery {
+    /// The signed-in user's live sessions, most recently used first.
+    async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<Session>> {
+        let me = context::current_user(ctx).await?;
+        let list = sessions::list(context::state(ctx)?, me).await.extend()?;
+        Ok(list.into_iter().map(Session::from).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct SessionMutation;
+
+#[Object]
+impl SessionMutation {
+    /// Signs in with a username or email and a password, starting a session. Failed
+    /// attempts are throttled per account name and per client address (`RATE_LIMITED`).
+    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
+        let state = context::state(ctx)?;
+        let req = context::request(ctx)?;
+        if input.username_or_email.trim().is_empty() || input.username_or_email.len() > 320 {
+            return Err(AppError::input(
+                "usernameOrEmail",
+                "Enter a username or an email address",
+            ))
+            .extend();
+        }
+        let password = Password::candidate(input.password, "password").extend()?;
+        let issued = sessions::login(state, &input.username_or_email, &password, &req.client)
+            .await
+            .extend()?;
+        Ok(issued.into())
+    }
+
+    /// Exchanges a refresh token for a new pair; the presented token is spent. Presenting a
+    /// spent token again (outside the short grace for racing tabs) ends the session.
+    async fn refresh(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
+        let state = context::state(ctx)?;
+        Ok(sessions::refresh(state, &refresh_token)
+            .await
+            .extend()?
+            .into())
+    }
+
+    /// Ends the session the refresh token belongs to.
+    async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
+        sessions::logout(context::state(ctx)?, &refresh_token)
+            .await
+            .extend()?;
+        Ok(true)
+    }
+
+    /// Ends every session of the signed-in user, this one included.
+    async fn logout_all(&self, ctx: &Context<'_>) -> Result<bool> {
+        let me = context::current_user(ctx).await?;
+        sessions::logout_all(context::state(ctx)?, me)
+            .await
+            .extend()?;
+        Ok(true)
+    }
+
+    /// Ends one of the signed-in user's sessions (see `sessions`).
+    async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let me = context::current_user(ctx).await?;
+        let session_id = uuid::Uuid::parse_str(&id)
+            .map_err(|_| AppError::input("id", "Not a session id"))
+            .extend()?;
+        sessions::revoke_session(context::state(ctx)?, me, session_id)
+            .await
+            .extend()?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,82 @@
+//! Queries on `login_throttle`: one counter per key within a fixed window.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbErr, Statement};
+
+/// Counts one more attempt for `key` and returns the count in the current window and when
+/// that window started. A window that began at or before `window_floor` is over, so the
+/// count starts again at 1. One statement, atomic on both engines.
+///
+/// # Errors
+/// When the statement fails.
+pub async fn hit(
+    db: &impl ConnectionTrait,
+    key: &str,
+    now: DateTime<Utc>,
+    window_floor: DateTime<Utc>,
+) -> Result<(i32, DateTime<Utc>), DbErr> {
+    let stmt = Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "INSERT INTO login_throttle (key, attempts, window_start) VALUES ($1, 1, $2) \
+         ON CONFLICT (key) DO UPDATE SET \
+           attempts = CASE WHEN login_throttle.window_start <= $3 THEN 1 \
+                      ELSE login_throttle.attempts + 1 END, \
+           window_start = CASE WHEN login_throttle.window_start <= $3 THEN $2 \
+                          ELSE login_throttle.window_start END \
+         RETURNING attempts, window_start",
+        [key.into(), now.into(), window_floor.into()],
+    );
+    let row = db
+        .query_one_raw(stmt)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("login_throttle upsert returned no row".into()))?;
+    Ok((
+        row.try_get("", "attempts")?,
+        row.try_get("", "window_start")?,
+    ))
+}
+
+/// Takes back one attempt (a login that succeeded does not count against an address).
+///
+/// # Errors
+/// When the statement fails.
+pub async fn refund(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "UPDATE login_throttle SET attempts = attempts - 1 WHERE key = $1 AND attempts > 0",
+        [key.into()],
+    ))
+    .await
+    .map(|_| ())
+}
+
+/// Forgets every attempt on `key`.
+///
+/// # Errors
+/// When the statement fails.
+pub async fn clear(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "DELETE FROM login_throttle WHERE key = $1",
+        [key.into()],
+    ))
+    .await
+    .map(|_| ())
+}
+
+/// Deletes counters whose window is over.
+///
+/// # Errors
+/// When the statement fails.
+pub async fn delete_stale(
+    db: &impl ConnectionTrait,
+    window_floor: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "DELETE FROM login_throttle WHERE window_start <= $1",
+        [window_floor.into()],
+    ))
+    .await
+    .map(|r| r.rows_affected())
+}

@@ -1,0 +1,90 @@
+//! Queries on `refresh_tokens`.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
+    QuerySelect, RelationTrait, sea_query::Expr,
+};
+use uuid::Uuid;
+
+use crate::{
+    auth::tokens::TokenHash,
+    entity::{
+        refresh_tokens::{self, Column, Entity},
+        sessions, users,
+    },
+};
+
+/// Stores a token's hash.
+///
+/// # Errors
+/// When the insert fails.
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    hash: &TokenHash,
+    session_id: Uuid,
+    parent: Option<&TokenHash>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let row = refresh_tokens::Model {
+        token_hash: hash.0.clone(),
+        session_id,
+        parent_hash: parent.map(|p| p.0.clone()),
+        created_at: now,
+        spent_at: None,
+    };
+    let active: refresh_tokens::ActiveModel = row.into();
+    Entity::insert(active)
+        .exec_without_returning(db)
+        .await
+        .map(|_| ())
+}
+
+/// A token and its session, if the token exists and its user is active.
+///
+/// # Errors
+/// When the query fails.
+pub async fn find_with_session(
+    db: &impl ConnectionTrait,
+    hash: &TokenHash,
+) -> Result<Option<(refresh_tokens::Model, sessions::Model)>, DbErr> {
+    let found = Entity::find_by_id(hash.0.clone())
+        .find_also_related(sessions::Entity)
+        .join(JoinType::InnerJoin, sessions::Relation::User.def())
+        .filter(users::Column::IsActive.eq(true))
+        .one(db)
+        .await?;
+    Ok(found.and_then(|(token, session)| session.map(|s| (token, s))))
+}
+
+/// Marks a token spent if it was not yet; `true` for the one caller that spent it.
+///
+/// # Errors
+/// When the update fails.
+pub async fn spend(
+    db: &impl ConnectionTrait,
+    hash: &TokenHash,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let result = Entity::update_many()
+        .col_expr(Column::SpentAt, Expr::value(now))
+        .filter(Column::TokenHash.eq(hash.0.as_str()))
+        .filter(Column::SpentAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Whether a token issued in exchange for `parent` has itself been spent (then `parent`
+/// is an ancestor, no longer the just-rotated token).
+///
+/// # Errors
+/// When the query fails.
+pub async fn has_spent_child(db: &impl ConnectionTrait, parent: &TokenHash) -> Result<bool, DbErr> {
+    Ok(Entity::find()
+        .filter(Column::ParentHash.eq(parent.0.as_str()))
+        .filter(Column::SpentAt.is_not_null())
+        .count(db)
+        .await?
+        > 0)
+}

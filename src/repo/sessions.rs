@@ -1,0 +1,205 @@
+//! Queries on `sessions`.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait, sea_query::Expr,
+};
+use uuid::Uuid;
+
+use crate::entity::{
+    profiles,
+    sessions::{self, Column, Entity},
+    users,
+};
+
+/// Why a session ended early; kept for the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeReason {
+    Logout,
+    LogoutAll,
+    Revoked,
+    TokenReuse,
+    PasswordChanged,
+    PasswordReset,
+    Deactivated,
+}
+
+impl RevokeReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::LogoutAll => "logout_all",
+            Self::Revoked => "revoked",
+            Self::TokenReuse => "token_reuse",
+            Self::PasswordChanged => "password_changed",
+            Self::PasswordReset => "password_reset",
+            Self::Deactivated => "deactivated",
+        }
+    }
+}
+
+/// Sessions that can still be used at `now`.
+fn live(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(Column::RevokedAt.is_null())
+        .add(Column::IdleExpiresAt.gt(now))
+        .add(Column::AbsoluteExpiresAt.gt(now))
+}
+
+/// Stores a new session.
+///
+/// # Errors
+/// When the insert fails.
+pub async fn insert(db: &impl ConnectionTrait, session: sessions::Model) -> Result<(), DbErr> {
+    let active: sessions::ActiveModel = session.into();
+    Entity::insert(active)
+        .exec_without_returning(db)
+        .await
+        .map(|_| ())
+}
+
+/// The user (and profile) behind an access token, if its session is live and the user
+/// active: the one query every authenticated operation makes.
+///
+/// # Errors
+/// When the query fails.
+pub async fn find_live_user(
+    db: &impl ConnectionTrait,
+    session_id: Uuid,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<(users::Model, Option<profiles::Model>)>, DbErr> {
+    users::Entity::find()
+        .find_also_related(profiles::Entity)
+        .join(JoinType::InnerJoin, users::Relation::Sessions.def())
+        .filter(users::Column::Id.eq(user_id))
+        .filter(users::Column::IsActive.eq(true))
+        .filter(Column::Id.eq(session_id))
+        .filter(live(now))
+        .one(db)
+        .await
+}
+
+/// A user's live sessions, most recently used first.
+///
+/// # Errors
+/// When the query fails.
+pub async fn list_live(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<sessions::Model>, DbErr> {
+    Entity::find()
+        .filter(Column::UserId.eq(user_id))
+        .filter(live(now))
+        .order_by_desc(Column::LastUsedAt)
+        .all(db)
+        .await
+}
+
+/// Records a refresh: the session was used now and stays alive until `idle_expires_at`.
+///
+/// # Errors
+/// When the update fails.
+pub async fn touch(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    now: DateTime<Utc>,
+    idle_expires_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::LastUsedAt, Expr::value(now))
+        .col_expr(Column::IdleExpiresAt, Expr::value(idle_expires_at))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// Which sessions a revocation applies to.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope {
+    /// One session, whoever owns it.
+    One(Uuid),
+    /// One session, only if `user` owns it.
+    OneOf { session: Uuid, user: Uuid },
+    /// Every session of a user, except `keep` if given.
+    AllOf { user: Uuid, keep: Option<Uuid> },
+}
+
+/// Ends the live sessions in `scope`; returns how many ended.
+///
+/// # Errors
+/// When the update fails.
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    scope: Scope,
+    reason: RevokeReason,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let filter = match scope {
+        Scope::One(id) => Condition::all().add(Column::Id.eq(id)),
+        Scope::OneOf { session, user } => Condition::all()
+            .add(Column::Id.eq(session))
+            .add(Column::UserId.eq(user)),
+        Scope::AllOf { user, keep } => {
+            let mut c = Condition::all().add(Column::UserId.eq(user));
+            if let Some(keep) = keep {
+                c = c.add(Column::Id.ne(keep));
+            }
+            c
+        }
+    };
+    Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(now))
+        .col_expr(Column::RevokedReason, Expr::value(reason.as_str()))
+        .filter(filter)
+        .filter(live(now))
+        .exec(db)
+        .await
+        .map(|r| r.rows_affected)
+}
+
+/// Deletes sessions that ended before `ended_before` (their refresh tokens go with them).
+///
+/// # Errors
+/// When the delete fails.
+pub async fn delete_ended_before(
+    db: &impl ConnectionTrait,
+    ended_before: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    Entity::delete_many()
+        .filter(
+            Condition::any()
+                .add(Column::RevokedAt.lt(ended_before))
+                .add(Column::IdleExpiresAt.lt(ended_before))
+                .add(Column::AbsoluteExpiresAt.lt(ended_before)),
+        )
+        .exec(db)
+        .await
+        .map(|r| r.rows_affected)
+}
+
+/// A new session row.
+pub fn new_session(
+    user_id: Uuid,
+    now: DateTime<Utc>,
+    idle_expires_at: DateTime<Utc>,
+    absolute_expires_at: DateTime<Utc>,
+    user_agent: Option<String>,
+    ip: Option<String>,
+) -> sessions::Model {
+    sessions::Model {
+        id: Uuid::now_v7(),
+        user_id,
+        created_at: now,
+        last_used_at: now,
+        idle_expires_at,
+        absolute_expires_at,
+        revoked_at: None,
+        revoked_reason: None,
+        user_agent,
+        ip,
+    }
+}

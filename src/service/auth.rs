@@ -1,0 +1,42 @@
+//! Who is calling: the account behind a verified access token, checked against the live
+//! session and the active user in one database round trip.
+
+use uuid::Uuid;
+
+use crate::{
+    auth::jwt::AccessClaims,
+    error::AppError,
+    repo,
+    service::{accounts::Account, profiles::ProfileData},
+    state::AppState,
+};
+
+/// The signed-in user of a request.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub account: Account,
+    pub profile: Option<ProfileData>,
+    pub session_id: Uuid,
+}
+
+/// Loads the user of a verified token, if its session is still live and the user active.
+///
+/// # Errors
+/// `UNAUTHENTICATED` when the session ended (logout, revocation, expiry, password change)
+/// or the user was deactivated or deleted.
+pub async fn current_user(
+    state: &AppState,
+    claims: &AccessClaims,
+) -> Result<CurrentUser, AppError> {
+    let found =
+        repo::sessions::find_live_user(&state.db, claims.sid, claims.sub, state.clock.now())
+            .await?;
+    let (user, profile) = found.ok_or(AppError::Unauthenticated(
+        "The session has ended; sign in again",
+    ))?;
+    Ok(CurrentUser {
+        account: user.into(),
+        profile: profile.map(Into::into),
+        session_id: claims.sid,
+    })
+}

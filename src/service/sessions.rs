@@ -1,0 +1,297 @@
+//! Sessions: login, refresh-token rotation with reuse detection, logout, and listing.
+//!
+//! A session is a family of refresh tokens. Each `refresh` spends the presented token (an
+//! atomic `UPDATE … WHERE spent_at IS NULL`, so exactly one caller wins) and issues a new
+//! random one; no token is derived from another.
+//!
+//! Reuse grace: browser tabs sharing one refresh token may race. A spent token presented
+//! again within `REFRESH_REUSE_GRACE` of being spent is still honoured, with a new token of
+//! the same session, as long as it is the *just-spent* token: once any token issued in
+//! exchange for it has itself been spent, it is an ancestor, and presenting it (like any
+//! spent token after the grace) is reuse: the whole session is revoked (RFC 9700 4.14.2).
+//! With a grace of 0, of many concurrent refreshes of one token exactly one succeeds.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use uuid::Uuid;
+
+use crate::{
+    auth::{
+        jwt,
+        tokens::{OpaqueToken, TokenHash, looks_like_token},
+    },
+    db,
+    domain::{Password, username_lookup_key},
+    entity::sessions,
+    error::AppError,
+    repo::{
+        self,
+        sessions::{RevokeReason, Scope},
+    },
+    service::{accounts::Account, auth::CurrentUser, throttle},
+    state::AppState,
+};
+
+/// Where a request came from, as recorded on the sessions it starts.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// The user an issued pair belongs to: loaded already, or only known by id.
+#[derive(Debug, Clone)]
+pub enum IssuedFor {
+    Loaded(Account),
+    Id(Uuid),
+}
+
+/// A new access token and refresh token.
+#[derive(Debug)]
+pub struct Issued {
+    pub access_token: String,
+    pub refresh_token: OpaqueToken,
+    /// Seconds the access token is valid.
+    pub expires_in: u64,
+    /// Seconds the refresh token (its session) stays usable without a refresh.
+    pub refresh_expires_in: u64,
+    pub user: IssuedFor,
+}
+
+/// A live session, as its owner may see it.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub current: bool,
+}
+
+fn invalid_credentials() -> AppError {
+    AppError::Unauthenticated("Invalid username, email or password")
+}
+
+fn invalid_refresh() -> AppError {
+    AppError::Unauthenticated("The refresh token is invalid, expired or revoked")
+}
+
+fn delta(d: std::time::Duration) -> Result<TimeDelta, AppError> {
+    TimeDelta::from_std(d).map_err(AppError::internal)
+}
+
+fn seconds_until(t: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
+    u64::try_from((t - now).num_seconds()).unwrap_or(0)
+}
+
+fn is_live(s: &sessions::Model, now: DateTime<Utc>) -> bool {
+    s.revoked_at.is_none() && s.idle_expires_at > now && s.absolute_expires_at > now
+}
+
+fn expires_at(s: &sessions::Model) -> DateTime<Utc> {
+    s.idle_expires_at.min(s.absolute_expires_at)
+}
+
+fn access_token(
+    state: &AppState,
+    user_id: Uuid,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<String, AppError> {
+    jwt::issue(&state.keys, &state.tokens, user_id, session_id, now)
+}
+
+/// Logs in by username or email (case-insensitive) and starts a session.
+///
+/// An unknown name, a wrong password and a deactivated account give the same error after
+/// the same work (a dummy hash is checked when there is no user). Every attempt is counted
+/// by the login throttle first.
+///
+/// # Errors
+/// `UNAUTHENTICATED` for bad credentials, `RATE_LIMITED` when throttled.
+#[tracing::instrument(skip_all)]
+pub async fn login(
+    state: &AppState,
+    identifier: &str,
+    password: &Password,
+    client: &ClientInfo,
+) -> Result<Issued, AppError> {
+    let username_key = username_lookup_key(identifier);
+    let email_key = identifier.trim().to_lowercase();
+    let charged = throttle::charge_login(state, &username_key, client.ip).await?;
+
+    let user = repo::users::find_by_login(&state.db, &username_key, &email_key).await?;
+    let verified = state
+        .hasher
+        .verify(password, user.as_ref().map(|u| &u.password_hash))
+        .await?;
+    let user = match user {
+        Some(u) if verified.matches && u.is_active => u,
+        _ => {
+            tracing::info!("login failed");
+            return Err(invalid_credentials());
+        }
+    };
+    let rehashed = if verified.needs_rehash {
+        Some(state.hasher.hash(password).await?)
+    } else {
+        None
+    };
+    throttle::settle_success(state, charged).await?;
+
+    let s = &state.settings;
+    let now = state.clock.now();
+    let absolute = now + delta(s.session_max_age)?;
+    let idle = (now + delta(s.refresh_token_ttl)?).min(absolute);
+    let session = repo::sessions::new_session(
+        user.id,
+        now,
+        idle,
+        absolute,
+        client.user_agent.clone(),
+        client.ip.map(|ip| ip.to_canonical().to_string()),
+    );
+    let session_id = session.id;
+    let refresh = OpaqueToken::generate()?;
+    let txn = db::begin_write(&state.db).await?;
+    repo::sessions::insert(&txn, session).await?;
+    repo::refresh_tokens::insert(&txn, &refresh.hash(), session_id, None, now).await?;
+    repo::users::record_login(&txn, user.id, now, rehashed).await?;
+    txn.commit().await?;
+    tracing::info!(user_id = %user.id, %session_id, "logged in");
+
+    let mut account = Account::from(user);
+    account.last_login_at = Some(now);
+    Ok(Issued {
+        access_token: access_token(state, account.id, session_id, now)?,
+        refresh_token: refresh,
+        expires_in: s.access_token_ttl.as_secs(),
+        refresh_expires_in: seconds_until(idle, now),
+        user: IssuedFor::Loaded(account),
+    })
+}
+
+/// Exchanges a refresh token for a new pair of the same session (see the module docs for
+/// the reuse grace).
+///
+/// # Errors
+/// `UNAUTHENTICATED` for an unknown, expired or revoked token, and for reuse (which also
+/// revokes the session).
+#[tracing::instrument(skip_all)]
+pub async fn refresh(state: &AppState, presented: &str) -> Result<Issued, AppError> {
+    if !looks_like_token(presented) {
+        return Err(invalid_refresh());
+    }
+    let hash = TokenHash::of(presented);
+    let now = state.clock.now();
+    let (token, session) = repo::refresh_tokens::find_with_session(&state.db, &hash)
+        .await?
+        .ok_or_else(invalid_refresh)?;
+    if !is_live(&session, now) {
+        return Err(invalid_refresh());
+    }
+    let s = &state.settings;
+    let txn = db::begin_write(&state.db).await?;
+    if !repo::refresh_tokens::spend(&txn, &hash, now).await? {
+        // Spent before: by a racing tab moments ago, or replayed by someone else.
+        // Another request may have read the clock before this one yet spent the token
+        // after it: a negative age is "just now", and a grace of 0 never applies.
+        let age = (now - token.spent_at.unwrap_or(now)).max(TimeDelta::zero());
+        let in_grace = age < delta(s.refresh_reuse_grace)?;
+        if !in_grace || repo::refresh_tokens::has_spent_child(&txn, &hash).await? {
+            repo::sessions::revoke(&txn, Scope::One(session.id), RevokeReason::TokenReuse, now)
+                .await?;
+            txn.commit().await?;
+            tracing::warn!(session_id = %session.id, user_id = %session.user_id,
+                "refresh token reused: session revoked");
+            return Err(invalid_refresh());
+        }
+    }
+    let next = OpaqueToken::generate()?;
+    repo::refresh_tokens::insert(&txn, &next.hash(), session.id, Some(&hash), now).await?;
+    let idle = (now + delta(s.refresh_token_ttl)?).min(session.absolute_expires_at);
+    repo::sessions::touch(&txn, session.id, now, idle).await?;
+    txn.commit().await?;
+
+    Ok(Issued {
+        access_token: access_token(state, session.user_id, session.id, now)?,
+        refresh_token: next,
+        expires_in: s.access_token_ttl.as_secs(),
+        refresh_expires_in: seconds_until(idle, now),
+        user: IssuedFor::Id(session.user_id),
+    })
+}
+
+/// Ends the session a refresh token belongs to (any token of it, spent or not).
+///
+/// # Errors
+/// `UNAUTHENTICATED` for a token authql never issued (or whose session is gone).
+#[tracing::instrument(skip_all)]
+pub async fn logout(state: &AppState, presented: &str) -> Result<(), AppError> {
+    if !looks_like_token(presented) {
+        return Err(invalid_refresh());
+    }
+    let (_, session) =
+        repo::refresh_tokens::find_with_session(&state.db, &TokenHash::of(presented))
+            .await?
+            .ok_or_else(invalid_refresh)?;
+    let now = state.clock.now();
+    repo::sessions::revoke(&state.db, Scope::One(session.id), RevokeReason::Logout, now).await?;
+    Ok(())
+}
+
+/// Ends every session of the signed-in user, this one included.
+///
+/// # Errors
+/// Only internal ones.
+pub async fn logout_all(state: &AppState, me: &CurrentUser) -> Result<u64, AppError> {
+    let scope = Scope::AllOf {
+        user: me.account.id,
+        keep: None,
+    };
+    let now = state.clock.now();
+    Ok(repo::sessions::revoke(&state.db, scope, RevokeReason::LogoutAll, now).await?)
+}
+
+/// Ends one of the signed-in user's own sessions.
+///
+/// # Errors
+/// `NOT_FOUND` when the user has no live session with that id.
+pub async fn revoke_session(
+    state: &AppState,
+    me: &CurrentUser,
+    session_id: Uuid,
+) -> Result<(), AppError> {
+    let scope = Scope::OneOf {
+        session: session_id,
+        user: me.account.id,
+    };
+    let now = state.clock.now();
+    match repo::sessions::revoke(&state.db, scope, RevokeReason::Revoked, now).await? {
+        0 => Err(AppError::NotFound("You have no live session with this id")),
+        _ => Ok(()),
+    }
+}
+
+/// The signed-in user's live sessions, most recently used first.
+///
+/// # Errors
+/// Only internal ones.
+pub async fn list(state: &AppState, me: &CurrentUser) -> Result<Vec<SessionInfo>, AppError> {
+    let rows = repo::sessions::list_live(&state.db, me.account.id, state.clock.now()).await?;
+    Ok(rows
+        .into_iter()
+        .map(|s| SessionInfo {
+            id: s.id,
+            created_at: s.created_at,
+            last_used_at: s.last_used_at,
+            expires_at: expires_at(&s),
+            current: s.id == me.session_id,
+            user_agent: s.user_agent,
+            ip: s.ip,
+        })
+        .collect())
+}

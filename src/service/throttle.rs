@@ -1,0 +1,74 @@
+//! Login throttling: attempts per account name and per client address, counted in the
+//! database so every replica sees them.
+//!
+//! An attempt is counted *before* the password is checked, so a burst of concurrent
+//! requests (or many `login` fields in one request) cannot slip past the limit; a login
+//! that succeeds then clears its account counter and gives back its address attempt.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::{error::AppError, repo::login_throttle, state::AppState};
+
+/// The counters one login attempt was charged to.
+#[derive(Debug)]
+pub struct Charged {
+    account_key: String,
+    ip_key: Option<String>,
+}
+
+fn retry_after(window_start: DateTime<Utc>, window: TimeDelta, now: DateTime<Utc>) -> u64 {
+    let left = (window_start + window - now).num_seconds();
+    u64::try_from(left).unwrap_or(0).max(1)
+}
+
+/// Charges one attempt to `account` (the normalised name as typed, known or not) and to
+/// the client address.
+///
+/// # Errors
+/// `RATE_LIMITED` with the seconds until the window ends, when either limit is passed.
+pub async fn charge_login(
+    state: &AppState,
+    account: &str,
+    ip: Option<IpAddr>,
+) -> Result<Charged, AppError> {
+    let s = &state.settings;
+    let now = state.clock.now();
+    let window = TimeDelta::from_std(s.login_throttle_window).map_err(AppError::internal)?;
+    let floor = now - window;
+    let charged = Charged {
+        account_key: format!("account:{account}"),
+        ip_key: ip.map(|ip| format!("ip:{}", ip.to_canonical())),
+    };
+    let (attempts, started) =
+        login_throttle::hit(&state.db, &charged.account_key, now, floor).await?;
+    let mut limited = (attempts > i32::try_from(s.login_max_failures).unwrap_or(i32::MAX))
+        .then(|| retry_after(started, window, now));
+    if let Some(ip_key) = &charged.ip_key {
+        let (attempts, started) = login_throttle::hit(&state.db, ip_key, now, floor).await?;
+        if attempts > i32::try_from(s.login_max_failures_per_ip).unwrap_or(i32::MAX) {
+            let wait = retry_after(started, window, now);
+            limited = Some(limited.map_or(wait, |w| w.max(wait)));
+        }
+    }
+    match limited {
+        Some(retry_after_secs) => {
+            tracing::info!(retry_after_secs, "login throttled");
+            Err(AppError::RateLimited { retry_after_secs })
+        }
+        None => Ok(charged),
+    }
+}
+
+/// A login succeeded: its account starts over, and its address gets the attempt back.
+///
+/// # Errors
+/// Only internal ones.
+pub async fn settle_success(state: &AppState, charged: Charged) -> Result<(), AppError> {
+    login_throttle::clear(&state.db, &charged.account_key).await?;
+    if let Some(ip_key) = &charged.ip_key {
+        login_throttle::refund(&state.db, ip_key).await?;
+    }
+    Ok(())
+}

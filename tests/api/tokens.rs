@@ -1,0 +1,278 @@
+//! Access tokens: their shape, the JWKS, key rotation, and forged tokens refused.
+
+use base64::{
+    Engine as _,
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, jwk::JwkSet};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, each_backend};
+
+fn decode_part(token: &str, index: usize) -> Value {
+    let part = token.split('.').nth(index).expect("three parts");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+async fn jwks(app: &TestApp) -> JwkSet {
+    let res = app.get("/.well-known/jwks.json").await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("json")
+    );
+    res.json().await.unwrap()
+}
+
+/// The service's own signing key, read from its database.
+async fn signing_key(app: &TestApp) -> (String, EncodingKey) {
+    let row = authql::repo::signing_keys::find_active(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let der = STANDARD.decode(&row.private_key.0).unwrap();
+    (row.kid, EncodingKey::from_ed_der(&der))
+}
+
+fn sign(header: &Header, claims: &Value, key: &EncodingKey) -> String {
+    jsonwebtoken::encode(header, claims, key).unwrap()
+}
+
+fn at_header(kid: &str) -> Header {
+    let mut h = Header::new(Algorithm::EdDSA);
+    h.typ = Some("at+jwt".into());
+    h.kid = Some(kid.into());
+    h
+}
+
+#[tokio::test]
+async fn an_access_token_is_an_eddsa_at_jwt_with_every_claim() {
+    each_backend(|app| async move {
+        let t = app.register("alice").await;
+        let header = decode_part(&t.access, 0);
+        assert_eq!(header["alg"], "EdDSA");
+        assert_eq!(header["typ"], "at+jwt");
+        assert!(header["kid"].is_string());
+        let claims = decode_part(&t.access, 1);
+        assert_eq!(claims["iss"], "authql");
+        assert_eq!(claims["aud"], "authql");
+        assert_eq!(claims["client_id"], "authql");
+        assert_eq!(claims["sub"], t.user_id.as_str());
+        for claim in ["jti", "sid"] {
+            assert!(
+                uuid::Uuid::parse_str(claims[claim].as_str().unwrap()).is_ok(),
+                "{claim}"
+            );
+        }
+        let (iat, exp) = (
+            claims["iat"].as_i64().unwrap(),
+            claims["exp"].as_i64().unwrap(),
+        );
+        assert_eq!(exp - iat, 15 * 60);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn another_service_can_verify_a_token_offline_with_the_jwks() {
+    each_backend(|app| async move {
+        let t = app.register("alice").await;
+        let set = jwks(&app).await;
+        let raw: Value = serde_json::to_value(&set).unwrap();
+        let key = &raw["keys"][0];
+        assert_eq!(key["kty"], "OKP");
+        assert_eq!(key["crv"], "Ed25519");
+        assert_eq!(key["use"], "sig");
+        assert_eq!(key["alg"], "EdDSA");
+        let kid = decode_part(&t.access, 0)["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let jwk = set.find(&kid).expect("the token's kid is published");
+        let mut v = Validation::new(Algorithm::EdDSA);
+        v.set_audience(&["authql"]);
+        v.set_issuer(&["authql"]);
+        let data =
+            jsonwebtoken::decode::<Value>(&t.access, &DecodingKey::from_jwk(jwk).unwrap(), &v)
+                .expect("verifies with the published key");
+        assert_eq!(data.claims["sub"], t.user_id.as_str());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rotate_keys_signs_with_a_new_key_and_keeps_the_old_one_published_until_it_expires() {
+    each_backend(|app| async move {
+        let before = app.register("alice").await;
+        let old_kid = decode_part(&before.access, 0)["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_authql"))
+            .arg("rotate-keys")
+            .env_clear()
+            .env("DATABASE_URL", &app.database_url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let new_kid = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        assert_ne!(new_kid, old_kid);
+
+        // What every replica does within a minute.
+        app.state.keys.reload(app.state.clock.now()).await.unwrap();
+        let set = jwks(&app).await;
+        assert!(set.find(&old_kid).is_some() && set.find(&new_kid).is_some());
+        let after = app.login_ok("alice", crate::helpers::PASSWORD).await;
+        assert_eq!(decode_part(&after.access, 0)["kid"], new_kid.as_str());
+        // Tokens signed by the retired key still work until they expire…
+        app.me(&before.access).await.data();
+        app.me(&after.access).await.data();
+
+        // …and once none can be valid any more, the retired key is gone.
+        app.advance(std::time::Duration::from_secs(15 * 60 + 31));
+        let purged = authql::service::maintenance::purge(&app.state)
+            .await
+            .unwrap();
+        assert_eq!(purged.signing_keys, 1);
+        app.state.keys.reload(app.state.clock.now()).await.unwrap();
+        let set = jwks(&app).await;
+        assert!(set.find(&old_kid).is_none() && set.find(&new_kid).is_some());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_token_signed_correctly_by_the_service_key_is_accepted() {
+    // The control for the forgeries below: re-signing real claims with the real key works,
+    // so each refusal is due to the one thing that forgery changed.
+    each_backend(|app| async move {
+        let t = app.register("alice").await;
+        let (kid, key) = signing_key(&app).await;
+        let token = sign(&at_header(&kid), &decode_part(&t.access, 1), &key);
+        app.me(&token).await.data();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn forged_and_foreign_tokens_are_refused() {
+    each_backend(|app| async move {
+        let t = app.register("alice").await;
+        let (kid, key) = signing_key(&app).await;
+        let claims = decode_part(&t.access, 1);
+        let now = chrono::Utc::now().timestamp();
+        let with = |k: &str, v: Value| {
+            let mut c = claims.clone();
+            c[k] = v;
+            c
+        };
+        let without = |k: &str| {
+            let mut c = claims.clone();
+            c.as_object_mut().unwrap().remove(k);
+            c
+        };
+        let x = {
+            let set = jwks(&app).await;
+            serde_json::to_value(&set).unwrap()["keys"][0]["x"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+
+        let mut forged: Vec<(&str, String)> = Vec::new();
+        forged.push((
+            "alg none",
+            format!(
+                "{}.{}.",
+                b64(&json!({ "alg": "none", "typ": "at+jwt", "kid": kid })),
+                b64(&claims)
+            ),
+        ));
+        let mut hs = Header::new(Algorithm::HS256);
+        hs.typ = Some("at+jwt".into());
+        hs.kid = Some(kid.clone());
+        forged.push((
+            "HS256 keyed with the public key",
+            sign(&hs, &claims, &EncodingKey::from_secret(x.as_bytes())),
+        ));
+        forged.push(("unknown kid", sign(&at_header("not-a-key"), &claims, &key)));
+        forged.push((
+            "wrong iss",
+            sign(&at_header(&kid), &with("iss", json!("evil")), &key),
+        ));
+        forged.push((
+            "wrong aud",
+            sign(&at_header(&kid), &with("aud", json!("other")), &key),
+        ));
+        forged.push((
+            "wrong client_id",
+            sign(&at_header(&kid), &with("client_id", json!("other")), &key),
+        ));
+        forged.push((
+            "expired beyond the 30 s leeway",
+            sign(&at_header(&kid), &with("exp", json!(now - 45)), &key),
+        ));
+        forged.push((
+            "issued in the future",
+            sign(&at_header(&kid), &with("iat", json!(now + 3600)), &key),
+        ));
+        for claim in ["sid", "jti", "client_id", "iat", "exp", "sub"] {
+            forged.push((
+                "a missing claim",
+                sign(&at_header(&kid), &without(claim), &key),
+            ));
+        }
+        let mut no_typ = at_header(&kid);
+        no_typ.typ = None;
+        forged.push(("no typ", sign(&no_typ, &claims, &key)));
+        let mut jwt_typ = at_header(&kid);
+        jwt_typ.typ = Some("JWT".into());
+        forged.push(("typ JWT", sign(&jwt_typ, &claims, &key)));
+        let mut parts: Vec<String> = t.access.split('.').map(str::to_owned).collect();
+        parts[1] = b64(&with("sub", json!(uuid::Uuid::new_v4().to_string())));
+        forged.push(("tampered payload", parts.join(".")));
+        let attacker = {
+            let seed = [7u8; 32];
+            let prefix: [u8; 16] = [
+                0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+                0x04, 0x20,
+            ];
+            EncodingKey::from_ed_der(&[&prefix[..], &seed].concat())
+        };
+        let mut with_jku = at_header(&kid);
+        with_jku.jku = Some("https://attacker.example/jwks.json".into());
+        forged.push((
+            "signed by another key, with jku",
+            sign(&with_jku, &claims, &attacker),
+        ));
+        forged.push(("a refresh token", t.refresh.clone()));
+        forged.push(("garbage", "not.a.token".into()));
+
+        for (what, token) in forged {
+            let res = app.me(&token).await;
+            assert_eq!(res.error_code(), "UNAUTHENTICATED", "{what} was accepted");
+        }
+        // Still within the 30 s leeway: accepted.
+        let lenient = sign(&at_header(&kid), &with("exp", json!(now - 10)), &key);
+        app.me(&lenient).await.data();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_expired_access_token_is_refused() {
+    each_backend(|app| async move {
+        let t = app.register("alice").await;
+        app.advance(std::time::Duration::from_secs(15 * 60 + 31));
+        assert_eq!(app.me(&t.access).await.error_code(), "UNAUTHENTICATED");
+    })
+    .await;
+}
