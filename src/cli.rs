@@ -1,6 +1,6 @@
 //! The `authql` command line: one binary for the API and its tools.
 
-use std::process::ExitCode;
+use std::{process::ExitCode, time::Duration};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -23,6 +23,8 @@ pub enum Command {
         #[arg(long)]
         no_migrate: bool,
     },
+    /// Consume the mail queue and send mail over SMTP (needs AMQP_URL).
+    Worker,
     /// Manage the database schema.
     Migrate {
         #[command(subcommand)]
@@ -30,9 +32,14 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` is this output.
     Schema,
-    /// Add a new signing key; the old one stops signing but stays published in the JWKS
-    /// until the last token it signed has expired.
-    RotateKeys,
+    /// Add a new signing key: published at once, signing six minutes later (when every
+    /// replica and verifier has it); the old key stays published until its tokens expire.
+    RotateKeys {
+        /// Sign with the new key at once (for a compromised key; verifiers that cached the
+        /// JWKS may refuse new tokens until they re-fetch it).
+        #[arg(long)]
+        now: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
@@ -69,7 +76,8 @@ pub async fn run(cli: Cli) -> ExitCode {
     let result = match command {
         Command::Serve { no_migrate } => serve(settings, !no_migrate).await,
         Command::Migrate { action } => migrate(settings, action.unwrap_or(MigrateAction::Up)).await,
-        Command::RotateKeys => rotate_keys(settings).await,
+        Command::RotateKeys { now } => rotate_keys(settings, now).await,
+        Command::Worker => crate::worker::run(settings, shutdown_signal()).await,
         Command::Schema => Ok(()),
     };
     match result {
@@ -103,14 +111,20 @@ async fn connect(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnect
     })
 }
 
-async fn rotate_keys(settings: Settings) -> anyhow::Result<()> {
+async fn rotate_keys(settings: Settings, at_once: bool) -> anyhow::Result<()> {
+    use crate::auth::keys::{ROTATION_DELAY, rotate};
     let conn = connect(&settings).await?;
     db::migrate(&conn).await?;
-    let kid = crate::auth::keys::rotate(&conn, crate::clock::Clock::system().now())
+    let delay = if at_once {
+        Duration::ZERO
+    } else {
+        ROTATION_DELAY
+    };
+    let (kid, from) = rotate(&conn, crate::clock::Clock::system().now(), delay)
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     println!("{kid}");
-    tracing::info!(%kid, "new signing key active; running replicas pick it up within a minute");
+    tracing::info!(%kid, signs_from = %from, "new signing key published");
     conn.close().await?;
     Ok(())
 }

@@ -14,10 +14,12 @@ pub mod entity;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod mail;
 pub mod repo;
 pub mod service;
 pub mod state;
 pub mod telemetry;
+pub mod worker;
 
 use std::{
     future::{Future, IntoFuture},
@@ -45,6 +47,8 @@ pub struct App {
     listener: TcpListener,
     state: AppState,
     router: axum::Router,
+    /// Sends mail in-process when there is no broker.
+    mailer: Option<mail::sender::Mailer>,
 }
 
 /// Choices made by the caller of [`App::build`] rather than by configuration.
@@ -95,6 +99,7 @@ pub async fn build_state(
         hasher,
         keys: Arc::new(keys),
         tokens: Arc::new(tokens),
+        relay: Arc::new(mail::relay::RelaySignals::default()),
     })
 }
 
@@ -119,6 +124,10 @@ impl App {
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("cannot listen on {} (BIND)", settings.bind))?;
+        let mailer = match settings.amqp_url {
+            Some(_) => None,
+            None => Some(mail::sender::Mailer::new(&settings, db.clone())?),
+        };
         let state = build_state(db, settings, options.clock).await?;
         let schema = graphql::build(state.clone());
         let router = http::router(HttpState {
@@ -129,6 +138,7 @@ impl App {
             listener,
             state,
             router,
+            mailer,
         })
     }
 
@@ -159,6 +169,11 @@ impl App {
             self.state.clone(),
             stopping_rx.clone(),
         ));
+        let relay = tokio::spawn(mail::relay::run(
+            self.state.clone(),
+            self.mailer,
+            stopping_rx.clone(),
+        ));
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -179,6 +194,13 @@ impl App {
             }
         };
         housekeeping.abort();
+        // The relay stops between rows: what it has not handed on stays in the outbox.
+        if tokio::time::timeout(Duration::from_secs(5), relay)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the mail relay did not stop in time");
+        }
         if let Err(err) = self.state.db.close_by_ref().await {
             tracing::warn!(error = %err, "closing the database pool failed");
         }

@@ -8,6 +8,7 @@ use crate::{
     auth::{jwt::TokenConfig, keys::KeyRing, password::Hasher},
     clock::Clock,
     config::Settings,
+    mail::relay::RelaySignals,
 };
 
 /// Cheap to clone: handles and shared pointers only.
@@ -19,4 +20,5 @@ pub struct AppState {
     pub hasher: Hasher,
     pub keys: Arc<KeyRing>,
     pub tokens: Arc<TokenConfig>,
+    pub relay: Arc<RelaySignals>,
 }

@@ -9,7 +9,8 @@ mod m20261124_000001_create_users;
 mod m20261124_000002_create_profiles;
 mod m20261124_000003_create_sessions;
 mod m20261124_000004_create_signing_keys;
-mod m20261124_000005_create_login_throttle;
+mod m20261124_000005_create_rate_counters;
+mod m20261124_000006_create_mail_tables;
 
 /// The ordered list of authql's migrations.
 pub struct Migrator;
@@ -22,7 +23,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_create_profiles::Migration),
             Box::new(m20261124_000003_create_sessions::Migration),
             Box::new(m20261124_000004_create_signing_keys::Migration),
-            Box::new(m20261124_000005_create_login_throttle::Migration),
+            Box::new(m20261124_000005_create_rate_counters::Migration),
+            Box::new(m20261124_000006_create_mail_tables::Migration),
         ]
     }
 }

@@ -28,6 +28,7 @@ enum RefreshTokens {
     ParentHash,
     CreatedAt,
     SpentAt,
+    SuccessorSealed,
 }
 
 #[derive(DeriveIden)]
@@ -84,6 +85,10 @@ impl MigrationTrait for Migration {
                     .col(string_len_null(RefreshTokens::ParentHash, 64))
                     .col(timestamp_with_time_zone(RefreshTokens::CreatedAt))
                     .col(timestamp_with_time_zone_null(RefreshTokens::SpentAt))
+                    // The token issued in exchange for this one, sealed with this token
+                    // itself, so that a racing tab presenting it during the reuse grace gets
+                    // the same successor. Cleared once the successor is spent.
+                    .col(string_len_null(RefreshTokens::SuccessorSealed, 64))
                     .foreign_key(
                         ForeignKey::create()
                             .name("refresh_tokens_session_id_fkey")

@@ -11,8 +11,8 @@ enum SigningKeys {
     Kid,
     PrivateKey,
     PublicKey,
-    Active,
     CreatedAt,
+    ActivatesAt,
     RetiredAt,
 }
 
@@ -29,10 +29,11 @@ impl MigrationTrait for Migration {
                     .col(text(SigningKeys::PrivateKey))
                     // The raw public key `x`, base64url (as in the JWK).
                     .col(text(SigningKeys::PublicKey))
-                    // TRUE for the one key that signs, NULL once retired: the unique
-                    // constraint allows any number of NULLs but a single TRUE.
-                    .col(boolean_null(SigningKeys::Active).unique_key())
                     .col(timestamp_with_time_zone(SigningKeys::CreatedAt))
+                    // The newest key whose time has come signs; a rotated-in key is
+                    // published a while before, so verifiers have it when it starts.
+                    .col(timestamp_with_time_zone(SigningKeys::ActivatesAt))
+                    // When a newer key took over; published until its tokens expired.
                     .col(timestamp_with_time_zone_null(SigningKeys::RetiredAt))
                     .to_owned(),
             )

@@ -54,7 +54,7 @@ pub fn issue(
     session_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<String, AppError> {
-    let (kid, key) = keys.signing_key()?;
+    let (kid, key) = keys.signing_key(now)?;
     let mut header = Header::new(Algorithm::EdDSA);
     header.typ = Some(TYP.to_owned());
     header.kid = Some(kid);

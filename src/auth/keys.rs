@@ -1,6 +1,11 @@
 //! Ed25519 signing keys: generated on first start, stored in the database so every replica
 //! signs and verifies with the same set, rotated with `authql rotate-keys`, and published
-//! as a JWK Set until the last token signed by a retired key has expired.
+//! as a JWK Set.
+//!
+//! Rotation is staged: a new key is published at once but signs only from
+//! [`ROTATION_DELAY`] later, by when every replica has re-read the keys and every verifier
+//! has re-fetched the JWKS; the old key signs until then and stays published until the
+//! last token it signed has expired.
 
 use std::{
     collections::HashMap,
@@ -34,8 +39,26 @@ pub const LEEWAY: Duration = Duration::from_secs(30);
 /// An unknown `kid` triggers at most one reload from the database per this interval.
 const RELOAD_AT_MOST_EVERY: Duration = Duration::from_secs(5);
 
-/// A freshly generated key, ready to store.
-fn generate(now: DateTime<Utc>) -> Result<signing_keys::Model, AppError> {
+/// Every replica re-reads the keys this often.
+pub const RELOAD_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How long verifiers may cache the JWKS (`Cache-Control: max-age`).
+pub const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
+
+/// How long after `rotate-keys` the new key starts signing.
+pub const ROTATION_DELAY: Duration = Duration::from_secs(300 + 60);
+
+/// How long a retired key stays published: its last token's lifetime, the verification
+/// leeway, and the time a replica may go on signing with it before it re-reads the keys.
+pub fn publish_after_retirement(access_ttl: Duration) -> Duration {
+    access_ttl + LEEWAY + RELOAD_INTERVAL
+}
+
+/// A freshly generated key that signs from `activates_at`, ready to store.
+fn generate(
+    now: DateTime<Utc>,
+    activates_at: DateTime<Utc>,
+) -> Result<signing_keys::Model, AppError> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed)
         .map_err(|e| AppError::internal(anyhow::anyhow!("OS randomness unavailable: {e}")))?;
@@ -50,8 +73,8 @@ fn generate(now: DateTime<Utc>) -> Result<signing_keys::Model, AppError> {
         kid,
         private_key: PrivateKey(STANDARD.encode(&der)),
         public_key: x,
-        active: Some(true),
         created_at: now,
+        activates_at,
         retired_at: None,
     })
 }
@@ -76,39 +99,49 @@ fn jwk_of(row: &signing_keys::Model) -> Result<Jwk, AppError> {
     public_jwk(&der)
 }
 
-/// Makes sure exactly one key signs, creating the first one if there is none.
+/// Makes sure a key exists, creating the first one if there is none. (Replicas starting
+/// together may each create one; all are published and the newest signs, which is harmless.)
 ///
 /// # Errors
 /// Only internal ones.
 pub async fn ensure_active(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<(), AppError> {
-    if repo::signing_keys::find_active(db).await?.is_some() {
+    if !repo::signing_keys::current(db).await?.is_empty() {
         return Ok(());
     }
-    match repo::signing_keys::insert(db, generate(now)?).await {
-        Ok(()) => {
-            tracing::info!("generated the first signing key");
-            Ok(())
-        }
-        // Another replica created it at the same moment: theirs is the one.
-        Err(e) if e.sql_err().is_some() => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    repo::signing_keys::insert(db, generate(now, now)?).await?;
+    tracing::info!("generated the first signing key");
+    Ok(())
 }
 
-/// Adds a new signing key and retires the current one (which stays published while tokens
-/// it signed can still be valid). Returns the new key's id.
+/// Adds a new key that signs from `now + delay`, retiring the current key at that moment.
+/// Returns the new key's id and when it starts signing.
 ///
 /// # Errors
 /// Only internal ones.
-pub async fn rotate(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<String, AppError> {
-    let key = generate(now)?;
+pub async fn rotate(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    delay: Duration,
+) -> Result<(String, DateTime<Utc>), AppError> {
+    let activates_at = now + TimeDelta::from_std(delay).map_err(AppError::internal)?;
+    let key = generate(now, activates_at)?;
     let kid = key.kid.clone();
-    repo::signing_keys::replace_active(db, key, now).await?;
-    Ok(kid)
+    repo::signing_keys::stage(db, key).await?;
+    Ok((kid, activates_at))
+}
+
+/// A key this process may sign with, and when.
+#[derive(Clone)]
+struct Signer {
+    kid: String,
+    activates_at: DateTime<Utc>,
+    retired_at: Option<DateTime<Utc>>,
+    key: EncodingKey,
 }
 
 struct Loaded {
-    signing: Option<(String, EncodingKey)>,
+    /// Newest first.
+    signers: Vec<Signer>,
     verifying: HashMap<String, DecodingKey>,
     jwks: Arc<String>,
 }
@@ -146,11 +179,12 @@ impl KeyRing {
         access_ttl: Duration,
         now: DateTime<Utc>,
     ) -> Result<Loaded, AppError> {
-        let window = TimeDelta::from_std(access_ttl + LEEWAY).map_err(AppError::internal)?;
+        let window = TimeDelta::from_std(publish_after_retirement(access_ttl))
+            .map_err(AppError::internal)?;
         let rows = repo::signing_keys::published(db, now - window).await?;
         let mut verifying = HashMap::new();
         let mut jwks = Vec::new();
-        let mut signing = None;
+        let mut signers = Vec::new();
         for row in &rows {
             let x = &row.public_key;
             verifying.insert(
@@ -158,16 +192,22 @@ impl KeyRing {
                 DecodingKey::from_ed_components(x).map_err(AppError::internal)?,
             );
             jwks.push(jwk_of(row)?);
-            if row.active == Some(true) {
+            if row.retired_at.is_none_or(|r| r > now) {
                 let der = STANDARD
                     .decode(&row.private_key.0)
                     .map_err(AppError::internal)?;
-                signing = Some((row.kid.clone(), EncodingKey::from_ed_der(&der)));
+                signers.push(Signer {
+                    kid: row.kid.clone(),
+                    activates_at: row.activates_at,
+                    retired_at: row.retired_at,
+                    key: EncodingKey::from_ed_der(&der),
+                });
             }
         }
+        signers.sort_by(|a, b| b.activates_at.cmp(&a.activates_at).then(a.kid.cmp(&b.kid)));
         let jwks = serde_json::to_string(&JwkSet { keys: jwks }).map_err(AppError::internal)?;
         Ok(Loaded {
-            signing,
+            signers,
             verifying,
             jwks: Arc::new(jwks),
         })
@@ -188,16 +228,23 @@ impl KeyRing {
         Ok(())
     }
 
-    /// The key id and key that new tokens are signed with.
+    /// The key id and key that tokens issued at `now` are signed with: the newest key whose
+    /// time has come and that has not been retired.
     ///
     /// # Errors
-    /// Internal, if no key signs (the database lost it since start).
-    pub fn signing_key(&self) -> Result<(String, EncodingKey), AppError> {
+    /// Internal, if no key signs (the database lost them since start).
+    pub fn signing_key(&self, now: DateTime<Utc>) -> Result<(String, EncodingKey), AppError> {
         self.loaded
             .read()
             .ok()
-            .and_then(|l| l.signing.clone())
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("no active signing key")))
+            .and_then(|l| {
+                l.signers
+                    .iter()
+                    .find(|s| s.activates_at <= now && s.retired_at.is_none_or(|r| r > now))
+                    .or_else(|| l.signers.last())
+                    .map(|s| (s.kid.clone(), s.key.clone()))
+            })
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("no signing key")))
     }
 
     /// The key to verify a token signed with `kid`, reloading once if it is unknown (a key
@@ -206,12 +253,15 @@ impl KeyRing {
         if let Some(key) = self.cached(kid) {
             return Some(key);
         }
-        let may_reload = self
-            .last_reload
-            .lock()
-            .map(|at| at.elapsed() >= RELOAD_AT_MOST_EVERY)
-            .unwrap_or(false);
-        if may_reload && self.reload(now).await.is_ok() {
+        // Claim the reload slot before fetching, so a burst of unknown kids costs one read.
+        let claimed = self.last_reload.lock().is_ok_and(|mut at| {
+            let free = at.elapsed() >= RELOAD_AT_MOST_EVERY;
+            if free {
+                *at = Instant::now();
+            }
+            free
+        });
+        if claimed && self.reload(now).await.is_ok() {
             return self.cached(kid);
         }
         None
@@ -236,7 +286,7 @@ mod tests {
 
     #[test]
     fn a_generated_key_has_a_thumbprint_kid_and_a_32_byte_public_key() {
-        let key = generate(Utc::now()).unwrap();
+        let key = generate(Utc::now(), Utc::now()).unwrap();
         assert_eq!(key.kid.len(), 43, "{}", key.kid);
         let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(&key.public_key)

@@ -41,6 +41,51 @@ impl OpaqueToken {
     }
 }
 
+/// Seals `successor` so that only a holder of `parent` can open it: the successor's bytes
+/// XOR SHA-256 of a domain tag and the parent. The database keeps only hashes of tokens,
+/// and SHA-256(parent) reveals nothing of this pad, so the sealed value is useless to
+/// anyone who does not already hold the parent token.
+///
+/// # Errors
+/// When `successor` is not one of our tokens.
+pub fn seal(parent: &str, successor: &OpaqueToken) -> Result<String, AppError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(successor.expose())
+        .map_err(AppError::internal)?;
+    let pad = seal_pad(parent);
+    Ok(hex(bytes.iter().zip(pad.iter()).map(|(b, p)| b ^ p)))
+}
+
+/// Opens what [`seal`] made with the same parent.
+pub fn unseal(parent: &str, sealed: &str) -> Option<OpaqueToken> {
+    if sealed.len() != 64 {
+        return None;
+    }
+    let pad = seal_pad(parent);
+    let mut bytes = [0u8; 32];
+    for (i, out) in bytes.iter_mut().enumerate() {
+        let byte = u8::from_str_radix(sealed.get(i * 2..i * 2 + 2)?, 16).ok()?;
+        *out = byte ^ pad[i];
+    }
+    Some(OpaqueToken(URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+fn seal_pad(parent: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"authql refresh successor pad\0");
+    h.update(parent.as_bytes());
+    h.finalize().into()
+}
+
+fn hex(bytes: impl IntoIterator<Item = u8>) -> String {
+    let mut out = String::with_capacity(64);
+    for byte in bytes {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    out
+}
+
 /// The SHA-256 of a token, hex-encoded: what the database stores and looks up.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TokenHash(pub String);
@@ -49,13 +94,7 @@ impl TokenHash {
     /// The hash of whatever a client presented. Looking up a hash in the database is not
     /// a comparison of the secret itself, so its timing reveals nothing useful.
     pub fn of(presented: &str) -> Self {
-        let digest = Sha256::digest(presented.as_bytes());
-        let mut hex = String::with_capacity(64);
-        for byte in digest {
-            hex.push(char::from(HEX[usize::from(byte >> 4)]));
-            hex.push(char::from(HEX[usize::from(byte & 0xf)]));
-        }
-        Self(hex)
+        Self(hex(Sha256::digest(presented.as_bytes())))
     }
 }
 
@@ -97,6 +136,20 @@ mod tests {
     fn debug_never_shows_the_token() {
         let t = OpaqueToken::generate().unwrap();
         assert!(!format!("{t:?}").contains(t.expose()));
+    }
+
+    #[test]
+    fn only_the_parent_opens_a_sealed_successor() {
+        let parent = OpaqueToken::generate().unwrap();
+        let next = OpaqueToken::generate().unwrap();
+        let sealed = seal(parent.expose(), &next).unwrap();
+        assert_eq!(sealed.len(), 64);
+        assert_eq!(unseal(parent.expose(), &sealed), Some(next.clone()));
+        let other = OpaqueToken::generate().unwrap();
+        assert_ne!(unseal(other.expose(), &sealed), Some(next.clone()));
+        // The pad is not the stored hash of the parent.
+        assert_ne!(unseal(&parent.hash().0, &sealed), Some(next));
+        assert_eq!(unseal(parent.expose(), "zz"), None);
     }
 
     #[test]

@@ -78,6 +78,73 @@ pub const VARIABLES: &[Variable] = &[
         false,
     ),
     var(
+        "MAIL_DIR",
+        Some("mailbox"),
+        "dev mailbox folder: without SMTP_URL, mails are written here as .eml files",
+        false,
+    ),
+    var(
+        "PRODUCT_NAME",
+        Some("authql"),
+        "the product name mails speak of",
+        false,
+    ),
+    var(
+        "MAIL_EXCHANGE",
+        Some("authql.mail"),
+        "RabbitMQ exchange the relay publishes mail to",
+        false,
+    ),
+    var(
+        "MAIL_QUEUE",
+        Some("authql.mail"),
+        "RabbitMQ queue of mail to send; retries wait in <queue>.retry.<delay>, mail that \
+         keeps failing is parked in <queue>.dead",
+        false,
+    ),
+    var(
+        "MAIL_MAX_ATTEMPTS",
+        Some("5"),
+        "sending attempts before a mail is parked in the dead-letter queue",
+        false,
+    ),
+    var(
+        "MAIL_RETRY_DELAYS",
+        Some("10s,1m,5m,30m"),
+        "waits before the 2nd, 3rd… attempt (the last repeats)",
+        false,
+    ),
+    var(
+        "MAIL_PREFETCH",
+        Some("16"),
+        "mails a worker sends at once (unacknowledged messages it holds)",
+        false,
+    ),
+    var(
+        "MAIL_LIMIT_PER_ADDRESS",
+        Some("3"),
+        "verification, reset and sign-up-attempt mails per address per MAIL_LIMIT_WINDOW",
+        false,
+    ),
+    var(
+        "MAIL_LIMIT_WINDOW",
+        Some("1h"),
+        "the window MAIL_LIMIT_PER_ADDRESS counts in",
+        false,
+    ),
+    var(
+        "VERIFICATION_TOKEN_TTL",
+        Some("24h"),
+        "how long an email verification link works",
+        false,
+    ),
+    var(
+        "RESET_TOKEN_TTL",
+        Some("1h"),
+        "how long a password reset link works",
+        false,
+    ),
+    var(
         "APP_URL",
         Some(DEFAULT_APP_URL),
         "base URL of the frontend that mail links point to (required in production)",
@@ -261,6 +328,17 @@ pub struct Settings {
     pub amqp_url: Option<Secret>,
     pub smtp_url: Option<Secret>,
     pub mail_from: String,
+    pub mail_dir: std::path::PathBuf,
+    pub product_name: String,
+    pub mail_exchange: String,
+    pub mail_queue: String,
+    pub mail_max_attempts: u32,
+    pub mail_retry_delays: Vec<Duration>,
+    pub mail_prefetch: u16,
+    pub mail_limit_per_address: u32,
+    pub mail_limit_window: Duration,
+    pub verification_token_ttl: Duration,
+    pub reset_token_ttl: Duration,
     /// Without a trailing slash, so links are `format!("{app_url}/verify-email?…")`.
     pub app_url: String,
     pub bind: SocketAddr,
@@ -410,6 +488,30 @@ impl Settings {
                 })?
                 .map(Secret::new),
             mail_from: r.parse("MAIL_FROM", parse::mailbox)?,
+            mail_dir: r.parse("MAIL_DIR", |v| parse::non_empty(v).map(Into::into))?,
+            product_name: r.parse("PRODUCT_NAME", parse::non_empty)?,
+            mail_exchange: r.parse("MAIL_EXCHANGE", parse::amqp_name)?,
+            mail_queue: r.parse("MAIL_QUEUE", parse::amqp_name)?,
+            mail_max_attempts: r.parse("MAIL_MAX_ATTEMPTS", |v| parse::number_in(v, 1, 100))?,
+            mail_retry_delays: r.parse("MAIL_RETRY_DELAYS", |v| {
+                parse::list(v, |d| {
+                    parse::duration_in(d, Duration::from_millis(10), Duration::from_secs(86_400))
+                })
+            })?,
+            mail_prefetch: r.parse("MAIL_PREFETCH", |v| {
+                parse::number_in(v, 1, 1000).map(|n| n as u16)
+            })?,
+            mail_limit_per_address: r
+                .parse("MAIL_LIMIT_PER_ADDRESS", |v| parse::number_in(v, 1, 10_000))?,
+            mail_limit_window: r.parse("MAIL_LIMIT_WINDOW", |v| {
+                parse::duration_in(v, Duration::from_secs(1), Duration::from_secs(7 * 86_400))
+            })?,
+            verification_token_ttl: r.parse("VERIFICATION_TOKEN_TTL", |v| {
+                parse::duration_in(v, Duration::from_secs(60), Duration::from_secs(30 * 86_400))
+            })?,
+            reset_token_ttl: r.parse("RESET_TOKEN_TTL", |v| {
+                parse::duration_in(v, Duration::from_secs(60), Duration::from_secs(7 * 86_400))
+            })?,
             app_url: r.parse("APP_URL", parse::base_url)?,
             bind: r.parse("BIND", parse::socket_addr)?,
             jwt_issuer: r.parse("JWT_ISSUER", parse::non_empty)?,

@@ -243,3 +243,26 @@ fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
         }
     }
 }
+
+/// A RabbitMQ exchange or queue name: 1–200 visible ASCII characters.
+pub(super) fn amqp_name(v: &str) -> Result<String, String> {
+    if (1..=200).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(v.to_owned())
+    } else {
+        Err("expected a name of 1 to 200 visible ASCII characters".into())
+    }
+}
+
+/// A non-empty comma-separated list, each item parsed by `item`.
+pub(super) fn list<T>(v: &str, item: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
+    let items: Vec<T> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(item)
+        .collect::<Result<_, _>>()?;
+    if items.is_empty() {
+        return Err("expected at least one item".into());
+    }
+    Ok(items)
+}

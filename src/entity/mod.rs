@@ -1,7 +1,10 @@
 //! SeaORM entities: the shape of each table, no business logic, never GraphQL types.
 
-pub mod login_throttle;
+pub mod email_tokens;
+pub mod mail_sent;
+pub mod outbox;
 pub mod profiles;
+pub mod rate_counters;
 pub mod refresh_tokens;
 pub mod sessions;
 pub mod signing_keys;

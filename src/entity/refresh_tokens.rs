@@ -13,6 +13,8 @@ pub struct Model {
     pub parent_hash: Option<String>,
     pub created_at: DateTimeUtc,
     pub spent_at: Option<DateTimeUtc>,
+    /// The successor token XOR a pad only this token's holder can compute (hex).
+    pub successor_sealed: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

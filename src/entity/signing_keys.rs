@@ -20,9 +20,10 @@ pub struct Model {
     pub private_key: PrivateKey,
     /// The raw public key `x`, base64url.
     pub public_key: String,
-    /// `Some(true)` for the signing key, `None` once retired.
-    pub active: Option<bool>,
     pub created_at: DateTimeUtc,
+    /// When the key starts signing (it is published from `created_at`).
+    pub activates_at: DateTimeUtc,
+    /// When a newer key took over.
     pub retired_at: Option<DateTimeUtc>,
 }
 

@@ -6,6 +6,7 @@
 mod account;
 pub mod context;
 mod errors;
+mod password;
 mod profile;
 mod session;
 mod types;
@@ -21,12 +22,17 @@ pub use errors::RequestId;
 pub struct Query(
     account::AccountQuery,
     profile::ProfileQuery,
+    password::PasswordQuery,
     session::SessionQuery,
 );
 
 /// The entry point of every change.
 #[derive(MergedObject, Default)]
-pub struct Mutation(account::AccountMutation, session::SessionMutation);
+pub struct Mutation(
+    account::AccountMutation,
+    password::PasswordMutation,
+    session::SessionMutation,
+);
 
 /// The schema type served at `/graphql`.
 pub type AuthqlSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -20,17 +20,19 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr 
     if !is_trusted(peer) {
         return peer;
     }
-    let forwarded: Vec<IpAddr> = headers
+    let hops: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .map_while(|s| s.parse::<IpAddr>().ok())
         .collect();
-    // Walk from the proxy nearest to us outwards; the first untrusted hop is the client.
+    // Walk from the proxy nearest to us outwards: each trusted proxy vouches for the hop
+    // before it. The first untrusted hop is the client; a hop that is not an address
+    // (anything a client made up) ends the walk at the last address we could believe.
     let mut client = peer;
-    for ip in forwarded.into_iter().rev() {
+    for hop in hops.into_iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>() else { break };
         client = ip;
         if !is_trusted(ip) {
             break;
@@ -115,6 +117,13 @@ mod tests {
             &headers("6.6.6.6, 198.51.100.7, 10.0.0.9"),
             &trusted,
         );
+        assert_eq!(got, ip("198.51.100.7"));
+    }
+
+    #[test]
+    fn garbage_a_client_put_first_does_not_hide_the_address_the_proxy_added() {
+        let trusted = [Cidr::parse("10.0.0.0/8").unwrap()];
+        let got = client_ip(ip("10.0.0.2"), &headers("x, 198.51.100.7"), &trusted);
         assert_eq!(got, ip("198.51.100.7"));
     }
 

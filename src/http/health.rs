@@ -16,7 +16,8 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: 200 when the database answers within the timeout, 503 otherwise.
+/// `GET /readyz`: 200 when the database answers within the timeout (and, with `AMQP_URL`,
+/// the mail relay holds a broker connection), 503 otherwise.
 pub async fn readyz(State(http): State<HttpState>) -> (StatusCode, Json<Value>) {
     let database = match tokio::time::timeout(CHECK_TIMEOUT, db::ping(&http.state.db)).await {
         Ok(Ok(())) => "ok",
@@ -29,7 +30,13 @@ pub async fn readyz(State(http): State<HttpState>) -> (StatusCode, Json<Value>) 
             "unavailable"
         }
     };
-    let ready = database == "ok";
+    let mut checks = json!({ "database": database });
+    let mut ready = database == "ok";
+    if http.state.settings.amqp_url.is_some() {
+        let up = http.state.relay.broker_up();
+        checks["broker"] = json!(if up { "ok" } else { "unavailable" });
+        ready &= up;
+    }
     let status = if ready {
         StatusCode::OK
     } else {
@@ -37,7 +44,7 @@ pub async fn readyz(State(http): State<HttpState>) -> (StatusCode, Json<Value>) 
     };
     let body = json!({
         "status": if ready { "ready" } else { "unavailable" },
-        "checks": { "database": database },
+        "checks": checks,
     });
     (status, Json(body))
 }

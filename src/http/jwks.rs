@@ -9,9 +9,7 @@ use axum::{
 
 use super::HttpState;
 
-/// How long verifiers may cache the key set. A rotated-in key is published as soon as it
-/// signs, and a verifier that sees an unknown `kid` should re-fetch.
-const MAX_AGE: &str = "public, max-age=300";
+use crate::auth::keys::JWKS_MAX_AGE;
 
 pub async fn jwks(State(http): State<HttpState>) -> Response {
     let body = http.state.keys.jwks_json().as_str().to_owned();
@@ -21,6 +19,9 @@ pub async fn jwks(State(http): State<HttpState>) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/jwk-set+json"),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(MAX_AGE));
+    // A rotated-in key is published longer than this before it signs (ROTATION_DELAY).
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={}", JWKS_MAX_AGE.as_secs())) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
     res
 }

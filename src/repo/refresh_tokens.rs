@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
-    QuerySelect, RelationTrait, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter, QuerySelect,
+    RelationTrait, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -32,6 +32,7 @@ pub async fn insert(
         parent_hash: parent.map(|p| p.0.clone()),
         created_at: now,
         spent_at: None,
+        successor_sealed: None,
     };
     let active: refresh_tokens::ActiveModel = row.into();
     Entity::insert(active)
@@ -75,16 +76,47 @@ pub async fn spend(
     Ok(result.rows_affected == 1)
 }
 
-/// Whether a token issued in exchange for `parent` has itself been spent (then `parent`
-/// is an ancestor, no longer the just-rotated token).
+/// A token row by its hash.
 ///
 /// # Errors
 /// When the query fails.
-pub async fn has_spent_child(db: &impl ConnectionTrait, parent: &TokenHash) -> Result<bool, DbErr> {
-    Ok(Entity::find()
-        .filter(Column::ParentHash.eq(parent.0.as_str()))
-        .filter(Column::SpentAt.is_not_null())
-        .count(db)
-        .await?
-        > 0)
+pub async fn find(
+    db: &impl ConnectionTrait,
+    hash: &TokenHash,
+) -> Result<Option<refresh_tokens::Model>, DbErr> {
+    Entity::find_by_id(hash.0.clone()).one(db).await
+}
+
+/// Records (or, with `None`, erases) the sealed successor of a spent token.
+///
+/// # Errors
+/// When the update fails.
+pub async fn set_successor(
+    db: &impl ConnectionTrait,
+    hash: &TokenHash,
+    sealed: Option<String>,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::SuccessorSealed, Expr::value(sealed))
+        .filter(Column::TokenHash.eq(hash.0.as_str()))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// Erases sealed successors of tokens spent before `before` (their grace is long over).
+///
+/// # Errors
+/// When the update fails.
+pub async fn erase_old_seals(
+    db: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    Entity::update_many()
+        .col_expr(Column::SuccessorSealed, Expr::value(Option::<String>::None))
+        .filter(Column::SuccessorSealed.is_not_null())
+        .filter(Column::SpentAt.lt(before))
+        .exec(db)
+        .await
+        .map(|r| r.rows_affected)
 }

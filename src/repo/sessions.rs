@@ -99,6 +99,7 @@ pub async fn list_live(
 }
 
 /// Records a refresh: the session was used now and stays alive until `idle_expires_at`.
+/// Returns `false` when the session is no longer live (ended by a concurrent request).
 ///
 /// # Errors
 /// When the update fails.
@@ -107,14 +108,15 @@ pub async fn touch(
     id: Uuid,
     now: DateTime<Utc>,
     idle_expires_at: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    Entity::update_many()
+) -> Result<bool, DbErr> {
+    let result = Entity::update_many()
         .col_expr(Column::LastUsedAt, Expr::value(now))
         .col_expr(Column::IdleExpiresAt, Expr::value(idle_expires_at))
         .filter(Column::Id.eq(id))
+        .filter(live(now))
         .exec(db)
-        .await
-        .map(|_| ())
+        .await?;
+    Ok(result.rows_affected == 1)
 }
 
 /// Which sessions a revocation applies to.

@@ -2,24 +2,28 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait, sea_query::Expr,
 };
 
 use crate::entity::signing_keys::{self, Column, Entity};
 
-/// The key that signs new tokens.
+/// Keys not yet retired (the signing one, and one staged to take over), newest first.
 ///
 /// # Errors
 /// When the query fails.
-pub async fn find_active(db: &impl ConnectionTrait) -> Result<Option<signing_keys::Model>, DbErr> {
-    Entity::find().filter(Column::Active.eq(true)).one(db).await
+pub async fn current(db: &impl ConnectionTrait) -> Result<Vec<signing_keys::Model>, DbErr> {
+    Entity::find()
+        .filter(Column::RetiredAt.is_null())
+        .order_by_desc(Column::ActivatesAt)
+        .all(db)
+        .await
 }
 
 /// Stores a key.
 ///
 /// # Errors
-/// A unique violation when another key is already active.
+/// When the insert fails.
 pub async fn insert(db: &impl ConnectionTrait, key: signing_keys::Model) -> Result<(), DbErr> {
     let active: signing_keys::ActiveModel = key.into();
     Entity::insert(active)
@@ -28,29 +32,22 @@ pub async fn insert(db: &impl ConnectionTrait, key: signing_keys::Model) -> Resu
         .map(|_| ())
 }
 
-/// Retires the active key and stores `key` as the new active one, atomically.
+/// Stores `key` and retires every current key at the moment it takes over, atomically.
 ///
 /// # Errors
 /// When the transaction fails.
-pub async fn replace_active(
-    db: &DatabaseConnection,
-    key: signing_keys::Model,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+pub async fn stage(db: &DatabaseConnection, key: signing_keys::Model) -> Result<(), DbErr> {
     let txn = db.begin().await?;
     Entity::update_many()
-        .col_expr(Column::Active, Expr::value(Option::<bool>::None))
-        .col_expr(Column::RetiredAt, Expr::value(now))
-        .filter(Column::Active.eq(true))
+        .col_expr(Column::RetiredAt, Expr::value(key.activates_at))
+        .filter(Column::RetiredAt.is_null())
         .exec(&txn)
         .await?;
-    let mut active: signing_keys::ActiveModel = key.into();
-    active.active = Set(Some(true));
-    Entity::insert(active).exec_without_returning(&txn).await?;
+    insert(&txn, key).await?;
     txn.commit().await
 }
 
-/// Keys still published: the active one and those retired after `retired_after`.
+/// Keys still published: current ones and those retired after `retired_after`.
 ///
 /// # Errors
 /// When the query fails.
@@ -64,7 +61,7 @@ pub async fn published(
                 .add(Column::RetiredAt.is_null())
                 .add(Column::RetiredAt.gt(retired_after)),
         )
-        .order_by_desc(Column::CreatedAt)
+        .order_by_desc(Column::ActivatesAt)
         .all(db)
         .await
 }

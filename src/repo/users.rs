@@ -138,3 +138,40 @@ pub async fn record_login(
     }
     update.exec(db).await.map(|_| ())
 }
+
+/// Marks a user's email verified.
+///
+/// # Errors
+/// When the update fails.
+pub async fn mark_email_verified(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    users::Entity::update_many()
+        .col_expr(users::Column::EmailVerified, Expr::value(true))
+        .col_expr(users::Column::UpdatedAt, Expr::value(now))
+        .filter(users::Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// Stores a new password hash.
+///
+/// # Errors
+/// When the update fails.
+pub async fn set_password(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    hash: PasswordHash,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    users::Entity::update_many()
+        .col_expr(users::Column::PasswordHash, Expr::value(hash.0))
+        .col_expr(users::Column::UpdatedAt, Expr::value(now))
+        .filter(users::Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}

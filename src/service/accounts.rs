@@ -8,10 +8,12 @@ use crate::{
     domain::{Email, Password, Username},
     entity::users,
     error::AppError,
+    mail::MailKind,
     repo::{
         self,
         users::{NewUser, insert_with_profile},
     },
+    service::mailing,
     state::AppState,
 };
 
@@ -47,12 +49,20 @@ impl From<users::Model> for Account {
     }
 }
 
-/// What `signUp` was asked for, as typed.
-#[derive(Debug)]
+/// What `signUp` was asked for, as typed. `Debug` leaves the password out.
 pub struct SignUpRequest {
     pub username: String,
     pub email: String,
     pub password: String,
+}
+
+impl std::fmt::Debug for SignUpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignUpRequest")
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What signing up did. The client sees the same answer either way.
@@ -68,7 +78,8 @@ fn username_taken() -> AppError {
     AppError::input("username", "This username is taken")
 }
 
-/// Creates an unverified account with an empty profile.
+/// Creates an unverified account with an empty profile and mails a verification link; for
+/// an email that already has an account, mails its owner a notice instead.
 ///
 /// The password is hashed before anything is looked up, so an email that already has an
 /// account costs the same time as a new one, and gets the same answer.
@@ -91,7 +102,9 @@ pub async fn sign_up(state: &AppState, req: SignUpRequest) -> Result<SignUpOutco
         return Err(username_taken());
     }
     if let Some(owner) = repo::users::find_by_email(&txn, &email_key).await? {
+        notify_owner(&txn, state, &owner, now).await?;
         txn.commit().await?;
+        state.relay.wake();
         return Ok(SignUpOutcome::EmailTaken(owner.id));
     }
     let new = NewUser {
@@ -103,7 +116,10 @@ pub async fn sign_up(state: &AppState, req: SignUpRequest) -> Result<SignUpOutco
     };
     match insert_with_profile(&txn, new, now).await {
         Ok(user) => {
+            mailing::send_verification(&txn, state, user.id, &user.username, &user.email, now)
+                .await?;
             txn.commit().await?;
+            state.relay.wake();
             tracing::info!(user_id = %user.id, "account created");
             Ok(SignUpOutcome::Created(user.id))
         }
@@ -114,12 +130,33 @@ pub async fn sign_up(state: &AppState, req: SignUpRequest) -> Result<SignUpOutco
                 return Err(username_taken());
             }
             match repo::users::find_by_email(&state.db, &email_key).await? {
-                Some(owner) => Ok(SignUpOutcome::EmailTaken(owner.id)),
+                Some(owner) => {
+                    let txn = db::begin_write(&state.db).await?;
+                    notify_owner(&txn, state, &owner, now).await?;
+                    txn.commit().await?;
+                    state.relay.wake();
+                    Ok(SignUpOutcome::EmailTaken(owner.id))
+                }
                 None => Err(e.into()),
             }
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Tells the owner of an address that someone tried to sign up with it (within the
+/// per-address limit).
+async fn notify_owner(
+    txn: &sea_orm::DatabaseTransaction,
+    state: &AppState,
+    owner: &users::Model,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    if mailing::within_limit(txn, state, &owner.email, now).await? {
+        let vars = [("username", owner.username.clone())];
+        mailing::enqueue(txn, MailKind::SignupAttempt, &owner.email, &vars, now).await?;
+    }
+    Ok(())
 }
 
 /// The account with this id.

@@ -7,37 +7,57 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use tokio::sync::watch;
 
-use crate::{auth::keys::LEEWAY, error::AppError, repo, state::AppState};
+use crate::{
+    auth::keys::{RELOAD_INTERVAL, publish_after_retirement},
+    error::AppError,
+    repo,
+    state::AppState,
+};
 
 /// How often the signing keys are re-read.
-const KEY_RELOAD_EVERY: Duration = Duration::from_secs(60);
+const KEY_RELOAD_EVERY: Duration = RELOAD_INTERVAL;
 /// How often ended rows are purged (every this many key reloads).
 const PURGE_EVERY_TICKS: u32 = 10;
 /// Ended sessions are kept this long (for `revokedReason` in investigations), then purged.
 const SESSION_RETENTION: TimeDelta = TimeDelta::days(1);
 
+/// Handed-on outbox rows, and records of sent mail, are kept this long.
+const MAIL_RETENTION: TimeDelta = TimeDelta::days(7);
+
 /// What one purge removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Purged {
     pub sessions: u64,
-    pub throttle_counters: u64,
+    pub rate_counters: u64,
     pub signing_keys: u64,
+    pub successor_seals: u64,
+    pub email_tokens: u64,
+    pub outbox_rows: u64,
+    pub sent_records: u64,
 }
 
-/// Deletes what has ended: sessions over a day past their end (with their refresh tokens),
-/// throttle counters whose window is over, and retired keys past their last token's expiry.
+/// Deletes what has ended: sessions a day past their end (with their refresh tokens),
+/// rate counters whose window is over, retired keys past their last token's expiry,
+/// sealed successors past the reuse grace, expired email tokens, and week-old mail records.
 ///
 /// # Errors
 /// Only internal ones.
 pub async fn purge(state: &AppState) -> Result<Purged, AppError> {
     let now = state.clock.now();
     let s = &state.settings;
-    let window = TimeDelta::from_std(s.login_throttle_window).map_err(AppError::internal)?;
-    let key_life = TimeDelta::from_std(s.access_token_ttl + LEEWAY).map_err(AppError::internal)?;
+    let window = TimeDelta::from_std(s.login_throttle_window.max(s.mail_limit_window))
+        .map_err(AppError::internal)?;
+    let grace = TimeDelta::from_std(s.refresh_reuse_grace).map_err(AppError::internal)?;
+    let key_life = TimeDelta::from_std(publish_after_retirement(s.access_token_ttl))
+        .map_err(AppError::internal)?;
     Ok(Purged {
         sessions: repo::sessions::delete_ended_before(&state.db, now - SESSION_RETENTION).await?,
-        throttle_counters: repo::login_throttle::delete_stale(&state.db, now - window).await?,
+        rate_counters: repo::rate_counters::delete_stale(&state.db, now - window).await?,
         signing_keys: repo::signing_keys::delete_retired_before(&state.db, now - key_life).await?,
+        successor_seals: repo::refresh_tokens::erase_old_seals(&state.db, now - grace).await?,
+        email_tokens: repo::email_tokens::delete_expired(&state.db, now).await?,
+        outbox_rows: repo::outbox::delete_finished_before(&state.db, now - MAIL_RETENTION).await?,
+        sent_records: repo::mail_sent::delete_before(&state.db, now - MAIL_RETENTION).await?,
     })
 }
 

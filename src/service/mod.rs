@@ -3,7 +3,10 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod email;
+pub mod mailing;
 pub mod maintenance;
+pub mod passwords;
 pub mod profiles;
 pub mod sessions;
 pub mod throttle;

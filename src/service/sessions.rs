@@ -5,11 +5,15 @@
 //! random one; no token is derived from another.
 //!
 //! Reuse grace: browser tabs sharing one refresh token may race. A spent token presented
-//! again within `REFRESH_REUSE_GRACE` of being spent is still honoured, with a new token of
-//! the same session, as long as it is the *just-spent* token: once any token issued in
-//! exchange for it has itself been spent, it is an ancestor, and presenting it (like any
-//! spent token after the grace) is reuse: the whole session is revoked (RFC 9700 4.14.2).
-//! With a grace of 0, of many concurrent refreshes of one token exactly one succeeds.
+//! again within `REFRESH_REUSE_GRACE` of being spent is still honoured, as long as it is
+//! the *just-spent* token (the token issued for it is still unspent): the answer carries
+//! that same successor and a fresh access token. The successor is kept sealed with its
+//! parent (see [`seal`]), so only a holder of the parent can open it, and the session stays
+//! one chain: two holders of one token hold the same next token too, and whichever of them
+//! falls behind is caught on its next refresh. Presenting an older ancestor, or any spent
+//! token after the grace, is reuse: the whole session is revoked (RFC 9700 4.14.2). With a
+//! grace of 0 every second presentation is reuse, so of many concurrent refreshes of one
+//! token exactly one gets a pair, and the race itself ends the session.
 
 use std::net::IpAddr;
 
@@ -19,7 +23,7 @@ use uuid::Uuid;
 use crate::{
     auth::{
         jwt,
-        tokens::{OpaqueToken, TokenHash, looks_like_token},
+        tokens::{OpaqueToken, TokenHash, looks_like_token, seal, unseal},
     },
     db,
     domain::{Password, username_lookup_key},
@@ -47,8 +51,7 @@ pub enum IssuedFor {
     Id(Uuid),
 }
 
-/// A new access token and refresh token.
-#[derive(Debug)]
+/// A new access token and refresh token. `Debug` leaves the tokens out.
 pub struct Issued {
     pub access_token: String,
     pub refresh_token: OpaqueToken,
@@ -57,6 +60,15 @@ pub struct Issued {
     /// Seconds the refresh token (its session) stays usable without a refresh.
     pub refresh_expires_in: u64,
     pub user: IssuedFor,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_expires_in", &self.refresh_expires_in)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A live session, as its owner may see it.
@@ -120,6 +132,13 @@ pub async fn login(
     client: &ClientInfo,
 ) -> Result<Issued, AppError> {
     let username_key = username_lookup_key(identifier);
+    // No username or address is longer; refusing here also keeps throttle keys short.
+    if username_key.is_empty() || username_key.chars().count() > 254 {
+        return Err(AppError::input(
+            "usernameOrEmail",
+            "Enter a username or an email address",
+        ));
+    }
     let email_key = identifier.trim().to_lowercase();
     let charged = throttle::charge_login(state, &username_key, client.ip).await?;
 
@@ -195,25 +214,36 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Issued, AppErr
     }
     let s = &state.settings;
     let txn = db::begin_write(&state.db).await?;
-    if !repo::refresh_tokens::spend(&txn, &hash, now).await? {
-        // Spent before: by a racing tab moments ago, or replayed by someone else.
-        // Another request may have read the clock before this one yet spent the token
-        // after it: a negative age is "just now", and a grace of 0 never applies.
-        let age = (now - token.spent_at.unwrap_or(now)).max(TimeDelta::zero());
-        let in_grace = age < delta(s.refresh_reuse_grace)?;
-        if !in_grace || repo::refresh_tokens::has_spent_child(&txn, &hash).await? {
-            repo::sessions::revoke(&txn, Scope::One(session.id), RevokeReason::TokenReuse, now)
-                .await?;
-            txn.commit().await?;
-            tracing::warn!(session_id = %session.id, user_id = %session.user_id,
-                "refresh token reused: session revoked");
-            return Err(invalid_refresh());
+    let next = if repo::refresh_tokens::spend(&txn, &hash, now).await? {
+        // This request spent the token: issue its one successor, sealed for racing tabs,
+        // and erase the seal of the token before it (its grace is over now).
+        let next = OpaqueToken::generate()?;
+        repo::refresh_tokens::insert(&txn, &next.hash(), session.id, Some(&hash), now).await?;
+        let sealed = seal(presented, &next)?;
+        repo::refresh_tokens::set_successor(&txn, &hash, Some(sealed)).await?;
+        if let Some(parent) = &token.parent_hash {
+            repo::refresh_tokens::set_successor(&txn, &TokenHash(parent.clone()), None).await?;
         }
-    }
-    let next = OpaqueToken::generate()?;
-    repo::refresh_tokens::insert(&txn, &next.hash(), session.id, Some(&hash), now).await?;
+        next
+    } else {
+        // Spent before: by a racing tab moments ago, or replayed by someone else.
+        match just_spent_successor(&txn, presented, &hash, now, s.refresh_reuse_grace).await? {
+            Some(next) => next,
+            None => {
+                let scope = Scope::One(session.id);
+                repo::sessions::revoke(&txn, scope, RevokeReason::TokenReuse, now).await?;
+                txn.commit().await?;
+                tracing::warn!(session_id = %session.id, user_id = %session.user_id,
+                    "refresh token reused: session revoked");
+                return Err(invalid_refresh());
+            }
+        }
+    };
     let idle = (now + delta(s.refresh_token_ttl)?).min(session.absolute_expires_at);
-    repo::sessions::touch(&txn, session.id, now, idle).await?;
+    if !repo::sessions::touch(&txn, session.id, now, idle).await? {
+        // Ended (logout, revocation) since it was read above.
+        return Err(invalid_refresh());
+    }
     txn.commit().await?;
 
     Ok(Issued {
@@ -223,6 +253,34 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Issued, AppErr
         refresh_expires_in: seconds_until(idle, now),
         user: IssuedFor::Id(session.user_id),
     })
+}
+
+/// The successor already issued for a token spent less than `grace` ago, if that successor
+/// is still unspent (the token is the just-spent one, not an older ancestor).
+async fn just_spent_successor(
+    txn: &sea_orm::DatabaseTransaction,
+    presented: &str,
+    hash: &TokenHash,
+    now: DateTime<Utc>,
+    grace: std::time::Duration,
+) -> Result<Option<OpaqueToken>, AppError> {
+    // Read inside the transaction: the request that spent it has committed by now.
+    let Some(row) = repo::refresh_tokens::find(txn, hash).await? else {
+        return Ok(None);
+    };
+    // Another request may have read the clock before this one yet spent the token after
+    // it: a negative age is "just now". A grace of 0 never applies.
+    let age = (now - row.spent_at.unwrap_or(now)).max(TimeDelta::zero());
+    if age >= delta(grace)? {
+        return Ok(None);
+    }
+    let Some(next) = row.successor_sealed.and_then(|s| unseal(presented, &s)) else {
+        return Ok(None);
+    };
+    let unspent = repo::refresh_tokens::find(txn, &next.hash())
+        .await?
+        .is_some_and(|t| t.spent_at.is_none());
+    Ok(unspent.then_some(next))
 }
 
 /// Ends the session a refresh token belongs to (any token of it, spent or not).

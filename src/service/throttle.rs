@@ -9,13 +9,25 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::{error::AppError, repo::login_throttle, state::AppState};
+use crate::{error::AppError, repo::rate_counters, state::AppState};
 
 /// The counters one login attempt was charged to.
 #[derive(Debug)]
 pub struct Charged {
     account_key: String,
     ip_key: Option<String>,
+}
+
+/// The part of an address that identifies one client: an IPv6 host controls a whole /64,
+/// so it is counted as one.
+fn address_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("{}/64", std::net::Ipv6Addr::from(prefix))
+        }
+    }
 }
 
 fn retry_after(window_start: DateTime<Utc>, window: TimeDelta, now: DateTime<Utc>) -> u64 {
@@ -39,15 +51,14 @@ pub async fn charge_login(
     let floor = now - window;
     let charged = Charged {
         account_key: format!("account:{account}"),
-        ip_key: ip.map(|ip| format!("ip:{}", ip.to_canonical())),
+        ip_key: ip.map(|ip| format!("ip:{}", address_key(ip))),
     };
-    let (attempts, started) =
-        login_throttle::hit(&state.db, &charged.account_key, now, floor).await?;
-    let mut limited = (attempts > i32::try_from(s.login_max_failures).unwrap_or(i32::MAX))
+    let (hits, started) = rate_counters::hit(&state.db, &charged.account_key, now, floor).await?;
+    let mut limited = (hits > i32::try_from(s.login_max_failures).unwrap_or(i32::MAX))
         .then(|| retry_after(started, window, now));
     if let Some(ip_key) = &charged.ip_key {
-        let (attempts, started) = login_throttle::hit(&state.db, ip_key, now, floor).await?;
-        if attempts > i32::try_from(s.login_max_failures_per_ip).unwrap_or(i32::MAX) {
+        let (hits, started) = rate_counters::hit(&state.db, ip_key, now, floor).await?;
+        if hits > i32::try_from(s.login_max_failures_per_ip).unwrap_or(i32::MAX) {
             let wait = retry_after(started, window, now);
             limited = Some(limited.map_or(wait, |w| w.max(wait)));
         }
@@ -66,9 +77,27 @@ pub async fn charge_login(
 /// # Errors
 /// Only internal ones.
 pub async fn settle_success(state: &AppState, charged: Charged) -> Result<(), AppError> {
-    login_throttle::clear(&state.db, &charged.account_key).await?;
+    rate_counters::clear(&state.db, &charged.account_key).await?;
     if let Some(ip_key) = &charged.ip_key {
-        login_throttle::refund(&state.db, ip_key).await?;
+        rate_counters::refund(&state.db, ip_key).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address_key;
+
+    #[test]
+    fn an_ipv6_slash_64_counts_as_one_client() {
+        let a = address_key("2001:db8:1:2::1".parse().unwrap());
+        let b = address_key("2001:db8:1:2:ffff::9".parse().unwrap());
+        let c = address_key("2001:db8:1:3::1".parse().unwrap());
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(
+            address_key("::ffff:192.0.2.7".parse().unwrap()),
+            "192.0.2.7"
+        );
+    }
 }

@@ -20,12 +20,15 @@ async fn healthz_answers_ok_while_the_process_runs() {
 }
 
 #[tokio::test]
-async fn readyz_answers_ok_when_the_database_answers() {
+async fn readyz_answers_ok_when_the_database_and_broker_answer() {
     each_backend(|app| async move {
-        let res = app.get("/readyz").await;
-        assert_eq!(res.status(), 200);
-        let body: serde_json::Value = res.json().await.unwrap();
+        let body = app.wait_ready().await;
         assert_eq!(body["checks"]["database"], "ok");
+        if app.broker {
+            assert_eq!(body["checks"]["broker"], "ok");
+        } else {
+            assert!(body["checks"].get("broker").is_none());
+        }
     })
     .await;
 }
@@ -89,7 +92,7 @@ async fn restore_database(cut: CutOff) {
 async fn readyz_answers_503_while_the_database_is_unreachable_and_recovers() {
     let pool = POOL_SIZE.to_string();
     each_backend_with(&[("DATABASE_MAX_CONNECTIONS", &pool)], |app| async move {
-        assert_eq!(app.get("/readyz").await.status(), 200);
+        app.wait_ready().await;
         let guard = cut_off_database(&app).await;
 
         let res = app.get("/readyz").await;

@@ -1,17 +1,25 @@
 //! The test harness: a real authql on a random port, against a fresh database of its own.
 //!
 //! Every API test goes through [`each_backend`] (or [`each_backend_with`]): the test body
-//! runs once on a temporary SQLite file and, when `TEST_DATABASE_URL` is set, once more on a
-//! freshly created PostgreSQL database that is dropped afterwards. The body talks to the
-//! service over HTTP only, through [`TestApp`]'s helpers.
+//! runs once on a temporary SQLite file with mail sent in-process and, when
+//! `TEST_DATABASE_URL` and `TEST_AMQP_URL` are set, once more on a freshly created
+//! PostgreSQL database (dropped afterwards) with mail crossing RabbitMQ to a worker. Either
+//! way mail arrives at a real SMTP server the harness starts ([`crate::smtp`]). The body
+//! talks to the service over HTTP only, through [`TestApp`]'s helpers.
 
 use std::{future::Future, panic::AssertUnwindSafe, path::PathBuf};
 
-use authql::{App, BuildOptions, clock::Clock, config::Settings, state::AppState};
+use std::sync::Arc;
+
+use authql::{
+    App, BuildOptions, clock::Clock, config::Settings, mail::broker::Topology, state::AppState,
+};
 use futures_util::FutureExt as _;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 use tokio::{sync::oneshot, task::JoinHandle};
+
+use crate::smtp::SmtpServer;
 
 /// The database engine a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,9 +111,64 @@ impl TestDb {
     }
 }
 
+/// Where a test runs: its database engine, and whether mail crosses RabbitMQ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Env {
+    pub backend: Backend,
+    /// Mail goes relay → RabbitMQ (`TEST_AMQP_URL`) → worker → SMTP; otherwise the relay
+    /// hands it to the sender in-process.
+    pub broker: bool,
+}
+
+/// SQLite with in-process mail always; then PostgreSQL (`TEST_DATABASE_URL`) with mail
+/// through RabbitMQ (`TEST_AMQP_URL`), each when set. CI sets both.
+pub fn environments() -> Vec<Env> {
+    let broker = amqp_url().is_some();
+    let mut all = vec![Env {
+        backend: Backend::Sqlite,
+        broker: false,
+    }];
+    match (postgres_admin_url().is_some(), broker) {
+        (true, broker) => all.push(Env {
+            backend: Backend::Postgres,
+            broker,
+        }),
+        (false, true) => all.push(Env {
+            backend: Backend::Sqlite,
+            broker: true,
+        }),
+        (false, false) => {}
+    }
+    all
+}
+
+/// `TEST_AMQP_URL`, when set.
+pub fn amqp_url() -> Option<String> {
+    std::env::var("TEST_AMQP_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// Whether this run is CI (`CI` set to anything but empty, 0 or false).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"))
+}
+
+/// The environments with a broker. CI must have one: a test that needs RabbitMQ fails
+/// there rather than pass without it.
+pub fn broker_environments() -> Vec<Env> {
+    let with: Vec<Env> = environments().into_iter().filter(|e| e.broker).collect();
+    assert!(
+        !(with.is_empty() && in_ci()),
+        "CI must set TEST_AMQP_URL: this test needs RabbitMQ"
+    );
+    with
+}
+
 /// A running authql and a client for it.
 pub struct TestApp {
     pub backend: Backend,
+    pub broker: bool,
     pub base_url: String,
     pub client: reqwest::Client,
     /// The service's own pool, for arranging data a test cannot create over the API yet.
@@ -114,45 +177,123 @@ pub struct TestApp {
     pub state: AppState,
     /// The URL of this test's database (for a second connection, or the CLI).
     pub database_url: String,
+    /// The SMTP server the service (or its worker) sends to.
+    pub smtp: Arc<SmtpServer>,
+    /// The configuration the service runs with, as variables (to start a worker process).
+    pub vars: Vec<(String, String)>,
 }
 
 /// What is left to undo once the test body is over.
-struct Running {
+pub struct Running {
     shutdown: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
+    worker: Option<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)>,
+    topology: Option<Topology>,
     db: TestDb,
 }
 
 impl Running {
-    async fn stop(self) {
+    pub async fn stop(self) {
         let _ = self.shutdown.send(());
         let _ = self.server.await;
+        if let Some((stop, task)) = self.worker {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
+        if let Some(topology) = self.topology {
+            delete_topology(&topology).await;
+        }
         self.db.remove().await;
     }
 }
 
-async fn spawn(backend: Backend, overrides: &[(&str, &str)]) -> (TestApp, Running) {
-    let db = TestDb::create(backend).await;
-    let mut vars: Vec<(&str, &str)> = vec![
-        ("DATABASE_URL", db.url.as_str()),
-        ("BIND", "127.0.0.1:0"),
-        ("METRICS_BIND", ""),
+/// Deletes a test's exchange and queues from RabbitMQ.
+pub async fn delete_topology(t: &Topology) {
+    let Some(url) = amqp_url() else { return };
+    let Ok((conn, ch)) = authql::mail::broker::connect(&url).await else {
+        return;
+    };
+    let queues = [t.queue.clone(), t.dead.clone()]
+        .into_iter()
+        .chain(t.retries.iter().map(|(_, q)| q.clone()));
+    for q in queues {
+        let _ = ch
+            .queue_delete(
+                q.as_str().into(),
+                lapin::options::QueueDeleteOptions::default(),
+            )
+            .await;
+    }
+    let _ = ch
+        .exchange_delete(
+            t.exchange.as_str().into(),
+            lapin::options::ExchangeDeleteOptions::default(),
+        )
+        .await;
+    let _ = conn.close(200, "done".into()).await;
+}
+
+/// How a test wants its service started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Worker {
+    /// With a broker, run `authql worker`'s loop in-process beside the API.
+    InProcess,
+    /// Start no worker (the test runs its own).
+    None,
+}
+
+/// Starts authql (and, with a broker, its worker) for `env`, with `overrides` applied last.
+pub async fn spawn(env: Env, overrides: &[(&str, &str)], worker: Worker) -> (TestApp, Running) {
+    let db = TestDb::create(env.backend).await;
+    let smtp = Arc::new(SmtpServer::start().await);
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let mail_dir = std::env::temp_dir().join(format!("authql-mailbox-{id}"));
+    let mut vars: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), db.url.clone()),
+        ("BIND".into(), "127.0.0.1:0".into()),
+        ("METRICS_BIND".into(), String::new()),
+        ("SMTP_URL".into(), smtp.url()),
+        ("MAIL_DIR".into(), mail_dir.display().to_string()),
+        ("MAIL_RETRY_DELAYS".into(), "200ms,400ms".into()),
     ];
-    vars.extend_from_slice(overrides);
-    let settings = Settings::with_overrides(&vars).expect("valid test settings");
+    if env.broker {
+        let url = amqp_url().expect("TEST_AMQP_URL");
+        vars.push(("AMQP_URL".into(), url));
+        vars.push(("MAIL_QUEUE".into(), format!("authql.test.{id}")));
+        vars.push(("MAIL_EXCHANGE".into(), format!("authql.test.{id}")));
+    }
+    vars.extend(
+        overrides
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let settings = Settings::with_overrides(&pairs).expect("valid test settings");
+    let topology = env.broker.then(|| Topology::from_settings(&settings));
+
     let options = BuildOptions {
         clock: Clock::adjustable(),
         ..BuildOptions::default()
     };
-    let app = App::build(settings, options).await.expect("authql starts");
+    let app = App::build(settings.clone(), options)
+        .await
+        .expect("authql starts");
     let addr = app.local_addr().expect("bound");
     let state = app.state().clone();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
         let _ = rx.await;
     }));
+    let worker = (env.broker && worker == Worker::InProcess).then(|| {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(authql::worker::run(settings, async {
+            let _ = stopped.await;
+        }));
+        (stop, task)
+    });
     let test_app = TestApp {
-        backend,
+        backend: env.backend,
+        broker: env.broker,
         base_url: format!("http://{addr}"),
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -161,18 +302,22 @@ async fn spawn(backend: Backend, overrides: &[(&str, &str)]) -> (TestApp, Runnin
         db: state.db.clone(),
         state,
         database_url: db.url.clone(),
+        smtp,
+        vars,
     };
     (
         test_app,
         Running {
             shutdown: tx,
             server,
+            worker,
+            topology,
             db,
         },
     )
 }
 
-/// Runs `test` against a fresh authql on every backend (see [`backends`]).
+/// Runs `test` against a fresh authql in every environment (see [`environments`]).
 pub async fn each_backend<F, Fut>(test: F)
 where
     F: Fn(TestApp) -> Fut,
@@ -187,13 +332,22 @@ where
     F: Fn(TestApp) -> Fut,
     Fut: Future<Output = ()>,
 {
-    for backend in backends() {
-        eprintln!("--- on {backend:?}");
-        let (app, running) = spawn(backend, overrides).await;
+    each_env(environments(), overrides, Worker::InProcess, test).await;
+}
+
+/// Runs `test` in each of `envs`, cleaning up after each run even when it fails.
+pub async fn each_env<F, Fut>(envs: Vec<Env>, overrides: &[(&str, &str)], worker: Worker, test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for env in envs {
+        eprintln!("--- on {env:?}");
+        let (app, running) = spawn(env, overrides, worker).await;
         let outcome = AssertUnwindSafe(test(app)).catch_unwind().await;
         running.stop().await;
         if let Err(panic) = outcome {
-            eprintln!("--- failed on {backend:?}");
+            eprintln!("--- failed on {env:?}");
             std::panic::resume_unwind(panic);
         }
     }
@@ -329,6 +483,22 @@ impl TestApp {
     pub async fn me(&self, access_token: &str) -> Gql {
         self.gql_as(access_token, "{ me { id username email } }", json!({}))
             .await
+    }
+
+    /// Polls `/readyz` until it answers 200 (the mail relay connects to the broker in the
+    /// background after start) and returns its body.
+    pub async fn wait_ready(&self) -> Value {
+        for _ in 0..100 {
+            let res = self.get("/readyz").await;
+            if res.status() == 200 {
+                return res.json().await.expect("a JSON body");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "/readyz never answered 200: {}",
+            self.get("/readyz").await.text().await.unwrap()
+        );
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

@@ -69,20 +69,70 @@ async fn with_no_grace_exactly_one_of_twenty_concurrent_refreshes_succeeds() {
         for failed in results.iter().filter(|r| r.body.get("errors").is_some()) {
             assert_eq!(failed.error_code(), "UNAUTHENTICATED");
         }
+        // With no grace, the second presentation was reuse: the session is over, the
+        // winner's new pair included.
+        let winner = results
+            .iter()
+            .find(|r| r.body.get("errors").is_none())
+            .unwrap();
+        let winner = tokens(winner);
+        assert_eq!(app.me(&winner.access).await.error_code(), "UNAUTHENTICATED");
+        assert_eq!(
+            app.refresh(&winner.refresh).await.error_code(),
+            "UNAUTHENTICATED"
+        );
     })
     .await;
 }
 
 #[tokio::test]
-async fn within_the_grace_the_just_spent_token_is_still_honoured() {
+async fn within_the_grace_the_just_spent_token_gets_the_same_successor() {
     each_backend(|app| async move {
         let t = app.register("dan").await;
         let a = tokens(&app.refresh(&t.refresh).await);
-        app.advance(Duration::from_secs(5));
+        app.advance(Duration::from_millis(9_900));
         let b = tokens(&app.refresh(&t.refresh).await);
-        assert_ne!(a.refresh, b.refresh);
+        assert_eq!(a.refresh, b.refresh);
+        assert_ne!(a.access, b.access);
         app.me(&a.access).await.data();
         app.me(&b.access).await.data();
+        // Only one of the tabs can move the chain on.
+        tokens(&app.refresh(&a.refresh).await);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_grace_ends_exactly_at_refresh_reuse_grace() {
+    each_backend(|app| async move {
+        let t = app.register("dina").await;
+        let next = tokens(&app.refresh(&t.refresh).await);
+        app.advance(Duration::from_secs(10));
+        assert_eq!(
+            app.refresh(&t.refresh).await.error_code(),
+            "UNAUTHENTICATED"
+        );
+        assert_eq!(app.me(&next.access).await.error_code(), "UNAUTHENTICATED");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_replay_within_the_grace_shares_the_chain_and_is_caught_when_it_falls_behind() {
+    each_backend(|app| async move {
+        let t = app.register("dirk").await;
+        let victim = tokens(&app.refresh(&t.refresh).await);
+        // An attacker replays the stolen token within the grace: same successor…
+        let thief = tokens(&app.refresh(&t.refresh).await);
+        assert_eq!(thief.refresh, victim.refresh);
+        // …so when the victim moves on, the thief's copy is an ancestor: reuse.
+        tokens(&app.refresh(&victim.refresh).await);
+        app.advance(Duration::from_secs(11));
+        assert_eq!(
+            app.refresh(&thief.refresh).await.error_code(),
+            "UNAUTHENTICATED"
+        );
+        assert_eq!(app.me(&thief.access).await.error_code(), "UNAUTHENTICATED");
     })
     .await;
 }

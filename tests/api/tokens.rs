@@ -28,12 +28,11 @@ async fn jwks(app: &TestApp) -> JwkSet {
 
 /// The service's own signing key, read from its database.
 async fn signing_key(app: &TestApp) -> (String, EncodingKey) {
-    let row = authql::repo::signing_keys::find_active(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let keys = authql::repo::signing_keys::current(&app.db).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    let row = &keys[0];
     let der = STANDARD.decode(&row.private_key.0).unwrap();
-    (row.kid, EncodingKey::from_ed_der(&der))
+    (row.kid.clone(), EncodingKey::from_ed_der(&der))
 }
 
 fn sign(header: &Header, claims: &Value, key: &EncodingKey) -> String {
@@ -102,41 +101,54 @@ async fn another_service_can_verify_a_token_offline_with_the_jwks() {
     .await;
 }
 
+fn rotate_keys(app: &TestApp, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authql"))
+        .arg("rotate-keys")
+        .args(args)
+        .env_clear()
+        .env("DATABASE_URL", &app.database_url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn kid_of(token: &str) -> String {
+    decode_part(token, 0)["kid"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test]
-async fn rotate_keys_signs_with_a_new_key_and_keeps_the_old_one_published_until_it_expires() {
+async fn rotate_keys_publishes_first_signs_later_and_retires_the_old_key_when_its_tokens_expire() {
     each_backend(|app| async move {
         let before = app.register("alice").await;
-        let old_kid = decode_part(&before.access, 0)["kid"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_authql"))
-            .arg("rotate-keys")
-            .env_clear()
-            .env("DATABASE_URL", &app.database_url)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let new_kid = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let old_kid = kid_of(&before.access);
+        let new_kid = rotate_keys(&app, &[]);
         assert_ne!(new_kid, old_kid);
 
-        // What every replica does within a minute.
+        // What every replica does within a minute: the new key is published at once…
         app.state.keys.reload(app.state.clock.now()).await.unwrap();
         let set = jwks(&app).await;
         assert!(set.find(&old_kid).is_some() && set.find(&new_kid).is_some());
+        // …but the old key signs until every verifier has had time to fetch the new one.
+        let during = app.login_ok("alice", crate::helpers::PASSWORD).await;
+        assert_eq!(kid_of(&during.access), old_kid);
+
+        app.advance(std::time::Duration::from_secs(6 * 60 + 1));
         let after = app.login_ok("alice", crate::helpers::PASSWORD).await;
-        assert_eq!(decode_part(&after.access, 0)["kid"], new_kid.as_str());
-        // Tokens signed by the retired key still work until they expire…
-        app.me(&before.access).await.data();
+        assert_eq!(kid_of(&after.access), new_kid);
+        app.me(&during.access).await.data();
         app.me(&after.access).await.data();
 
-        // …and once none can be valid any more, the retired key is gone.
-        app.advance(std::time::Duration::from_secs(15 * 60 + 31));
+        // Once no token it signed can be valid, the retired key is gone.
+        let purged = authql::service::maintenance::purge(&app.state)
+            .await
+            .unwrap();
+        assert_eq!(purged.signing_keys, 0);
+        app.advance(std::time::Duration::from_secs(15 * 60 + 30 + 60 + 1));
         let purged = authql::service::maintenance::purge(&app.state)
             .await
             .unwrap();
@@ -144,6 +156,22 @@ async fn rotate_keys_signs_with_a_new_key_and_keeps_the_old_one_published_until_
         app.state.keys.reload(app.state.clock.now()).await.unwrap();
         let set = jwks(&app).await;
         assert!(set.find(&old_kid).is_none() && set.find(&new_kid).is_some());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rotate_keys_now_signs_with_the_new_key_at_once() {
+    each_backend(|app| async move {
+        let before = app.register("bob").await;
+        let new_kid = rotate_keys(&app, &["--now"]);
+        // Another replica rotated: this one meets the new kid in a token and reloads.
+        app.state.keys.reload(app.state.clock.now()).await.unwrap();
+        let after = app.login_ok("bob", crate::helpers::PASSWORD).await;
+        assert_eq!(kid_of(&after.access), new_kid);
+        // Tokens of the retired key still work until they expire.
+        app.me(&before.access).await.data();
+        app.me(&after.access).await.data();
     })
     .await;
 }
@@ -260,9 +288,14 @@ async fn forged_and_foreign_tokens_are_refused() {
             let res = app.me(&token).await;
             assert_eq!(res.error_code(), "UNAUTHENTICATED", "{what} was accepted");
         }
-        // Still within the 30 s leeway: accepted.
+        // Still within the 30 s leeway, or the long form of the type: accepted.
         let lenient = sign(&at_header(&kid), &with("exp", json!(now - 10)), &key);
         app.me(&lenient).await.data();
+        let early = sign(&at_header(&kid), &with("iat", json!(now + 20)), &key);
+        app.me(&early).await.data();
+        let mut long_typ = at_header(&kid);
+        long_typ.typ = Some("application/at+jwt".into());
+        app.me(&sign(&long_typ, &claims, &key)).await.data();
     })
     .await;
 }

@@ -1,14 +1,13 @@
-//! `login_throttle`: login attempts per account name or client address in a window.
+//! `mail_sent`: ids of messages already sent, so a redelivery is skipped.
 
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "login_throttle")]
+#[sea_orm(table_name = "mail_sent")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub key: String,
-    pub attempts: i32,
-    pub window_start: DateTimeUtc,
+    pub message_id: Uuid,
+    pub sent_at: DateTimeUtc,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,4 +1,4 @@
-//! Queries on `login_throttle`: one counter per key within a fixed window.
+//! Queries on `rate_counters`: one counter per key within a fixed window.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, Statement};
@@ -17,23 +17,20 @@ pub async fn hit(
 ) -> Result<(i32, DateTime<Utc>), DbErr> {
     let stmt = Statement::from_sql_and_values(
         db.get_database_backend(),
-        "INSERT INTO login_throttle (key, attempts, window_start) VALUES ($1, 1, $2) \
+        "INSERT INTO rate_counters (key, hits, window_start) VALUES ($1, 1, $2) \
          ON CONFLICT (key) DO UPDATE SET \
-           attempts = CASE WHEN login_throttle.window_start <= $3 THEN 1 \
-                      ELSE login_throttle.attempts + 1 END, \
-           window_start = CASE WHEN login_throttle.window_start <= $3 THEN $2 \
-                          ELSE login_throttle.window_start END \
-         RETURNING attempts, window_start",
+           hits = CASE WHEN rate_counters.window_start <= $3 THEN 1 \
+                      ELSE rate_counters.hits + 1 END, \
+           window_start = CASE WHEN rate_counters.window_start <= $3 THEN $2 \
+                          ELSE rate_counters.window_start END \
+         RETURNING hits, window_start",
         [key.into(), now.into(), window_floor.into()],
     );
     let row = db
         .query_one_raw(stmt)
         .await?
-        .ok_or_else(|| DbErr::RecordNotFound("login_throttle upsert returned no row".into()))?;
-    Ok((
-        row.try_get("", "attempts")?,
-        row.try_get("", "window_start")?,
-    ))
+        .ok_or_else(|| DbErr::RecordNotFound("rate_counters upsert returned no row".into()))?;
+    Ok((row.try_get("", "hits")?, row.try_get("", "window_start")?))
 }
 
 /// Takes back one attempt (a login that succeeded does not count against an address).
@@ -43,7 +40,7 @@ pub async fn hit(
 pub async fn refund(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
     db.execute_raw(Statement::from_sql_and_values(
         db.get_database_backend(),
-        "UPDATE login_throttle SET attempts = attempts - 1 WHERE key = $1 AND attempts > 0",
+        "UPDATE rate_counters SET hits = hits - 1 WHERE key = $1 AND hits > 0",
         [key.into()],
     ))
     .await
@@ -57,7 +54,7 @@ pub async fn refund(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
 pub async fn clear(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
     db.execute_raw(Statement::from_sql_and_values(
         db.get_database_backend(),
-        "DELETE FROM login_throttle WHERE key = $1",
+        "DELETE FROM rate_counters WHERE key = $1",
         [key.into()],
     ))
     .await
@@ -74,7 +71,7 @@ pub async fn delete_stale(
 ) -> Result<u64, DbErr> {
     db.execute_raw(Statement::from_sql_and_values(
         db.get_database_backend(),
-        "DELETE FROM login_throttle WHERE window_start <= $1",
+        "DELETE FROM rate_counters WHERE window_start <= $1",
         [window_floor.into()],
     ))
     .await

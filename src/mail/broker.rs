@@ -1,0 +1,251 @@
+//! RabbitMQ: the mail topology, connecting, and publishing with confirms.
+//!
+//! ```text
+//! MAIL_EXCHANGE (direct) ──MAIL_QUEUE──▶ MAIL_QUEUE ──worker──▶ SMTP
+//!        ▲                                             │ failed, attempts left
+//!        └── dead-lettered after the TTL ── MAIL_QUEUE.retry.<delay> ◀┘
+//!                                                      │ failed for good
+//!                                                      ▼
+//!                                             MAIL_QUEUE.dead (parked, kept)
+//! ```
+//! Every queue is durable and every message persistent. Each retry delay has its own
+//! queue whose TTL sends messages back to the exchange, so a long wait never holds up a
+//! short one.
+
+use std::time::Duration;
+
+use lapin::{
+    BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind,
+    options::{
+        BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+        QueueDeclareOptions,
+    },
+    types::{AMQPValue, FieldTable, ShortString},
+};
+
+use super::MailMessage;
+use crate::config::Settings;
+
+/// Header carrying which attempt a message is on (1 for the first).
+pub const ATTEMPT_HEADER: &str = "x-authql-attempt";
+/// Header on a parked message saying why it was parked.
+pub const ERROR_HEADER: &str = "x-authql-error";
+
+/// Names and shapes of the mail queues.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    pub exchange: String,
+    pub queue: String,
+    pub dead: String,
+    /// Each delay and its queue, in attempt order.
+    pub retries: Vec<(Duration, String)>,
+    pub max_attempts: u32,
+    pub prefetch: u16,
+}
+
+fn delay_name(d: Duration) -> String {
+    let ms = d.as_millis();
+    if !ms.is_multiple_of(1000) {
+        format!("{ms}ms")
+    } else {
+        format!("{}s", ms / 1000)
+    }
+}
+
+impl Topology {
+    pub fn from_settings(s: &Settings) -> Self {
+        Self {
+            exchange: s.mail_exchange.clone(),
+            queue: s.mail_queue.clone(),
+            dead: format!("{}.dead", s.mail_queue),
+            retries: s
+                .mail_retry_delays
+                .iter()
+                .map(|d| (*d, format!("{}.retry.{}", s.mail_queue, delay_name(*d))))
+                .collect(),
+            max_attempts: s.mail_max_attempts,
+            prefetch: s.mail_prefetch,
+        }
+    }
+
+    /// The queue a message waits in after failing attempt `attempt` (1-based): the
+    /// attempt's delay, or the last one when there are more attempts than delays.
+    pub fn retry_queue(&self, attempt: u32) -> &str {
+        super::for_attempt(&self.retries, attempt).map_or(self.queue.as_str(), |(_, q)| q.as_str())
+    }
+
+    /// Declares the exchange and every queue (idempotent; the relay and the worker both
+    /// do it, so either may start first).
+    ///
+    /// # Errors
+    /// When the broker refuses a declaration (e.g. an existing queue with other arguments).
+    pub async fn declare(&self, ch: &Channel) -> lapin::Result<()> {
+        let durable = QueueDeclareOptions::durable();
+        ch.exchange_declare(
+            self.exchange.as_str().into(),
+            ExchangeKind::Direct,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..ExchangeDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+        ch.queue_declare(self.queue.as_str().into(), durable, FieldTable::default())
+            .await?;
+        ch.queue_bind(
+            self.queue.as_str().into(),
+            self.exchange.as_str().into(),
+            self.queue.as_str().into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+        for (delay, name) in &self.retries {
+            let mut args = FieldTable::default();
+            let ttl = u32::try_from(delay.as_millis()).unwrap_or(u32::MAX);
+            args.insert("x-message-ttl".into(), AMQPValue::LongUInt(ttl));
+            args.insert(
+                "x-dead-letter-exchange".into(),
+                AMQPValue::LongString(self.exchange.as_str().into()),
+            );
+            args.insert(
+                "x-dead-letter-routing-key".into(),
+                AMQPValue::LongString(self.queue.as_str().into()),
+            );
+            ch.queue_declare(name.as_str().into(), durable, args)
+                .await?;
+        }
+        ch.queue_declare(self.dead.as_str().into(), durable, FieldTable::default())
+            .await?;
+        Ok(())
+    }
+}
+
+/// Opens a connection and a channel with publisher confirms.
+///
+/// # Errors
+/// When the broker cannot be reached or refuses the login.
+pub async fn connect(url: &str) -> lapin::Result<(Connection, Channel)> {
+    let conn = Connection::connect(url, ConnectionProperties::default()).await?;
+    let ch = conn.create_channel().await?;
+    ch.confirm_select(ConfirmSelectOptions::default()).await?;
+    Ok((conn, ch))
+}
+
+/// Why a publish did not end in the broker's hands.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("broker: {0}")]
+    Broker(#[from] lapin::Error),
+    #[error("the broker did not confirm the message")]
+    Nacked,
+    #[error("no queue took the message")]
+    Unroutable,
+}
+
+/// Message properties: persistent, JSON, with the message id and attempt number.
+fn properties(msg_id: &str, attempt: u32, error: Option<&str>) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    headers.insert(ATTEMPT_HEADER.into(), AMQPValue::LongUInt(attempt));
+    if let Some(error) = error {
+        let error: String = error.chars().take(500).collect();
+        headers.insert(
+            ERROR_HEADER.into(),
+            AMQPValue::LongString(error.as_str().into()),
+        );
+    }
+    BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type("application/json".into())
+        .with_message_id(ShortString::from(msg_id))
+        .with_headers(headers)
+}
+
+/// Publishes raw bytes and waits for the broker to confirm it stored them.
+///
+/// # Errors
+/// When the broker is gone, refuses the message, or has no queue for it.
+pub async fn publish_raw(
+    ch: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    body: &[u8],
+    msg_id: &str,
+    attempt: u32,
+    error: Option<&str>,
+) -> Result<(), PublishError> {
+    let confirm = ch
+        .basic_publish(
+            exchange.into(),
+            routing_key.into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..BasicPublishOptions::default()
+            },
+            body,
+            properties(msg_id, attempt, error),
+        )
+        .await?
+        .await?;
+    if !confirm.is_ack() {
+        return Err(PublishError::Nacked);
+    }
+    if confirm.take_message().is_some() {
+        return Err(PublishError::Unroutable);
+    }
+    Ok(())
+}
+
+/// Publishes a mail for its first attempt.
+///
+/// # Errors
+/// As [`publish_raw`].
+pub async fn publish(
+    ch: &Channel,
+    topology: &Topology,
+    msg: &MailMessage,
+) -> Result<(), PublishError> {
+    let body = serde_json::to_vec(msg).map_err(|_| PublishError::Nacked)?;
+    publish_raw(
+        ch,
+        &topology.exchange,
+        &topology.queue,
+        &body,
+        &msg.id.to_string(),
+        1,
+        None,
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topology(delays: &[u64]) -> Topology {
+        Topology {
+            exchange: "x".into(),
+            queue: "q".into(),
+            dead: "q.dead".into(),
+            retries: delays
+                .iter()
+                .map(|ms| {
+                    let d = Duration::from_millis(*ms);
+                    (d, format!("q.retry.{}", delay_name(d)))
+                })
+                .collect(),
+            max_attempts: 5,
+            prefetch: 1,
+        }
+    }
+
+    #[test]
+    fn retry_queues_follow_the_attempts_and_the_last_delay_repeats() {
+        let t = topology(&[10_000, 60_000, 250]);
+        assert_eq!(t.retry_queue(1), "q.retry.10s");
+        assert_eq!(t.retry_queue(2), "q.retry.60s");
+        assert_eq!(t.retry_queue(3), "q.retry.250ms");
+        assert_eq!(t.retry_queue(9), "q.retry.250ms");
+    }
+}

@@ -1,0 +1,88 @@
+//! Mail: what authql sends, how it is rendered, and how it travels.
+//!
+//! ```text
+//! service ──(same transaction)──▶ outbox row ──relay──▶ RabbitMQ ──worker──▶ SMTP
+//!                                               └─(no AMQP_URL)─▶ sender (in-process)
+//! ```
+//! A mail is an outbox row written with the change that causes it; the relay hands rows
+//! on (to the broker with publisher confirms, or straight to the sender) and erases the
+//! secrets they carry; the worker renders and sends, retrying with growing delays and
+//! parking what keeps failing in a dead-letter queue.
+
+pub mod broker;
+pub mod outbox;
+pub mod relay;
+pub mod sender;
+pub mod templates;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The entry for a failed `attempt` (1-based) in a list of per-attempt settings: the
+/// attempt's own, or the last one when there are more attempts than entries.
+pub fn for_attempt<T>(items: &[T], attempt: u32) -> Option<&T> {
+    let index = usize::try_from(attempt.saturating_sub(1)).unwrap_or(usize::MAX);
+    items.get(index).or_else(|| items.last())
+}
+
+/// The mails authql sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailKind {
+    /// A link to confirm the address (after signUp, or resendVerification).
+    VerifyEmail,
+    /// A link to choose a new password (requestReset).
+    ResetPassword,
+    /// Notice: the password was changed (changePassword).
+    PasswordChanged,
+    /// Notice: the password was reset with a mailed link (confirmReset).
+    PasswordReset,
+    /// Notice: someone tried to sign up with an address that has an account.
+    SignupAttempt,
+}
+
+impl MailKind {
+    pub const ALL: [Self; 5] = [
+        Self::VerifyEmail,
+        Self::ResetPassword,
+        Self::PasswordChanged,
+        Self::PasswordReset,
+        Self::SignupAttempt,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify_email",
+            Self::ResetPassword => "reset_password",
+            Self::PasswordChanged => "password_changed",
+            Self::PasswordReset => "password_reset",
+            Self::SignupAttempt => "signup_attempt",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One mail on its way: what the broker carries and the sender renders. `vars` may hold a
+/// link with a token, so `Debug` leaves them out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailMessage {
+    /// The outbox row's id; the sender skips an id it has already sent.
+    pub id: Uuid,
+    pub kind: MailKind,
+    pub to: String,
+    pub vars: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for MailMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailMessage")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,167 @@
+//! Rendering and sending one mail: over SMTP with lettre, or, without `SMTP_URL`, into the
+//! dev mailbox folder as an `.eml` file (and the log). The same code runs in `authql
+//! worker` and in-process in `authql serve` when there is no broker.
+
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+
+use chrono::Utc;
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Mailbox, MultiPart},
+    transport::smtp::PoolConfig,
+};
+use sea_orm::DatabaseConnection;
+
+use super::{MailMessage, templates};
+use crate::{config::Settings, repo};
+
+/// How long one SMTP conversation may take before it counts as failed.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where mail goes.
+#[derive(Clone)]
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Mailbox(PathBuf),
+}
+
+/// Why a mail was not sent. Transient failures are retried; permanent ones are parked.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+impl DeliveryError {
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::Permanent(_))
+    }
+}
+
+/// What delivering a message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    Sent,
+    /// This message id was sent before (a redelivery): nothing was sent again.
+    AlreadySent,
+}
+
+/// Renders and sends mail, once per message id.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+    common: BTreeMap<String, String>,
+    db: DatabaseConnection,
+}
+
+impl Mailer {
+    /// # Errors
+    /// When `SMTP_URL` or `MAIL_FROM` cannot be used.
+    pub fn new(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<Self> {
+        let transport = match &settings.smtp_url {
+            Some(url) => {
+                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+                    .map_err(|e| anyhow::anyhow!("SMTP_URL cannot be used: {e}"))?
+                    .timeout(Some(SMTP_TIMEOUT))
+                    .pool_config(PoolConfig::new().max_size(settings.mail_prefetch.into()))
+                    .build();
+                Transport::Smtp(transport)
+            }
+            None => Transport::Mailbox(settings.mail_dir.clone()),
+        };
+        let from: Mailbox = settings
+            .mail_from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("MAIL_FROM cannot be used: {e}"))?;
+        let common = [
+            ("product", settings.product_name.clone()),
+            ("app_url", settings.app_url.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        Ok(Self {
+            transport,
+            from,
+            common,
+            db,
+        })
+    }
+
+    /// Sends `msg` unless its id was sent before.
+    ///
+    /// # Errors
+    /// Transient for failures worth retrying (connection, 4xx), permanent otherwise.
+    pub async fn deliver(&self, msg: &MailMessage) -> Result<Delivered, DeliveryError> {
+        let transient = |e: sea_orm::DbErr| DeliveryError::Transient(format!("database: {e}"));
+        if repo::mail_sent::exists(&self.db, msg.id)
+            .await
+            .map_err(transient)?
+        {
+            tracing::info!(message_id = %msg.id, "mail already sent; skipping the redelivery");
+            return Ok(Delivered::AlreadySent);
+        }
+        let mut vars = self.common.clone();
+        vars.extend(msg.vars.clone());
+        let rendered = templates::render(msg.kind, &vars)
+            .map_err(|e| DeliveryError::Permanent(e.to_string()))?;
+        let to: Mailbox = msg
+            .to
+            .parse()
+            .map_err(|e| DeliveryError::Permanent(format!("recipient: {e}")))?;
+        let email = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(rendered.subject.clone())
+            .message_id(Some(format!("<{}@authql>", msg.id)))
+            .multipart(MultiPart::alternative_plain_html(
+                rendered.text.clone(),
+                rendered.html,
+            ))
+            .map_err(|e| DeliveryError::Permanent(format!("message: {e}")))?;
+
+        match &self.transport {
+            Transport::Smtp(smtp) => {
+                smtp.send(email).await.map_err(|e| {
+                    if e.is_permanent() {
+                        DeliveryError::Permanent(e.to_string())
+                    } else {
+                        DeliveryError::Transient(e.to_string())
+                    }
+                })?;
+                tracing::info!(message_id = %msg.id, kind = msg.kind.as_str(), "mail sent");
+            }
+            Transport::Mailbox(dir) => {
+                let path = dir.join(format!(
+                    "{}-{}-{}.eml",
+                    Utc::now().format("%Y%m%dT%H%M%S"),
+                    msg.kind.as_str(),
+                    msg.id
+                ));
+                let write = async {
+                    tokio::fs::create_dir_all(dir).await?;
+                    tokio::fs::write(&path, email.formatted()).await
+                };
+                write
+                    .await
+                    .map_err(|e| DeliveryError::Transient(format!("dev mailbox: {e}")))?;
+                // Development only (production refuses the dev mailbox): the link is logged
+                // so a developer can follow it without opening the file.
+                tracing::info!(
+                    to = %msg.to,
+                    subject = %rendered.subject,
+                    link = msg.vars.get("link").map(String::as_str).unwrap_or("-"),
+                    file = %path.display(),
+                    "mail written to the dev mailbox"
+                );
+            }
+        }
+        if let Err(err) = repo::mail_sent::record(&self.db, msg.id, Utc::now()).await {
+            tracing::warn!(message_id = %msg.id, error = %err, "could not record a sent mail");
+        }
+        Ok(Delivered::Sent)
+    }
+}

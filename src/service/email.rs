@@ -1,0 +1,69 @@
+//! Email verification: `verifyEmail` and `resendVerification`.
+
+use crate::{
+    auth::tokens::{TokenHash, looks_like_token},
+    db,
+    error::AppError,
+    repo::{self, email_tokens::Purpose},
+    service::{auth::CurrentUser, mailing},
+    state::AppState,
+};
+
+fn invalid_link() -> AppError {
+    AppError::input("token", "This link is invalid or has expired")
+}
+
+/// Marks the address of the token's account verified; the token is spent.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `token` for an unknown, used or expired token, or an account that
+/// is already verified.
+#[tracing::instrument(skip_all)]
+pub async fn verify_email(state: &AppState, token: &str) -> Result<(), AppError> {
+    if !looks_like_token(token) {
+        return Err(invalid_link());
+    }
+    let hash = TokenHash::of(token);
+    let now = state.clock.now();
+    let txn = db::begin_write(&state.db).await?;
+    let row = repo::email_tokens::find_valid(&txn, &hash, Purpose::VerifyEmail, now)
+        .await?
+        .ok_or_else(invalid_link)?;
+    let user = repo::users::find_by_id(&txn, row.user_id)
+        .await?
+        .ok_or_else(invalid_link)?;
+    if user.email_verified {
+        return Err(AppError::input(
+            "token",
+            "This email address is already verified",
+        ));
+    }
+    if !repo::email_tokens::spend(&txn, &hash, Purpose::VerifyEmail, now).await? {
+        return Err(invalid_link());
+    }
+    repo::users::mark_email_verified(&txn, user.id, now).await?;
+    txn.commit().await?;
+    tracing::info!(user_id = %user.id, "email verified");
+    Ok(())
+}
+
+/// Mails a new verification link to the signed-in user (the old link stops working),
+/// within the per-address limit.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `email` when the address is already verified.
+pub async fn resend_verification(state: &AppState, me: &CurrentUser) -> Result<(), AppError> {
+    if me.account.email_verified {
+        return Err(AppError::input(
+            "email",
+            "This email address is already verified",
+        ));
+    }
+    let now = state.clock.now();
+    let txn = db::begin_write(&state.db).await?;
+    let a = &me.account;
+    mailing::send_verification(&txn, state, a.id, &a.username, &a.email, now).await?;
+    txn.commit().await?;
+    state.relay.wake();
+    Ok(())
+}

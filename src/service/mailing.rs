@@ -1,0 +1,174 @@
+//! Putting mail in the outbox from a use case: links, per-address limits, and the wake-up
+//! of the relay once the transaction has committed.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::DatabaseTransaction;
+use uuid::Uuid;
+
+use crate::{
+    auth::tokens::OpaqueToken,
+    error::AppError,
+    mail::{MailKind, outbox},
+    repo::{self, email_tokens::Purpose},
+    state::AppState,
+};
+
+/// `{APP_URL}/{path}?token=…`, from configuration only, never from request headers.
+pub fn link(state: &AppState, path: &str, token: &OpaqueToken) -> String {
+    format!("{}/{path}?token={}", state.settings.app_url, token.expose())
+}
+
+/// "24 hours", "1 hour", "30 minutes": how long a link works, for the mail text.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    let (n, unit) = if s.is_multiple_of(86_400) && s >= 2 * 86_400 {
+        (s / 86_400, "day")
+    } else if s.is_multiple_of(3_600) {
+        (s / 3_600, "hour")
+    } else {
+        (s.div_ceil(60), "minute")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Counts one more mail to `email`; `false` once past `MAIL_LIMIT_PER_ADDRESS` in the
+/// window (the caller then sends nothing, and still answers as if it had).
+///
+/// # Errors
+/// Only internal ones.
+pub async fn within_limit(
+    txn: &DatabaseTransaction,
+    state: &AppState,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let s = &state.settings;
+    let window = TimeDelta::from_std(s.mail_limit_window).map_err(AppError::internal)?;
+    let key = format!("mail:{email}");
+    let (hits, _) = repo::rate_counters::hit(txn, &key, now, now - window).await?;
+    let allowed = hits <= i32::try_from(s.mail_limit_per_address).unwrap_or(i32::MAX);
+    if !allowed {
+        tracing::info!(
+            kind = "mail",
+            "per-address mail limit reached; nothing sent"
+        );
+    }
+    Ok(allowed)
+}
+
+/// Writes a mail to the outbox in `txn`.
+///
+/// # Errors
+/// Only internal ones.
+pub async fn enqueue(
+    txn: &DatabaseTransaction,
+    kind: MailKind,
+    to: &str,
+    vars: &[(&str, String)],
+    now: DateTime<Utc>,
+) -> Result<Uuid, AppError> {
+    let vars: BTreeMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    Ok(outbox::enqueue(txn, kind, to, vars, now).await?)
+}
+
+/// Issues a verification token (replacing any earlier one) and mails its link, within the
+/// per-address limit.
+///
+/// # Errors
+/// Only internal ones.
+pub async fn send_verification(
+    txn: &DatabaseTransaction,
+    state: &AppState,
+    user_id: Uuid,
+    username: &str,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    send_token_mail(
+        txn,
+        state,
+        user_id,
+        username,
+        email,
+        Purpose::VerifyEmail,
+        now,
+    )
+    .await
+}
+
+/// Issues a reset token (replacing any earlier one) and mails its link, within the
+/// per-address limit.
+///
+/// # Errors
+/// Only internal ones.
+pub async fn send_reset(
+    txn: &DatabaseTransaction,
+    state: &AppState,
+    user_id: Uuid,
+    username: &str,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    send_token_mail(
+        txn,
+        state,
+        user_id,
+        username,
+        email,
+        Purpose::ResetPassword,
+        now,
+    )
+    .await
+}
+
+async fn send_token_mail(
+    txn: &DatabaseTransaction,
+    state: &AppState,
+    user_id: Uuid,
+    username: &str,
+    email: &str,
+    purpose: Purpose,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    if !within_limit(txn, state, email, now).await? {
+        return Ok(());
+    }
+    let s = &state.settings;
+    let (ttl, path, kind) = match purpose {
+        Purpose::VerifyEmail => (
+            s.verification_token_ttl,
+            "verify-email",
+            MailKind::VerifyEmail,
+        ),
+        Purpose::ResetPassword => (s.reset_token_ttl, "reset-password", MailKind::ResetPassword),
+    };
+    let token = OpaqueToken::generate()?;
+    let expires = now + TimeDelta::from_std(ttl).map_err(AppError::internal)?;
+    repo::email_tokens::replace(txn, user_id, purpose, &token.hash(), now, expires).await?;
+    let vars = [
+        ("username", username.to_owned()),
+        ("link", link(state, path, &token)),
+        ("valid_for", human(ttl)),
+    ];
+    enqueue(txn, kind, email, &vars, now).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human(Duration::from_secs(86_400)), "24 hours");
+        assert_eq!(human(Duration::from_secs(3_600)), "1 hour");
+        assert_eq!(human(Duration::from_secs(7 * 86_400)), "7 days");
+        assert_eq!(human(Duration::from_secs(90)), "2 minutes");
+    }
+}

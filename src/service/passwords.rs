@@ -1,0 +1,171 @@
+//! Passwords: `requestReset`, `resetTokenValid`, `confirmReset`, `changePassword`.
+
+use crate::{
+    auth::tokens::{TokenHash, looks_like_token},
+    db,
+    domain::{Email, Password, username_lookup_key},
+    entity::users,
+    error::AppError,
+    mail::MailKind,
+    repo::{
+        self,
+        email_tokens::Purpose,
+        sessions::{RevokeReason, Scope},
+    },
+    service::{auth::CurrentUser, mailing, sessions::ClientInfo, throttle},
+    state::AppState,
+};
+
+fn invalid_link() -> AppError {
+    AppError::input("token", "This link is invalid or has expired")
+}
+
+/// Mails a reset link when the address belongs to an active account (within the
+/// per-address limit). The caller answers `true` either way.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `email` only for something that is not an email address.
+#[tracing::instrument(skip_all)]
+pub async fn request_reset(state: &AppState, email: &str) -> Result<(), AppError> {
+    let email = Email::parse(email)?;
+    let now = state.clock.now();
+    let txn = db::begin_write(&state.db).await?;
+    if let Some(user) = repo::users::find_by_email(&txn, email.as_str())
+        .await?
+        .filter(|u| u.is_active)
+    {
+        mailing::send_reset(&txn, state, user.id, &user.username, &user.email, now).await?;
+    }
+    txn.commit().await?;
+    state.relay.wake();
+    Ok(())
+}
+
+/// The active account a reset token belongs to, if the token is valid.
+async fn reset_owner(
+    db: &impl sea_orm::ConnectionTrait,
+    hash: &TokenHash,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<users::Model>, AppError> {
+    let Some(row) = repo::email_tokens::find_valid(db, hash, Purpose::ResetPassword, now).await?
+    else {
+        return Ok(None);
+    };
+    Ok(repo::users::find_by_id(db, row.user_id)
+        .await?
+        .filter(|u| u.is_active))
+}
+
+/// Whether a reset link still works (for a frontend, before it shows its form).
+///
+/// # Errors
+/// Only internal ones.
+pub async fn reset_token_valid(state: &AppState, token: &str) -> Result<bool, AppError> {
+    if !looks_like_token(token) {
+        return Ok(false);
+    }
+    let now = state.clock.now();
+    Ok(reset_owner(&state.db, &TokenHash::of(token), now)
+        .await?
+        .is_some())
+}
+
+/// Sets a new password with a reset link: the token is spent, the address counts as
+/// verified (the link proved it), every session ends, and a notice is mailed.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `token` for a bad link, on `newPassword` for a password that breaks
+/// a rule.
+#[tracing::instrument(skip_all)]
+pub async fn confirm_reset(
+    state: &AppState,
+    token: &str,
+    new_password: String,
+) -> Result<(), AppError> {
+    if !looks_like_token(token) {
+        return Err(invalid_link());
+    }
+    let hash = TokenHash::of(token);
+    let user = reset_owner(&state.db, &hash, state.clock.now())
+        .await?
+        .ok_or_else(invalid_link)?;
+    let password = Password::new_for(new_password, "newPassword", &user.username, &user.email)?;
+    let password_hash = state.hasher.hash(&password).await?;
+
+    let now = state.clock.now();
+    let txn = db::begin_write(&state.db).await?;
+    if !repo::email_tokens::spend(&txn, &hash, Purpose::ResetPassword, now).await? {
+        return Err(invalid_link());
+    }
+    repo::users::set_password(&txn, user.id, password_hash, now).await?;
+    repo::users::mark_email_verified(&txn, user.id, now).await?;
+    repo::email_tokens::delete_for(&txn, user.id, Purpose::VerifyEmail).await?;
+    let scope = Scope::AllOf {
+        user: user.id,
+        keep: None,
+    };
+    let ended = repo::sessions::revoke(&txn, scope, RevokeReason::PasswordReset, now).await?;
+    let vars = [("username", user.username.clone())];
+    mailing::enqueue(&txn, MailKind::PasswordReset, &user.email, &vars, now).await?;
+    txn.commit().await?;
+    state.relay.wake();
+    tracing::info!(user_id = %user.id, sessions_ended = ended, "password reset");
+    Ok(())
+}
+
+/// Changes the signed-in user's password: the current one is checked (attempts count
+/// against the login throttle), every other session ends, and a notice is mailed.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `currentPassword` when it is wrong, on `newPassword` when the new
+/// one breaks a rule; `RATE_LIMITED` after too many wrong attempts.
+#[tracing::instrument(skip_all)]
+pub async fn change_password(
+    state: &AppState,
+    me: &CurrentUser,
+    current: &Password,
+    new_password: String,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
+    let user = repo::users::find_by_id(&state.db, me.account.id)
+        .await?
+        .ok_or(AppError::Unauthenticated(
+            "The session has ended; sign in again",
+        ))?;
+    let charged =
+        throttle::charge_login(state, &username_lookup_key(&user.username), client.ip).await?;
+    let verified = state
+        .hasher
+        .verify(current, Some(&user.password_hash))
+        .await?;
+    if !verified.matches {
+        return Err(AppError::input(
+            "currentPassword",
+            "The current password is not correct",
+        ));
+    }
+    throttle::settle_success(state, charged).await?;
+    if new_password == current.expose() {
+        return Err(AppError::input(
+            "newPassword",
+            "The new password must differ from the current one",
+        ));
+    }
+    let password = Password::new_for(new_password, "newPassword", &user.username, &user.email)?;
+    let password_hash = state.hasher.hash(&password).await?;
+
+    let now = state.clock.now();
+    let txn = db::begin_write(&state.db).await?;
+    repo::users::set_password(&txn, user.id, password_hash, now).await?;
+    let scope = Scope::AllOf {
+        user: user.id,
+        keep: Some(me.session_id),
+    };
+    let ended = repo::sessions::revoke(&txn, scope, RevokeReason::PasswordChanged, now).await?;
+    let vars = [("username", user.username.clone())];
+    mailing::enqueue(&txn, MailKind::PasswordChanged, &user.email, &vars, now).await?;
+    txn.commit().await?;
+    state.relay.wake();
+    tracing::info!(user_id = %user.id, sessions_ended = ended, "password changed");
+    Ok(())
+}

@@ -1,0 +1,235 @@
+//! `authql worker`: consumes the mail queue and sends each mail over SMTP.
+//!
+//! Manual acknowledgements with a bounded prefetch: the broker hands the worker at most
+//! `MAIL_PREFETCH` messages, which it sends concurrently, and a message is acknowledged only
+//! once it was sent, rescheduled into a retry queue, or parked in the dead-letter queue
+//! (each of those publishes confirmed first). A worker that dies holding messages has them
+//! redelivered to another; a redelivered message already sent is skipped by its id.
+//! On SIGTERM it stops taking messages, finishes the ones it holds (or leaves them to be
+//! redelivered), and closes the channel.
+
+use std::{future::Future, time::Duration};
+
+use futures_util::StreamExt as _;
+use lapin::{
+    Channel,
+    message::Delivery,
+    options::{
+        BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+    },
+    types::{AMQPValue, FieldTable},
+};
+use tokio::task::JoinSet;
+
+use crate::{
+    config::Settings,
+    db,
+    mail::{
+        MailMessage,
+        broker::{self, ATTEMPT_HEADER, Topology},
+        sender::{DeliveryError, Mailer},
+    },
+};
+
+/// How long in-flight sends may run on after a shutdown signal.
+pub const WORKER_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Sent (or found already sent): acknowledged.
+    Sent,
+    /// Failed; waits in a retry queue for its next attempt.
+    Retried { next_attempt: u32 },
+    /// Failed for good (permanently, or out of attempts): parked in the dead-letter queue.
+    Parked { reason: String },
+}
+
+fn attempt_of(delivery: &Delivery) -> u32 {
+    delivery
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get(ATTEMPT_HEADER))
+        .and_then(|v| match v {
+            AMQPValue::LongUInt(n) => Some(*n),
+            AMQPValue::LongLongInt(n) => u32::try_from(*n).ok(),
+            AMQPValue::LongInt(n) => u32::try_from(*n).ok(),
+            AMQPValue::ShortUInt(n) => Some(u32::from(*n)),
+            _ => None,
+        })
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// Handles one delivery: send, then acknowledge; or reschedule or park, then acknowledge.
+/// When even that cannot be published, the message goes back to the queue (nack, requeue).
+///
+/// # Errors
+/// Only broker errors while acknowledging.
+pub async fn handle(
+    mailer: &Mailer,
+    ch: &Channel,
+    topology: &Topology,
+    delivery: Delivery,
+) -> lapin::Result<Outcome> {
+    let attempt = attempt_of(&delivery);
+    let id = delivery
+        .properties
+        .message_id()
+        .as_ref()
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default();
+    let result = match serde_json::from_slice::<MailMessage>(&delivery.data) {
+        Ok(msg) => mailer.deliver(&msg).await.map(|_| ()),
+        Err(e) => Err(DeliveryError::Permanent(format!("unreadable message: {e}"))),
+    };
+    let (outcome, target) = match result {
+        Ok(()) => (Outcome::Sent, None),
+        Err(err) if !err.is_permanent() && attempt < topology.max_attempts => {
+            tracing::warn!(message_id = %id, attempt, error = %err, "mail not sent; will retry");
+            (
+                Outcome::Retried {
+                    next_attempt: attempt + 1,
+                },
+                Some((topology.retry_queue(attempt).to_owned(), attempt + 1, None)),
+            )
+        }
+        Err(err) => {
+            let reason = err.to_string();
+            tracing::error!(message_id = %id, attempt, error = %reason,
+                "mail parked in the dead-letter queue");
+            (
+                Outcome::Parked {
+                    reason: reason.clone(),
+                },
+                Some((topology.dead.clone(), attempt, Some(reason))),
+            )
+        }
+    };
+    if let Some((queue, next, error)) = target {
+        let published =
+            broker::publish_raw(ch, "", &queue, &delivery.data, &id, next, error.as_deref()).await;
+        if let Err(err) = published {
+            tracing::warn!(message_id = %id, error = %err, "could not reschedule; requeueing");
+            delivery
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..BasicNackOptions::default()
+                })
+                .await?;
+            return Ok(outcome);
+        }
+    }
+    delivery.ack(BasicAckOptions::default()).await?;
+    Ok(outcome)
+}
+
+/// Runs the worker until `shutdown` completes.
+///
+/// # Errors
+/// When the configuration cannot be used or the database is unreachable at start. A broker
+/// that is down is waited for, not an error.
+pub async fn run(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let Some(url) = settings.amqp_url.clone() else {
+        anyhow::bail!(
+            "authql worker needs AMQP_URL (without a broker, `authql serve` sends mail itself)"
+        );
+    };
+    let conn = db::connect(&settings).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot connect to the database ({}): {e}",
+            db::describe_url(settings.database_url.expose())
+        )
+    })?;
+    db::migrate(&conn).await?;
+    let mailer = Mailer::new(&settings, conn.clone())?;
+    let topology = Topology::from_settings(&settings);
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut backoff = Duration::from_millis(250);
+    while !*stop_rx.borrow() {
+        match consume(url.expose(), &mailer, &topology, stop_rx.clone()).await {
+            Ok(()) => break,
+            Err(err) => {
+                tracing::warn!(error = %err, retry_in = ?backoff, "worker lost the broker; reconnecting");
+                let mut stop = stop_rx.clone();
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    _ = stop.wait_for(|s| *s) => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+    conn.close().await.ok();
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+/// One connection's worth of consuming. `Ok` means a clean shutdown.
+async fn consume(
+    url: &str,
+    mailer: &Mailer,
+    topology: &Topology,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let (conn, ch) = broker::connect(url).await?;
+    topology.declare(&ch).await?;
+    ch.basic_qos(topology.prefetch, BasicQosOptions::default())
+        .await?;
+    let tag = format!("authql-worker-{}", uuid::Uuid::new_v4().simple());
+    let mut consumer = ch
+        .basic_consume(
+            topology.queue.as_str().into(),
+            tag.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    tracing::info!(queue = %topology.queue, prefetch = topology.prefetch, "worker consuming");
+    let mut in_flight = JoinSet::new();
+    let ended = loop {
+        tokio::select! {
+            next = consumer.next() => match next {
+                Some(Ok(delivery)) => {
+                    let (mailer, ch, topology) = (mailer.clone(), ch.clone(), topology.clone());
+                    in_flight.spawn(async move {
+                        if let Err(err) = handle(&mailer, &ch, &topology, delivery).await {
+                            tracing::warn!(error = %err, "could not acknowledge a message");
+                        }
+                    });
+                }
+                Some(Err(err)) => break Err(err.into()),
+                None => break Err(anyhow::anyhow!("the broker ended the consumer")),
+            },
+            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            _ = stop.wait_for(|s| *s) => break Ok(()),
+        }
+    };
+    if ended.is_ok() {
+        let _ = ch
+            .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+            .await;
+        let drained = tokio::time::timeout(WORKER_SHUTDOWN_GRACE, async {
+            while in_flight.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                "in-flight mails did not finish in time; the broker will redeliver them"
+            );
+        }
+        let _ = ch.close(200, "shutting down".into()).await;
+        let _ = conn.close(200, "shutting down".into()).await;
+    }
+    ended
+}

@@ -1,0 +1,363 @@
+//! The mail pipeline under trouble: an SMTP server that keeps refusing, a broker that is
+//! down when the change commits, a worker killed mid-send, redeliveries, several relays
+//! claiming at once, and a transaction that rolls back.
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use authql::mail::{MailKind, MailMessage, broker};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::helpers::{
+    PASSWORD, TestApp, Worker, amqp_url, broker_environments, each_backend_with, each_env,
+    environments,
+};
+
+async fn dead_letters(app: &TestApp) -> u32 {
+    let topology = authql::mail::broker::Topology::from_settings(&app.state.settings);
+    let (conn, ch) = broker::connect(&amqp_url().unwrap()).await.unwrap();
+    let q = ch
+        .queue_declare(
+            topology.dead.as_str().into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    conn.close(200, "done".into()).await.ok();
+    q.message_count()
+}
+
+#[tokio::test]
+async fn a_send_that_always_fails_is_parked_not_lost() {
+    each_backend_with(&[("MAIL_MAX_ATTEMPTS", "3")], |app| async move {
+        app.smtp.refuse_all();
+        app.sign_up("olga", "olga@example.com", PASSWORD)
+            .await
+            .data();
+        assert!(app.smtp.wait_offered(3, Duration::from_secs(30)).await);
+        let parked = async {
+            for _ in 0..100 {
+                let parked = if app.broker {
+                    dead_letters(&app).await == 1
+                } else {
+                    authql::entity::outbox::Entity::find()
+                        .filter(authql::entity::outbox::Column::DeadAt.is_not_null())
+                        .count(&app.db)
+                        .await
+                        .unwrap()
+                        == 1
+                };
+                if parked {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        };
+        assert!(parked.await, "the mail was not parked");
+        // Exactly the configured attempts, then it rests.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(app.smtp.offered(), 3);
+        assert!(app.smtp.mails().is_empty());
+    })
+    .await;
+}
+
+/// A TCP proxy in front of RabbitMQ that the test can cut and restore.
+struct BrokerLink {
+    port: u16,
+    up: Arc<AtomicBool>,
+    cut: Arc<tokio::sync::Notify>,
+}
+
+impl BrokerLink {
+    async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(false));
+        let cut = Arc::new(tokio::sync::Notify::new());
+        let (up2, cut2) = (up.clone(), cut.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let cut = cut2.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect("127.0.0.1:5672").await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        () = cut.notified() => {}
+                    }
+                });
+            }
+        });
+        Self { port, up, cut }
+    }
+
+    fn url(&self) -> String {
+        let real = url::Url::parse(&amqp_url().unwrap()).unwrap();
+        let mut url = real.clone();
+        url.set_port(Some(self.port)).unwrap();
+        url.to_string()
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+        if !up {
+            self.cut.notify_waiters();
+        }
+    }
+}
+
+#[tokio::test]
+async fn mail_committed_while_the_broker_is_down_is_delivered_once_it_is_back() {
+    for env in broker_environments() {
+        let link = BrokerLink::start().await;
+        let url = link.url();
+        let vars = [("AMQP_URL", url.as_str())];
+        each_env(vec![env], &vars, Worker::InProcess, |app| {
+            let link = &link;
+            async move {
+                let res = app.sign_up("pam", "pam@example.com", PASSWORD).await;
+                assert_eq!(res.data()["signUp"], true);
+                assert_eq!(app.get("/readyz").await.status(), 503);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                assert!(app.smtp.mails().is_empty());
+                let (pending, _) = authql::repo::outbox::pending(&app.db).await.unwrap();
+                assert_eq!(pending, 1, "the mail waits in the outbox");
+
+                link.set_up(true);
+                app.smtp.wait_for("pam@example.com", "Confirm").await;
+                app.wait_ready().await;
+            }
+        })
+        .await;
+    }
+}
+
+fn start_worker(app: &TestApp) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_authql"))
+        .arg("worker")
+        .env_clear()
+        .envs(app.vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("authql worker starts")
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+async fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    for _ in 0..400 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the worker did not exit");
+}
+
+#[tokio::test]
+async fn a_message_held_by_a_killed_worker_is_redelivered_to_the_next() {
+    each_env(broker_environments(), &[], Worker::None, |app| async move {
+        let gate = app.smtp.hold();
+        let mut first = start_worker(&app);
+        app.sign_up("quinn", "quinn@example.com", PASSWORD)
+            .await
+            .data();
+        assert!(app.smtp.wait_offered(1, Duration::from_secs(30)).await);
+        signal(&first, "-KILL");
+        wait_exit(&mut first).await;
+
+        let mut second = start_worker(&app);
+        gate.release(10);
+        app.smtp.wait_for("quinn@example.com", "Confirm").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(app.smtp.mails().len(), 1, "delivered exactly once");
+
+        // And a worker stops cleanly on SIGTERM.
+        signal(&second, "-TERM");
+        assert!(wait_exit(&mut second).await.success());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_redelivered_message_already_sent_is_skipped() {
+    each_env(
+        broker_environments(),
+        &[("MAIL_PREFETCH", "1")],
+        Worker::InProcess,
+        |app| async move {
+            app.sign_up("rose", "rose@example.com", PASSWORD)
+                .await
+                .data();
+            let mail = app.smtp.wait_for("rose@example.com", "Confirm").await;
+            let id: uuid::Uuid = mail
+                .data
+                .lines()
+                .find_map(|l| l.strip_prefix("Message-ID: <"))
+                .and_then(|l| l.split('@').next())
+                .and_then(|s| s.parse().ok())
+                .expect("a Message-ID");
+            let topology = broker::Topology::from_settings(&app.state.settings);
+            let (conn, ch) = broker::connect(&amqp_url().unwrap()).await.unwrap();
+            let vars: BTreeMap<String, String> =
+                [("username", "rose"), ("link", "x"), ("valid_for", "1 hour")]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect();
+            let duplicate = MailMessage {
+                id,
+                kind: MailKind::VerifyEmail,
+                to: "rose@example.com".into(),
+                vars: vars.clone(),
+            };
+            broker::publish(&ch, &topology, &duplicate).await.unwrap();
+            // A fresh message behind it shows the worker has gone past the duplicate.
+            let marker = MailMessage {
+                id: uuid::Uuid::now_v7(),
+                kind: MailKind::VerifyEmail,
+                to: "marker@example.com".into(),
+                vars,
+            };
+            broker::publish(&ch, &topology, &marker).await.unwrap();
+            conn.close(200, "done".into()).await.ok();
+            app.smtp.wait_for("marker@example.com", "Confirm").await;
+            let to_rose = app
+                .smtp
+                .mails()
+                .iter()
+                .filter(|m| m.to == ["rose@example.com"])
+                .count();
+            assert_eq!(to_rose, 1);
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn relays_claiming_at_once_never_take_the_same_row() {
+    // Claim directly, as several replicas' relays do, with no one handing rows on.
+    let envs = environments();
+    each_env(
+        envs,
+        &[("SMTP_URL", "smtp://127.0.0.1:1")],
+        Worker::None,
+        |app| async move {
+            let now = chrono::Utc::now() + chrono::TimeDelta::hours(1);
+            let txn = app.db.begin().await.unwrap();
+            for i in 0..200 {
+                authql::mail::outbox::enqueue(
+                    &txn,
+                    MailKind::PasswordChanged,
+                    &format!("user{i}@example.com"),
+                    BTreeMap::new(),
+                    now,
+                )
+                .await
+                .unwrap();
+            }
+            txn.commit().await.unwrap();
+            let later = now + chrono::TimeDelta::seconds(1);
+            let claimers = (0..4).map(|_| {
+                let db = app.db.clone();
+                tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    loop {
+                        let rows = authql::repo::outbox::claim(
+                            &db,
+                            later,
+                            later + chrono::TimeDelta::minutes(1),
+                            7,
+                        )
+                        .await
+                        .unwrap();
+                        if rows.is_empty() {
+                            return mine;
+                        }
+                        mine.extend(rows.into_iter().map(|r| r.id));
+                    }
+                })
+            });
+            let claimed: Vec<Vec<uuid::Uuid>> = futures_util::future::join_all(claimers)
+                .await
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+            let all: Vec<uuid::Uuid> = claimed.into_iter().flatten().collect();
+            let unique: HashSet<_> = all.iter().collect();
+            assert_eq!(all.len(), unique.len(), "a row was claimed twice");
+            assert!(unique.len() >= 200, "rows were missed: {}", unique.len());
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_rolled_back_change_sends_no_mail_and_a_committed_one_does() {
+    each_backend_with(&[], |app| async move {
+        let vars: BTreeMap<String, String> = [("username".to_owned(), "sam".to_owned())]
+            .into_iter()
+            .collect();
+        let txn = app.db.begin().await.unwrap();
+        authql::mail::outbox::enqueue(
+            &txn,
+            MailKind::PasswordChanged,
+            "rolled-back@example.com",
+            vars.clone(),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        txn.rollback().await.unwrap();
+
+        let txn = app.db.begin().await.unwrap();
+        authql::mail::outbox::enqueue(
+            &txn,
+            MailKind::PasswordChanged,
+            "committed@example.com",
+            vars,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        txn.commit().await.unwrap();
+        app.state.relay.wake();
+        app.smtp
+            .wait_for("committed@example.com", "was changed")
+            .await;
+        assert!(
+            app.smtp
+                .mails()
+                .iter()
+                .all(|m| m.to != ["rolled-back@example.com"])
+        );
+    })
+    .await;
+}
