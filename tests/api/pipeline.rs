@@ -163,10 +163,11 @@ fn start_worker(app: &TestApp) -> Child {
         .expect("authql worker starts")
 }
 
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
+async fn signal(child: &Child, sig: &str) {
+    let ok = tokio::process::Command::new("kill")
         .args([sig, &child.id().to_string()])
         .status()
+        .await
         .unwrap()
         .success();
     assert!(ok);
@@ -191,7 +192,7 @@ async fn a_message_held_by_a_killed_worker_is_redelivered_to_the_next() {
             .await
             .data();
         assert!(app.smtp.wait_offered(1, Duration::from_secs(30)).await);
-        signal(&first, "-KILL");
+        signal(&first, "-KILL").await;
         wait_exit(&mut first).await;
 
         let mut second = start_worker(&app);
@@ -201,7 +202,7 @@ async fn a_message_held_by_a_killed_worker_is_redelivered_to_the_next() {
         assert_eq!(app.smtp.mails().len(), 1, "delivered exactly once");
 
         // And a worker stops cleanly on SIGTERM.
-        signal(&second, "-TERM");
+        signal(&second, "-TERM").await;
         assert!(wait_exit(&mut second).await.success());
     })
     .await;

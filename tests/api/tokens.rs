@@ -101,13 +101,16 @@ async fn another_service_can_verify_a_token_offline_with_the_jwks() {
     .await;
 }
 
-fn rotate_keys(app: &TestApp, args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authql"))
+/// Runs `authql rotate-keys` as another process would, without blocking the runtime the
+/// service under test runs on.
+async fn rotate_keys(app: &TestApp, args: &[&str]) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_authql"))
         .arg("rotate-keys")
         .args(args)
         .env_clear()
         .env("DATABASE_URL", &app.database_url)
         .output()
+        .await
         .unwrap();
     assert!(
         out.status.success(),
@@ -126,7 +129,7 @@ async fn rotate_keys_publishes_first_signs_later_and_retires_the_old_key_when_it
     each_backend(|app| async move {
         let before = app.register("alice").await;
         let old_kid = kid_of(&before.access);
-        let new_kid = rotate_keys(&app, &[]);
+        let new_kid = rotate_keys(&app, &[]).await;
         assert_ne!(new_kid, old_kid);
 
         // What every replica does within a minute: the new key is published at once…
@@ -164,7 +167,7 @@ async fn rotate_keys_publishes_first_signs_later_and_retires_the_old_key_when_it
 async fn rotate_keys_now_signs_with_the_new_key_at_once() {
     each_backend(|app| async move {
         let before = app.register("bob").await;
-        let new_kid = rotate_keys(&app, &["--now"]);
+        let new_kid = rotate_keys(&app, &["--now"]).await;
         // Another replica rotated: this one meets the new kid in a token and reloads.
         app.state.keys.reload(app.state.clock.now()).await.unwrap();
         let after = app.login_ok("bob", crate::helpers::PASSWORD).await;
