@@ -5,7 +5,10 @@ use std::{process::ExitCode, time::Duration};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::{App, BuildOptions, config::Settings, db, graphql, shutdown_signal, telemetry};
+use crate::{
+    App, BuildOptions, auth::password::Hasher, config::Settings, db, error::AppError, graphql,
+    shutdown_signal, telemetry,
+};
 
 /// authql: self-hosted authentication with a GraphQL API.
 #[derive(Debug, Parser)]
@@ -25,6 +28,14 @@ pub enum Command {
     },
     /// Consume the mail queue and send mail over SMTP (needs AMQP_URL).
     Worker,
+    /// Create a verified administrator, or promote the account with this username or
+    /// email. The password of a new account is read from stdin (or asked for, unechoed).
+    CreateAdmin {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+    },
     /// Manage the database schema.
     Migrate {
         #[command(subcommand)]
@@ -78,6 +89,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Migrate { action } => migrate(settings, action.unwrap_or(MigrateAction::Up)).await,
         Command::RotateKeys { now } => rotate_keys(settings, now).await,
         Command::Worker => crate::worker::run(settings, shutdown_signal()).await,
+        Command::CreateAdmin { username, email } => create_admin(settings, &username, &email).await,
         Command::Schema => Ok(()),
     };
     match result {
@@ -126,6 +138,44 @@ async fn rotate_keys(settings: Settings, at_once: bool) -> anyhow::Result<()> {
     println!("{kid}");
     tracing::info!(%kid, signs_from = %from, "new signing key published");
     conn.close().await?;
+    Ok(())
+}
+
+/// The password of a new administrator: asked for twice without echo on a terminal, else
+/// the first line of stdin (its line ending is not part of the password).
+fn read_password() -> Result<String, AppError> {
+    use std::io::{BufRead, IsTerminal};
+    let fail = |e: std::io::Error| AppError::input("password", format!("cannot read it: {e}"));
+    if std::io::stdin().is_terminal() {
+        let first =
+            rpassword::prompt_password("Password for the new administrator: ").map_err(fail)?;
+        let again = rpassword::prompt_password("The same password again: ").map_err(fail)?;
+        if first != again {
+            return Err(AppError::input("password", "The two passwords differ"));
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(fail)?;
+    let line = line.strip_suffix('\n').unwrap_or(&line);
+    Ok(line.strip_suffix('\r').unwrap_or(line).to_owned())
+}
+
+async fn create_admin(settings: Settings, username: &str, email: &str) -> anyhow::Result<()> {
+    use crate::service::admin::{self, CreateAdmin};
+    let conn = connect(&settings).await?;
+    db::migrate(&conn).await?;
+    let hasher = Hasher::new(settings.password_hash, 1)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let outcome = admin::create_admin(&conn, &hasher, username, email, read_password).await;
+    conn.close().await.ok();
+    match outcome {
+        Ok(CreateAdmin::Created(id)) => println!("created administrator {username} ({id})"),
+        Ok(CreateAdmin::Promoted(id)) => println!("made {id} an administrator"),
+        Err(AppError::BadUserInput { field, message }) => anyhow::bail!("{field}: {message}"),
+        Err(err) => return Err(anyhow::anyhow!("{err:?}")),
+    }
     Ok(())
 }
 

@@ -15,6 +15,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod mail;
+pub mod media;
 pub mod repo;
 pub mod service;
 pub mod state;
@@ -77,6 +78,7 @@ pub async fn build_state(
     db: sea_orm::DatabaseConnection,
     settings: Settings,
     clock: Clock,
+    bound: SocketAddr,
 ) -> anyhow::Result<AppState> {
     let hasher = Hasher::new(settings.password_hash, settings.password_hash_concurrency)
         .await
@@ -86,6 +88,11 @@ pub async fn build_state(
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))
         .context("cannot load the signing keys")?;
+    let settings_media_dir = settings.media_dir.clone();
+    let public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
     let tokens = TokenConfig {
         issuer: settings.jwt_issuer.clone(),
         audience: settings.jwt_audience.clone(),
@@ -100,6 +107,8 @@ pub async fn build_state(
         keys: Arc::new(keys),
         tokens: Arc::new(tokens),
         relay: Arc::new(mail::relay::RelaySignals::default()),
+        media: Arc::new(media::LocalDir::new(&settings_media_dir)),
+        public_url: public_url.into(),
     })
 }
 
@@ -128,7 +137,8 @@ impl App {
             Some(_) => None,
             None => Some(mail::sender::Mailer::new(&settings, db.clone())?),
         };
-        let state = build_state(db, settings, options.clock).await?;
+        let bound = listener.local_addr()?;
+        let state = build_state(db, settings, options.clock, bound).await?;
         let schema = graphql::build(state.clone());
         let router = http::router(HttpState {
             state: state.clone(),

@@ -9,6 +9,7 @@ use crate::{
     clock::Clock,
     config::Settings,
     mail::relay::RelaySignals,
+    media::MediaStore,
 };
 
 /// Cheap to clone: handles and shared pointers only.
@@ -21,4 +22,7 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     pub tokens: Arc<TokenConfig>,
     pub relay: Arc<RelaySignals>,
+    pub media: Arc<dyn MediaStore>,
+    /// `PUBLIC_URL`, or `http://` and the bound address: the base of absolute media URLs.
+    pub public_url: Arc<str>,
 }

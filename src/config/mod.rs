@@ -157,6 +157,20 @@ pub const VARIABLES: &[Variable] = &[
         false,
     ),
     var(
+        "PUBLIC_URL",
+        None,
+        "public base URL of this service, for absolute avatar URLs (default: http://<BIND>; \
+         required in production)",
+        false,
+    ),
+    var(
+        "MEDIA_DIR",
+        None,
+        "folder for uploaded avatars (default: `media` beside the SQLite file, or in the \
+         working directory)",
+        false,
+    ),
+    var(
         "JWT_ISSUER",
         Some("authql"),
         "`iss` claim of access tokens",
@@ -342,6 +356,9 @@ pub struct Settings {
     /// Without a trailing slash, so links are `format!("{app_url}/verify-email?…")`.
     pub app_url: String,
     pub bind: SocketAddr,
+    /// Without a trailing slash. Unset: `http://` and the address the listener is bound to.
+    pub public_url: Option<String>,
+    pub media_dir: std::path::PathBuf,
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub jwt_client_id: String,
@@ -514,6 +531,11 @@ impl Settings {
             })?,
             app_url: r.parse("APP_URL", parse::base_url)?,
             bind: r.parse("BIND", parse::socket_addr)?,
+            public_url: r.parse_opt("PUBLIC_URL", parse::base_url)?,
+            media_dir: match r.parse_opt("MEDIA_DIR", parse::non_empty)? {
+                Some(dir) => dir.into(),
+                None => parse::media_dir_beside(database_url.trim()),
+            },
             jwt_issuer: r.parse("JWT_ISSUER", parse::non_empty)?,
             jwt_audience: r.parse("JWT_AUDIENCE", parse::non_empty)?,
             jwt_client_id: r.parse("JWT_CLIENT_ID", parse::non_empty)?,
@@ -569,12 +591,16 @@ impl Settings {
                 ),
         };
         if settings.app_env == AppEnv::Production {
-            settings.refuse_unsafe_for_production(r.is_set("APP_URL"))?;
+            settings.refuse_unsafe_for_production(r.is_set("APP_URL"), r.is_set("PUBLIC_URL"))?;
         }
         Ok(settings)
     }
 
-    fn refuse_unsafe_for_production(&self, app_url_set: bool) -> Result<(), ConfigError> {
+    fn refuse_unsafe_for_production(
+        &self,
+        app_url_set: bool,
+        public_url_set: bool,
+    ) -> Result<(), ConfigError> {
         let unsafe_ = |name, reason: &str| {
             Err(ConfigError::Unsafe {
                 name,
@@ -586,6 +612,17 @@ impl Settings {
         }
         if !self.app_url.starts_with("https://") {
             return unsafe_("APP_URL", "mail links must use https");
+        }
+        if !public_url_set
+            || !self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
+        {
+            return unsafe_(
+                "PUBLIC_URL",
+                "must be set to the service's public https URL",
+            );
         }
         if self.cors_origins == CorsOrigins::Any {
             return unsafe_("CORS_ORIGINS", "`*` lets any website call the API");

@@ -266,3 +266,16 @@ pub(super) fn list<T>(v: &str, item: impl Fn(&str) -> Result<T, String>) -> Resu
     }
     Ok(items)
 }
+
+/// `media` beside an SQLite database file, or in the working directory.
+pub(super) fn media_dir_beside(database_url: &str) -> std::path::PathBuf {
+    let file = database_url
+        .strip_prefix("sqlite:")
+        .map(|rest| rest.trim_start_matches("//"))
+        .and_then(|rest| rest.split('?').next())
+        .filter(|path| !path.is_empty() && !path.starts_with(':'));
+    match file.and_then(|f| std::path::Path::new(f).parent()) {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.join("media"),
+        _ => std::path::PathBuf::from("media"),
+    }
+}

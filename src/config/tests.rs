@@ -93,7 +93,11 @@ fn an_empty_metrics_bind_disables_the_metrics_listener() {
 
 #[test]
 fn production_refuses_a_missing_or_plain_http_app_url() {
-    let prod = [("APP_ENV", "production"), ("SMTP_URL", "smtp://mail:25")];
+    let prod = [
+        ("APP_ENV", "production"),
+        ("SMTP_URL", "smtp://mail:25"),
+        ("PUBLIC_URL", "https://auth.example.com"),
+    ];
     assert_eq!(error_for(&prod).variable(), "APP_URL");
     let http = [&prod[..], &[("APP_URL", "http://app.example.com")]].concat();
     assert_eq!(error_for(&http).variable(), "APP_URL");
@@ -104,6 +108,7 @@ fn production_refuses_wildcard_cors_and_the_dev_mailbox() {
     let base = [
         ("APP_ENV", "production"),
         ("APP_URL", "https://app.example.com"),
+        ("PUBLIC_URL", "https://auth.example.com"),
     ];
     let cors = [
         &base[..],
@@ -198,4 +203,33 @@ fn env_example_documents_every_variable() {
         });
         assert!(documented, "{} is not in .env.example", v.name);
     }
+}
+
+#[test]
+fn production_refuses_a_missing_public_url() {
+    let vars = [
+        ("APP_ENV", "production"),
+        ("APP_URL", "https://app.example.com"),
+        ("SMTP_URL", "smtp://mail:25"),
+    ];
+    assert_eq!(error_for(&vars).variable(), "PUBLIC_URL");
+}
+
+#[test]
+fn avatars_live_beside_the_sqlite_file_by_default() {
+    let at = |url: &str| settings(&[("DATABASE_URL", url)]).unwrap().media_dir;
+    assert_eq!(
+        at("sqlite://authql.db?mode=rwc"),
+        std::path::PathBuf::from("media")
+    );
+    assert_eq!(
+        at("sqlite:///var/lib/authql/a.db"),
+        std::path::PathBuf::from("/var/lib/authql/media")
+    );
+    assert_eq!(
+        at("postgres://db/authql"),
+        std::path::PathBuf::from("media")
+    );
+    let s = settings(&[("PUBLIC_URL", "https://auth.example.com/")]).unwrap();
+    assert_eq!(s.public_url.as_deref(), Some("https://auth.example.com"));
 }

@@ -62,6 +62,7 @@ fn late_code(err: &ServerError) -> Option<&'static str> {
         Some(code::GRAPHQL_VALIDATION_FAILED)
     } else if (m.starts_with("Variable ") && m.ends_with("is not defined."))
         || m.starts_with("Failed to parse")
+        || m.starts_with("Expected input type")
         || m.starts_with("Invalid value for argument")
     {
         Some(code::BAD_USER_INPUT)

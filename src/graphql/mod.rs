@@ -4,6 +4,7 @@
 //! to a GraphQL type of their own. They never touch the database directly.
 
 mod account;
+mod admin;
 pub mod context;
 mod errors;
 mod password;
@@ -24,6 +25,7 @@ pub struct Query(
     profile::ProfileQuery,
     password::PasswordQuery,
     session::SessionQuery,
+    admin::AdminQuery,
 );
 
 /// The entry point of every change.
@@ -32,6 +34,8 @@ pub struct Mutation(
     account::AccountMutation,
     password::PasswordMutation,
     session::SessionMutation,
+    profile::ProfileMutation,
+    admin::AdminMutation,
 );
 
 /// The schema type served at `/graphql`.

@@ -13,6 +13,7 @@ use crate::service::{
 
 /// The public face of an account: what anyone may see.
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct Profile {
     /// The account's username, in the case its owner chose.
     pub username: String,
@@ -20,6 +21,20 @@ pub struct Profile {
     pub bio: String,
     /// How to reach the user, as they chose to publish it.
     pub contact: String,
+    #[graphql(skip)]
+    pub avatar: Option<String>,
+}
+
+#[ComplexObject]
+impl Profile {
+    /// The absolute URL of the user's picture, if they uploaded one.
+    async fn avatar_url(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let base = &context::state(ctx)?.public_url;
+        Ok(self
+            .avatar
+            .as_ref()
+            .map(|key| format!("{base}/media/{key}")))
+    }
 }
 
 impl From<PublicProfile> for Profile {
@@ -28,16 +43,18 @@ impl From<PublicProfile> for Profile {
             username: p.username,
             bio: p.bio,
             contact: p.contact,
+            avatar: p.avatar,
         }
     }
 }
 
 impl Profile {
-    fn of(username: &str, data: ProfileData) -> Self {
+    pub fn of(username: &str, data: ProfileData) -> Self {
         Self {
             username: username.to_owned(),
             bio: data.bio,
             contact: data.contact,
+            avatar: data.avatar,
         }
     }
 }
@@ -200,4 +217,59 @@ pub struct LoginInput {
     /// The username or the email address, in any case.
     pub username_or_email: String,
     pub password: String,
+}
+
+/// One user in a page of users.
+#[derive(SimpleObject)]
+pub struct UserEdge {
+    /// Pass as `after` to continue after this user.
+    pub cursor: String,
+    pub node: User,
+}
+
+/// Where a page ends.
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    /// Whether more users follow.
+    pub has_next_page: bool,
+    /// The cursor of the last user of this page.
+    pub end_cursor: Option<String>,
+}
+
+/// A page of users, in a stable order.
+#[derive(SimpleObject)]
+pub struct UserConnection {
+    pub edges: Vec<UserEdge>,
+    pub page_info: PageInfo,
+    /// How many users match, over all pages.
+    pub total_count: i32,
+}
+
+/// Changes to one's own account and profile; fields left out stay as they are.
+#[derive(InputObject)]
+pub struct UpdateProfileInput {
+    /// 3–32 letters, digits and `_ . -`; unique regardless of case.
+    pub username: Option<String>,
+    /// At most 150 characters.
+    pub first_name: Option<String>,
+    /// At most 150 characters.
+    pub last_name: Option<String>,
+    /// At most 1000 characters; line breaks are kept.
+    pub bio: Option<String>,
+    /// One line of at most 200 characters.
+    pub contact: Option<String>,
+}
+
+/// An administrator's changes to an account; fields left out stay as they are.
+#[derive(InputObject)]
+pub struct AdminUpdateUserInput {
+    pub username: Option<String>,
+    /// A new address is unverified unless `emailVerified` is given too.
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub is_admin: Option<bool>,
+    /// `false` also ends every session of the user.
+    pub is_active: Option<bool>,
+    pub email_verified: Option<bool>,
 }

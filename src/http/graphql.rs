@@ -9,7 +9,8 @@
 use std::net::SocketAddr;
 
 use async_graphql::{
-    BatchRequest, BatchResponse, Request as GqlRequest,
+    BatchRequest, BatchResponse, ParseRequestError, Request as GqlRequest,
+    http::MultipartOptions,
     parser::types::{DocumentOperations, OperationType},
 };
 use axum::{
@@ -24,7 +25,13 @@ use super::{HttpState, client, graphiql, request_id::RequestIdExt};
 use crate::{
     error::code,
     graphql::{RequestId, context::RequestContext},
+    service::profiles::MAX_AVATAR_BYTES,
 };
+
+/// Largest file a multipart request may carry.
+const MAX_UPLOAD_BYTES: usize = MAX_AVATAR_BYTES;
+/// Files a multipart request may carry.
+const MAX_UPLOAD_FILES: usize = 1;
 
 /// The two media types a GraphQL response can be sent as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,14 +147,86 @@ async fn attach(
     request.data(id.clone()).data(context)
 }
 
-/// Whether a `Content-Type` carries a JSON GraphQL request.
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
+/// How a POST body carries its operation, judged by `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    Json,
+    Multipart,
+    Other,
+}
+
+fn body_kind(headers: &HeaderMap) -> BodyKind {
+    let media = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .map(|m| m.trim().to_ascii_lowercase())
-        .is_some_and(|m| m == "application/json" || m == "application/graphql-response+json")
+        .unwrap_or_default();
+    match media.as_str() {
+        "application/json" | "application/graphql-response+json" => BodyKind::Json,
+        "multipart/form-data" => BodyKind::Multipart,
+        _ => BodyKind::Other,
+    }
+}
+
+/// Whether a multipart request carries a header no HTML form can set, the convention of
+/// Apollo's clients and upload links: it proves a script sent it, which CORS then governs.
+fn has_preflight_header(headers: &HeaderMap) -> bool {
+    ["apollo-require-preflight", "x-apollo-operation-name"]
+        .iter()
+        .any(|name| {
+            headers
+                .get(*name)
+                .is_some_and(|v| !v.as_bytes().trim_ascii().is_empty())
+        })
+}
+
+/// Parses a GraphQL multipart request (operations, map, and one file of at most
+/// [`MAX_UPLOAD_BYTES`]).
+async fn parse_multipart(
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<BatchRequest, (StatusCode, &'static str, String)> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let options = MultipartOptions::default().max_file_size(MAX_UPLOAD_BYTES);
+    let batch = async_graphql::http::receive_batch_body(
+        Some(content_type),
+        futures_util::io::Cursor::new(body),
+        options,
+    )
+    .await
+    .map_err(|e| match e {
+        ParseRequestError::InvalidMultipart(multer::Error::FieldSizeExceeded { .. })
+        | ParseRequestError::PayloadTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            code::BAD_USER_INPUT,
+            format!(
+                "Uploads are at most {} MiB",
+                MAX_UPLOAD_BYTES / (1024 * 1024)
+            ),
+        ),
+        other => (
+            StatusCode::BAD_REQUEST,
+            code::GRAPHQL_PARSE_FAILED,
+            format!("Not a GraphQL multipart request: {other}"),
+        ),
+    })?;
+    let files = match &batch {
+        BatchRequest::Single(r) => r.uploads.len(),
+        BatchRequest::Batch(rs) => rs.iter().map(|r| r.uploads.len()).sum(),
+    };
+    if files > MAX_UPLOAD_FILES {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            code::BAD_USER_INPUT,
+            format!("At most {MAX_UPLOAD_FILES} file per request"),
+        ));
+    }
+    Ok(batch)
 }
 
 /// Reads a JSON body as one GraphQL request (an object) or a batch (a non-empty array of
@@ -208,24 +287,28 @@ pub async fn post(
             return request_error(status, rt, code::GRAPHQL_PARSE_FAILED, &message);
         }
     };
-    if !is_json(&headers) {
-        return request_error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            rt,
-            code::GRAPHQL_PARSE_FAILED,
-            "Content-Type must be application/json",
-        );
-    }
-    let batch = match parse_body(&body) {
-        Ok(batch) => batch,
-        Err(message) => {
-            return request_error(
-                StatusCode::BAD_REQUEST,
-                rt,
-                code::GRAPHQL_PARSE_FAILED,
-                &message,
-            );
+    let parsed = match body_kind(&headers) {
+        BodyKind::Json => parse_body(&body)
+            .map_err(|message| (StatusCode::BAD_REQUEST, code::GRAPHQL_PARSE_FAILED, message)),
+        BodyKind::Multipart if has_preflight_header(&headers) => {
+            parse_multipart(&headers, body).await
         }
+        BodyKind::Multipart => Err((
+            StatusCode::BAD_REQUEST,
+            code::GRAPHQL_PARSE_FAILED,
+            "A multipart request needs a non-empty `apollo-require-preflight` (or \
+             `x-apollo-operation-name`) header"
+                .to_owned(),
+        )),
+        BodyKind::Other => Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code::GRAPHQL_PARSE_FAILED,
+            "Content-Type must be application/json (or multipart/form-data for uploads)".to_owned(),
+        )),
+    };
+    let batch = match parsed {
+        Ok(batch) => batch,
+        Err((status, code, message)) => return request_error(status, rt, code, &message),
     };
     let batch = match batch {
         BatchRequest::Single(r) => {

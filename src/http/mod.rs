@@ -5,6 +5,7 @@ pub mod graphiql;
 pub mod graphql;
 mod health;
 mod jwks;
+mod media;
 pub mod request_id;
 
 use axum::{
@@ -19,9 +20,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::{graphql::AuthqlSchema, state::AppState};
 
-/// Largest request body accepted on any route (room for a 1 MB field to be refused with a
-/// clear GraphQL error rather than cut off).
-pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// Largest request body accepted on any route: a 2 MiB upload with its multipart envelope,
+/// or room for a 1 MB field to be refused with a clear GraphQL error rather than cut off.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024 + 64 * 1024;
 
 /// What the handlers share: the application state and the schema built on it.
 #[derive(Clone)]
@@ -37,6 +38,7 @@ pub fn router(http: HttpState) -> Router {
         .route("/graphiql", get(graphiql::page))
         .route("/graphiql/{file}", get(graphiql::asset))
         .route("/.well-known/jwks.json", get(jwks::jwks))
+        .route("/media/{file}", get(media::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(not_found)

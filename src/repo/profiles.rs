@@ -58,3 +58,45 @@ pub async fn find_by_user(
 ) -> Result<Option<profiles::Model>, DbErr> {
     profiles::Entity::find_by_id(user_id).one(db).await
 }
+
+/// Changes the given profile fields (`None` leaves a field as it is).
+///
+/// # Errors
+/// When the update fails.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    user_id: uuid::Uuid,
+    bio: Option<String>,
+    contact: Option<String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    let mut update = profiles::Entity::update_many()
+        .col_expr(profiles::Column::UpdatedAt, Expr::value(now))
+        .filter(profiles::Column::UserId.eq(user_id));
+    if let Some(bio) = bio {
+        update = update.col_expr(profiles::Column::Bio, Expr::value(bio));
+    }
+    if let Some(contact) = contact {
+        update = update.col_expr(profiles::Column::Contact, Expr::value(contact));
+    }
+    update.exec(db).await.map(|_| ())
+}
+
+/// Points a profile at a new avatar file (or none).
+///
+/// # Errors
+/// When the update fails.
+pub async fn set_avatar(
+    db: &impl ConnectionTrait,
+    user_id: uuid::Uuid,
+    avatar: Option<String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    profiles::Entity::update_many()
+        .col_expr(profiles::Column::Avatar, Expr::value(avatar))
+        .col_expr(profiles::Column::UpdatedAt, Expr::value(now))
+        .filter(profiles::Column::UserId.eq(user_id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}

@@ -81,16 +81,26 @@ pub async fn find_by_login(
         .await
 }
 
+/// The user whose lower-cased username is `key`.
+///
+/// # Errors
+/// When the query fails.
+pub async fn find_by_username(
+    db: &impl ConnectionTrait,
+    key: &str,
+) -> Result<Option<users::Model>, DbErr> {
+    users::Entity::find()
+        .filter(Expr::expr(Func::lower(Expr::col(users::Column::Username))).eq(key))
+        .one(db)
+        .await
+}
+
 /// Whether a username (lower-cased) is taken.
 ///
 /// # Errors
 /// When the query fails.
 pub async fn username_taken(db: &impl ConnectionTrait, key: &str) -> Result<bool, DbErr> {
-    Ok(users::Entity::find()
-        .filter(Expr::expr(Func::lower(Expr::col(users::Column::Username))).eq(key))
-        .one(db)
-        .await?
-        .is_some())
+    Ok(find_by_username(db, key).await?.is_some())
 }
 
 /// The user with this (lower-cased) email.
@@ -174,4 +184,138 @@ pub async fn set_password(
         .exec(db)
         .await
         .map(|_| ())
+}
+
+/// Changes to an account; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub is_admin: Option<bool>,
+    pub is_active: Option<bool>,
+    pub email_verified: Option<bool>,
+}
+
+/// Applies `changes` to a user.
+///
+/// # Errors
+/// A unique violation (`DbErr::sql_err()`) when the new username or email is taken.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    changes: UserChanges,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use users::Column as C;
+    let mut update = users::Entity::update_many()
+        .col_expr(C::UpdatedAt, Expr::value(now))
+        .filter(C::Id.eq(id));
+    let strings = [
+        (C::Username, changes.username),
+        (C::Email, changes.email),
+        (C::FirstName, changes.first_name),
+        (C::LastName, changes.last_name),
+    ];
+    for (column, value) in strings {
+        if let Some(value) = value {
+            update = update.col_expr(column, Expr::value(value));
+        }
+    }
+    let flags = [
+        (C::IsAdmin, changes.is_admin),
+        (C::IsActive, changes.is_active),
+        (C::EmailVerified, changes.email_verified),
+    ];
+    for (column, value) in flags {
+        if let Some(value) = value {
+            update = update.col_expr(column, Expr::value(value));
+        }
+    }
+    update.exec(db).await.map(|_| ())
+}
+
+/// Deletes a user; their profile, sessions, refresh and email tokens go with them.
+///
+/// # Errors
+/// When the delete fails.
+pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, DbErr> {
+    Ok(users::Entity::delete_by_id(id)
+        .exec(db)
+        .await?
+        .rows_affected
+        == 1)
+}
+
+fn search_filter(search: Option<&str>) -> Condition {
+    match search.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Condition::all(),
+        Some(term) => {
+            let escaped = term
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let pattern = format!("%{escaped}%");
+            let like =
+                |e: Expr| e.like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'));
+            Condition::any()
+                .add(like(Expr::expr(Func::lower(Expr::col(
+                    users::Column::Username,
+                )))))
+                .add(like(Expr::col(users::Column::Email)))
+        }
+    }
+}
+
+/// One page of users (with profiles) in id order, after `after`, matching `search` in the
+/// username or email; `limit` rows at most.
+///
+/// # Errors
+/// When the query fails.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    search: Option<&str>,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<(users::Model, Option<crate::entity::profiles::Model>)>, DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    let mut query = users::Entity::find()
+        .find_also_related(crate::entity::profiles::Entity)
+        .filter(search_filter(search));
+    if let Some(after) = after {
+        query = query.filter(users::Column::Id.gt(after));
+    }
+    query
+        .order_by_asc(users::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// How many users match `search`.
+///
+/// # Errors
+/// When the query fails.
+pub async fn count(db: &impl ConnectionTrait, search: Option<&str>) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    users::Entity::find()
+        .filter(search_filter(search))
+        .count(db)
+        .await
+}
+
+/// A user and their profile.
+///
+/// # Errors
+/// When the query fails.
+pub async fn find_with_profile(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<(users::Model, Option<crate::entity::profiles::Model>)>, DbErr> {
+    users::Entity::find_by_id(id)
+        .find_also_related(crate::entity::profiles::Entity)
+        .one(db)
+        .await
 }

@@ -2,6 +2,7 @@
 //! transactions; resolvers call exactly one of these.
 
 pub mod accounts;
+pub mod admin;
 pub mod auth;
 pub mod email;
 pub mod mailing;

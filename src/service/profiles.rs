@@ -1,8 +1,20 @@
-//! Profiles.
+//! Profiles: the public lookup, editing one's own profile, and avatars.
 
 use uuid::Uuid;
 
-use crate::{entity::profiles, error::AppError, repo, state::AppState};
+use crate::{
+    db,
+    domain::{Username, image, profile},
+    entity::profiles,
+    error::AppError,
+    media::MediaKey,
+    repo::{self, users::UserChanges},
+    service::{accounts::Account, auth::CurrentUser},
+    state::AppState,
+};
+
+/// Largest avatar accepted.
+pub const MAX_AVATAR_BYTES: usize = 2 * 1024 * 1024;
 
 /// What anyone may see of an active account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,13 +22,16 @@ pub struct PublicProfile {
     pub username: String,
     pub bio: String,
     pub contact: String,
+    /// The avatar's media key.
+    pub avatar: Option<String>,
 }
 
 /// The profile fields of one account (its username lives on the account).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProfileData {
     pub bio: String,
     pub contact: String,
+    pub avatar: Option<String>,
 }
 
 impl From<profiles::Model> for ProfileData {
@@ -24,6 +39,7 @@ impl From<profiles::Model> for ProfileData {
         Self {
             bio: p.bio,
             contact: p.contact,
+            avatar: p.avatar,
         }
     }
 }
@@ -38,11 +54,15 @@ pub async fn public_profile(
     username: &str,
 ) -> Result<Option<PublicProfile>, AppError> {
     let key = crate::domain::username_lookup_key(username);
+    if key.chars().count() > crate::domain::username_max_len() {
+        return Ok(None);
+    }
     let row = repo::profiles::find_public_by_username(&state.db, &key).await?;
     Ok(row.map(|r| PublicProfile {
         username: r.username,
         bio: r.bio,
         contact: r.contact,
+        avatar: r.avatar,
     }))
 }
 
@@ -55,4 +75,143 @@ pub async fn of_user(state: &AppState, user_id: Uuid) -> Result<ProfileData, App
         .await?
         .map(Into::into)
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("user {user_id} has no profile")))
+}
+
+/// What `updateProfile` was given; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileUpdate {
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub bio: Option<String>,
+    pub contact: Option<String>,
+}
+
+/// Whether a write failed on a unique index (a username or email taken in the meantime).
+pub fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
+/// Changes the signed-in user's own names and profile, only the fields given.
+///
+/// # Errors
+/// `BAD_USER_INPUT` naming the field for a broken rule or a taken username.
+pub async fn update_own(
+    state: &AppState,
+    me: &CurrentUser,
+    update: ProfileUpdate,
+) -> Result<(Account, ProfileData), AppError> {
+    let username = update
+        .username
+        .as_deref()
+        .map(Username::parse)
+        .transpose()?;
+    let changes = UserChanges {
+        first_name: update
+            .first_name
+            .as_deref()
+            .map(|v| profile::name(v, "firstName"))
+            .transpose()?,
+        last_name: update
+            .last_name
+            .as_deref()
+            .map(|v| profile::name(v, "lastName"))
+            .transpose()?,
+        ..UserChanges::default()
+    };
+    let bio = update.bio.as_deref().map(profile::bio).transpose()?;
+    let contact = update
+        .contact
+        .as_deref()
+        .map(profile::contact)
+        .transpose()?;
+    let id = me.account.id;
+    let now = state.clock.now();
+
+    let txn = db::begin_write(&state.db).await?;
+    if let Some(name) = &username {
+        let taken = repo::users::find_by_username(&txn, &name.key())
+            .await?
+            .is_some_and(|u| u.id != id);
+        if taken {
+            return Err(AppError::input("username", "This username is taken"));
+        }
+    }
+    let changes = UserChanges {
+        username: username.map(Username::into_inner),
+        ..changes
+    };
+    match repo::users::update(&txn, id, changes, now).await {
+        Err(e) if is_unique_violation(&e) => {
+            return Err(AppError::input("username", "This username is taken"));
+        }
+        other => other?,
+    }
+    repo::profiles::update(&txn, id, bio, contact, now).await?;
+    let (user, profile) = repo::users::find_with_profile(&txn, id)
+        .await?
+        .ok_or(AppError::NotFound("No such user"))?;
+    txn.commit().await?;
+    Ok((user.into(), profile.map(Into::into).unwrap_or_default()))
+}
+
+/// Replaces the signed-in user's avatar with `bytes`, a PNG, JPEG or WebP of at most
+/// [`MAX_AVATAR_BYTES`], judged by content. The file is stored under a random name; the
+/// previous one is removed once the new one is in place. If anything fails the old avatar
+/// stays.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `file` for anything that is not an acceptable image.
+pub async fn set_avatar(
+    state: &AppState,
+    me: &CurrentUser,
+    bytes: &[u8],
+) -> Result<ProfileData, AppError> {
+    if bytes.len() > MAX_AVATAR_BYTES {
+        return Err(AppError::input("file", "Avatars are at most 2 MiB"));
+    }
+    let info = image::detect(bytes).map_err(|e| AppError::input("file", format!("Avatar: {e}")))?;
+    let key = MediaKey::random(info.format).map_err(AppError::internal)?;
+    state
+        .media
+        .put(&key, bytes)
+        .await
+        .map_err(AppError::internal)?;
+
+    let id = me.account.id;
+    let now = state.clock.now();
+    let stored = async {
+        let txn = db::begin_write(&state.db).await?;
+        let old = repo::profiles::find_by_user(&txn, id)
+            .await?
+            .and_then(|p| p.avatar);
+        repo::profiles::set_avatar(&txn, id, Some(key.as_str().to_owned()), now).await?;
+        let profile = repo::profiles::find_by_user(&txn, id).await?;
+        txn.commit().await?;
+        Ok::<_, AppError>((old, profile))
+    }
+    .await;
+    let (old, profile) = match stored {
+        Ok(done) => done,
+        Err(err) => {
+            // The new file never became the avatar: remove it, keep the old one.
+            let _ = state.media.delete(&key).await;
+            return Err(err);
+        }
+    };
+    remove_avatar_file(state, old.as_deref()).await;
+    tracing::info!(user_id = %id, width = info.width, height = info.height, "avatar replaced");
+    Ok(profile.map(Into::into).unwrap_or_default())
+}
+
+/// Removes an avatar file (after its user is gone).
+pub async fn remove_avatar_file(state: &AppState, avatar: Option<&str>) {
+    if let Some(key) = avatar.and_then(MediaKey::parse)
+        && let Err(err) = state.media.delete(&key).await
+    {
+        tracing::warn!(error = %err, "could not remove an avatar file");
+    }
 }

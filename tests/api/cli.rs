@@ -185,3 +185,91 @@ async fn serve_with_no_configuration_uses_a_sqlite_file_here_and_stops_on_sigter
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[tokio::test]
+async fn create_admin_creates_a_verified_administrator_or_promotes_an_account() {
+    each_empty_database(|backend, url| async move {
+        let dir = temp_dir();
+        let run = |args: &[&str], stdin: &str| {
+            let mut child = authql(&dir)
+                .arg("create-admin")
+                .args(args)
+                .env("DATABASE_URL", &url)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(stdin.as_bytes())
+                .unwrap();
+            child.wait_with_output().unwrap()
+        };
+        let out = run(
+            &["--username", "root", "--email", "root@example.com"],
+            "password\n",
+        );
+        assert_eq!(out.status.code(), Some(1), "{backend:?}: {}", text(&out));
+        assert!(text(&out).contains("password"), "{}", text(&out));
+
+        let out = run(
+            &["--username", "root", "--email", "root@example.com"],
+            "a-root-passphrase\n",
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("created administrator root"));
+
+        let db = sea_orm::Database::connect(&url).await.unwrap();
+        let root = authql::repo::users::find_by_username(&db, "root")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(root.is_admin && root.email_verified && root.is_active);
+        assert!(root.password_hash.0.starts_with("$argon2id$"));
+
+        // An existing account is promoted; no password is read.
+        let settings =
+            authql::config::Settings::with_overrides(&[("DATABASE_URL", url.as_str())]).unwrap();
+        let hasher = authql::auth::password::Hasher::new(settings.password_hash, 1)
+            .await
+            .unwrap();
+        let txn = sea_orm::TransactionTrait::begin(&db).await.unwrap();
+        authql::repo::users::insert_with_profile(
+            &txn,
+            authql::repo::users::NewUser {
+                username: "ops".into(),
+                email: "ops@example.com".into(),
+                password_hash: hasher
+                    .hash(
+                        &authql::domain::Password::candidate("x-ops-passphrase".into(), "p")
+                            .unwrap(),
+                    )
+                    .await
+                    .unwrap(),
+                email_verified: false,
+                is_admin: false,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        txn.commit().await.unwrap();
+        let out = run(
+            &["--username", "someone-else", "--email", "OPS@example.com"],
+            "",
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        let ops = authql::repo::users::find_by_username(&db, "ops")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(ops.is_admin);
+        db.close().await.ok();
+        std::fs::remove_dir_all(dir).ok();
+    })
+    .await;
+}

@@ -485,6 +485,69 @@ impl TestApp {
             .await
     }
 
+    /// Creates (through the library, as `authql create-admin` does) and logs in an
+    /// administrator.
+    pub async fn admin(&self, username: &str) -> Tokens {
+        authql::service::admin::create_admin(
+            &self.db,
+            &self.state.hasher,
+            username,
+            &format!("{username}@example.com"),
+            || Ok(PASSWORD.to_owned()),
+        )
+        .await
+        .expect("an administrator");
+        self.login_ok(username, PASSWORD).await
+    }
+
+    /// A GraphQL multipart request (the upload spec) with one file as variable `file`.
+    pub async fn upload(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        filename: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> reqwest::Response {
+        let boundary = "authql-test-boundary-7f3a";
+        let operations = json!({ "query": query, "variables": { "file": null } });
+        let mut body = Vec::new();
+        let mut part = |headers: &str, content: &[u8]| {
+            body.extend_from_slice(format!("--{boundary}\r\n{headers}\r\n\r\n").as_bytes());
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        };
+        part(
+            "Content-Disposition: form-data; name=\"operations\"",
+            operations.to_string().as_bytes(),
+        );
+        part(
+            "Content-Disposition: form-data; name=\"map\"",
+            br#"{"0":["variables.file"]}"#,
+        );
+        part(
+            &format!(
+                "Content-Disposition: form-data; name=\"0\"; filename=\"{filename}\"\r\n\
+                 Content-Type: {content_type}"
+            ),
+            bytes,
+        );
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let mut req = self
+            .client
+            .post(self.url("/graphql"))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header("apollo-require-preflight", "true")
+            .body(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("request sent")
+    }
+
     /// Polls `/readyz` until it answers 200 (the mail relay connects to the broker in the
     /// background after start) and returns its body.
     pub async fn wait_ready(&self) -> Value {

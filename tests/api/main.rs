@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod admin;
+mod avatars;
 mod browser;
 mod cli;
 mod graphiql;

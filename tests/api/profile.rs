@@ -98,3 +98,138 @@ async fn usernames_that_differ_only_by_case_cannot_both_exist() {
     })
     .await;
 }
+
+const UPDATE: &str = "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { \
+    username firstName lastName profile { username bio contact } } }";
+
+#[tokio::test]
+async fn update_profile_changes_only_the_fields_given() {
+    each_backend(|app| async move {
+        let t = app.register("erin").await;
+        let res = app
+            .gql_as(
+                &t.access,
+                UPDATE,
+                json!({ "i": { "bio": "Hello\nthere", "firstName": " Erin " } }),
+            )
+            .await;
+        let user = &res.data()["updateProfile"];
+        assert_eq!(user["firstName"], "Erin");
+        assert_eq!(user["lastName"], "");
+        assert_eq!(user["profile"]["bio"], "Hello\nthere");
+        let res = app
+            .gql_as(
+                &t.access,
+                UPDATE,
+                json!({ "i": { "contact": "@erin", "lastName": "Smith" } }),
+            )
+            .await;
+        let user = &res.data()["updateProfile"];
+        assert_eq!(user["firstName"], "Erin");
+        assert_eq!(user["lastName"], "Smith");
+        assert_eq!(
+            user["profile"],
+            json!({ "username": "erin", "bio": "Hello\nthere", "contact": "@erin" })
+        );
+        // `me` and the public profile show it at once.
+        let me = app
+            .gql_as(
+                &t.access,
+                "{ me { lastName profile { contact } } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(me.data()["me"]["profile"]["contact"], "@erin");
+        let public = app.gql(PROFILE, json!({ "u": "ERIN" })).await;
+        assert_eq!(public.data()["profile"]["bio"], "Hello\nthere");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_new_username_keeps_the_rules_and_case_insensitive_uniqueness() {
+    each_backend(|app| async move {
+        app.register("frank").await;
+        let t = app.register("gina").await;
+        for (name, field) in [
+            ("FRANK", "username"),
+            ("a b", "username"),
+            ("x", "username"),
+        ] {
+            let res = app
+                .gql_as(&t.access, UPDATE, json!({ "i": { "username": name } }))
+                .await;
+            assert_eq!(res.error_code(), "BAD_USER_INPUT", "{name}");
+            assert_eq!(res.body["errors"][0]["extensions"]["field"], field);
+        }
+        let res = app
+            .gql_as(&t.access, UPDATE, json!({ "i": { "username": "Gina_B" } }))
+            .await;
+        assert_eq!(res.data()["updateProfile"]["username"], "Gina_B");
+        // The new name logs in and is found; the old one is free again.
+        app.login_ok("gina_b", crate::helpers::PASSWORD).await;
+        assert_eq!(
+            app.gql(PROFILE, json!({ "u": "gina" })).await.data()["profile"],
+            serde_json::Value::Null
+        );
+        // Changing only the case of one's own name is allowed.
+        let res = app
+            .gql_as(&t.access, UPDATE, json!({ "i": { "username": "GINA_B" } }))
+            .await;
+        assert_eq!(res.data()["updateProfile"]["username"], "GINA_B");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn profile_fields_have_length_caps_and_nothing_is_half_written() {
+    each_backend(|app| async move {
+        let t = app.register("hugo").await;
+        let cases = [
+            (json!({ "bio": "b".repeat(1001) }), "bio"),
+            (json!({ "contact": "c".repeat(201) }), "contact"),
+            (json!({ "contact": "two\nlines" }), "contact"),
+            (json!({ "firstName": "f".repeat(151) }), "firstName"),
+            (json!({ "lastName": "nul\u{0}" }), "lastName"),
+            (
+                json!({ "bio": "ok", "lastName": "l".repeat(151) }),
+                "lastName",
+            ),
+        ];
+        for (input, field) in cases {
+            let res = app.gql_as(&t.access, UPDATE, json!({ "i": input })).await;
+            assert_eq!(res.error_code(), "BAD_USER_INPUT", "{input}");
+            assert_eq!(res.body["errors"][0]["extensions"]["field"], field);
+        }
+        let me = app
+            .gql_as(&t.access, "{ me { lastName profile { bio } } }", json!({}))
+            .await;
+        assert_eq!(me.data()["me"]["profile"]["bio"], "");
+        assert_eq!(me.data()["me"]["lastName"], "");
+        let res = app.gql(UPDATE, json!({ "i": { "bio": "anon" } })).await;
+        assert_eq!(res.error_code(), "UNAUTHENTICATED");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_profile_exposes_only_public_fields() {
+    each_backend(|app| async move {
+        app.register("iris").await;
+        let res = app
+            .gql("{ profile(username: \"iris\") { email } }", json!({}))
+            .await;
+        assert_eq!(res.error_code(), "GRAPHQL_VALIDATION_FAILED");
+        let res = app
+            .gql(
+                "{ profile(username: \"iris\") { username bio contact avatarUrl } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            res.data()["profile"],
+            json!({ "username": "iris", "bio": "", "contact": "", "avatarUrl": null })
+        );
+    })
+    .await;
+}

@@ -1,0 +1,126 @@
+//! Administration resolvers: `users`, `user`, `adminUpdateUser`, `adminDeleteUser`,
+//! `adminRevokeSessions`. Everyone but an administrator gets `FORBIDDEN`.
+
+use async_graphql::{Context, ID, Object, Result, ResultExt};
+use uuid::Uuid;
+
+use super::{
+    context,
+    types::{AdminUpdateUserInput, PageInfo, User, UserConnection, UserEdge},
+};
+use crate::{
+    error::AppError,
+    service::admin::{self, AdminUpdate},
+};
+
+fn user_id(id: &ID) -> Result<Uuid> {
+    Uuid::parse_str(id)
+        .map_err(|_| AppError::input("id", "Not a user id"))
+        .extend()
+}
+
+#[derive(Default)]
+pub struct AdminQuery;
+
+#[Object]
+impl AdminQuery {
+    /// Users, oldest first, `first` (at most 100) at a time after the cursor `after`;
+    /// `search` keeps those whose username or email contains it. Administrators only.
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+        search: Option<String>,
+    ) -> Result<UserConnection> {
+        let me = context::current_user(ctx).await?;
+        // An explicit null (an unset nullable variable) means the default.
+        let page = admin::list_users(
+            context::state(ctx)?,
+            me,
+            first.unwrap_or(20),
+            after.as_deref(),
+            search.as_deref(),
+        )
+        .await
+        .extend()?;
+        let end_cursor = page.users.last().map(|(c, _, _)| c.clone());
+        Ok(UserConnection {
+            edges: page
+                .users
+                .into_iter()
+                .map(|(cursor, account, profile)| UserEdge {
+                    cursor,
+                    node: User::new(account, Some(profile)),
+                })
+                .collect(),
+            page_info: PageInfo {
+                has_next_page: page.has_next_page,
+                end_cursor,
+            },
+            total_count: i32::try_from(page.total_count).unwrap_or(i32::MAX),
+        })
+    }
+
+    /// One user by id; `null` when there is none. Administrators only.
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
+        let me = context::current_user(ctx).await?;
+        let id = user_id(&id)?;
+        Ok(admin::get_user(context::state(ctx)?, me, id)
+            .await
+            .extend()?
+            .map(|(account, profile)| User::new(account, Some(profile))))
+    }
+}
+
+#[derive(Default)]
+pub struct AdminMutation;
+
+#[Object]
+impl AdminMutation {
+    /// Changes any field of an account. Deactivating ends all of the user's sessions. An
+    /// administrator cannot remove their own rights or deactivate themselves.
+    async fn admin_update_user(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: AdminUpdateUserInput,
+    ) -> Result<User> {
+        let me = context::current_user(ctx).await?;
+        let id = user_id(&id)?;
+        let update = AdminUpdate {
+            username: input.username,
+            email: input.email,
+            first_name: input.first_name,
+            last_name: input.last_name,
+            is_admin: input.is_admin,
+            is_active: input.is_active,
+            email_verified: input.email_verified,
+        };
+        let (account, profile) = admin::update_user(context::state(ctx)?, me, id, update)
+            .await
+            .extend()?;
+        Ok(User::new(account, Some(profile)))
+    }
+
+    /// Deletes an account with its profile, sessions, tokens and avatar. Administrators
+    /// cannot delete themselves.
+    async fn admin_delete_user(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let me = context::current_user(ctx).await?;
+        let id = user_id(&id)?;
+        admin::delete_user(context::state(ctx)?, me, id)
+            .await
+            .extend()?;
+        Ok(true)
+    }
+
+    /// Ends every session of a user; answers how many ended.
+    async fn admin_revoke_sessions(&self, ctx: &Context<'_>, id: ID) -> Result<i32> {
+        let me = context::current_user(ctx).await?;
+        let id = user_id(&id)?;
+        let ended = admin::revoke_sessions(context::state(ctx)?, me, id)
+            .await
+            .extend()?;
+        Ok(i32::try_from(ended).unwrap_or(i32::MAX))
+    }
+}

@@ -1,0 +1,325 @@
+//! Administration: listing, reading, changing and deleting accounts, ending their
+//! sessions, and creating the first administrator.
+
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use crate::{
+    auth::password::Hasher,
+    db,
+    domain::{Email, Password, Username, profile},
+    error::AppError,
+    repo::{
+        self,
+        sessions::{RevokeReason, Scope},
+        users::{NewUser, UserChanges},
+    },
+    service::{
+        accounts::Account,
+        auth::CurrentUser,
+        profiles::{self, ProfileData, is_unique_violation},
+    },
+    state::AppState,
+};
+
+/// Most users one page may hold.
+pub const MAX_PAGE: i32 = 100;
+
+/// Refuses anyone but an administrator.
+///
+/// # Errors
+/// `FORBIDDEN` for a user who is not an administrator.
+pub fn require_admin(me: &CurrentUser) -> Result<(), AppError> {
+    if me.account.is_admin {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("Only administrators may do this"))
+    }
+}
+
+/// One page of users.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub users: Vec<(String, Account, ProfileData)>,
+    pub has_next_page: bool,
+    pub total_count: u64,
+}
+
+fn cursor_of(id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("user:{id}"))
+}
+
+fn parse_cursor(cursor: &str) -> Result<Uuid, AppError> {
+    let bad = || AppError::input("after", "This is not a cursor of this list");
+    let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    text.strip_prefix("user:")
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .ok_or_else(bad)
+}
+
+/// Users in a stable order (by id, which follows creation time), `first` at a time after
+/// the cursor `after`, optionally only those whose username or email contains `search`.
+///
+/// # Errors
+/// `FORBIDDEN` for non-administrators; `BAD_USER_INPUT` for `first` outside 0–100 or a
+/// cursor this list did not issue.
+pub async fn list_users(
+    state: &AppState,
+    me: &CurrentUser,
+    first: i32,
+    after: Option<&str>,
+    search: Option<&str>,
+) -> Result<Page, AppError> {
+    require_admin(me)?;
+    if !(0..=MAX_PAGE).contains(&first) {
+        return Err(AppError::input(
+            "first",
+            format!("Ask for 0 to {MAX_PAGE} users at a time"),
+        ));
+    }
+    if search.is_some_and(|s| s.len() > 256) {
+        return Err(AppError::input("search", "At most 256 characters"));
+    }
+    let after = after.map(parse_cursor).transpose()?;
+    let limit = u64::try_from(first).unwrap_or(0);
+    let mut rows = repo::users::page(&state.db, search, after, limit + 1).await?;
+    let has_next_page = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let total_count = repo::users::count(&state.db, search).await?;
+    Ok(Page {
+        users: rows
+            .into_iter()
+            .map(|(u, p)| {
+                (
+                    cursor_of(u.id),
+                    u.into(),
+                    p.map(Into::into).unwrap_or_default(),
+                )
+            })
+            .collect(),
+        has_next_page,
+        total_count,
+    })
+}
+
+/// One user, if there is one with this id.
+///
+/// # Errors
+/// `FORBIDDEN` for non-administrators.
+pub async fn get_user(
+    state: &AppState,
+    me: &CurrentUser,
+    id: Uuid,
+) -> Result<Option<(Account, ProfileData)>, AppError> {
+    require_admin(me)?;
+    Ok(repo::users::find_with_profile(&state.db, id)
+        .await?
+        .map(|(u, p)| (u.into(), p.map(Into::into).unwrap_or_default())))
+}
+
+/// What `adminUpdateUser` was given; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AdminUpdate {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub is_admin: Option<bool>,
+    pub is_active: Option<bool>,
+    pub email_verified: Option<bool>,
+}
+
+/// Changes any field of an account. Deactivating ends every session of the user; a new
+/// email is unverified unless `emailVerified` says otherwise. An administrator cannot take
+/// their own administrator rights or deactivate themselves.
+///
+/// # Errors
+/// `FORBIDDEN` for non-administrators and for those two self-changes; `NOT_FOUND` for an
+/// unknown id; `BAD_USER_INPUT` naming the field for a broken rule or a taken name.
+pub async fn update_user(
+    state: &AppState,
+    me: &CurrentUser,
+    id: Uuid,
+    update: AdminUpdate,
+) -> Result<(Account, ProfileData), AppError> {
+    require_admin(me)?;
+    if id == me.account.id && (update.is_admin == Some(false) || update.is_active == Some(false)) {
+        return Err(AppError::Forbidden(
+            "Administrators cannot remove their own rights or deactivate themselves",
+        ));
+    }
+    let username = update
+        .username
+        .as_deref()
+        .map(Username::parse)
+        .transpose()?;
+    let email = update.email.as_deref().map(Email::parse).transpose()?;
+    let now = state.clock.now();
+    let txn = db::begin_write(&state.db).await?;
+    let current = repo::users::find_by_id(&txn, id)
+        .await?
+        .ok_or(AppError::NotFound("No such user"))?;
+    if let Some(name) = &username
+        && repo::users::find_by_username(&txn, &name.key())
+            .await?
+            .is_some_and(|u| u.id != id)
+    {
+        return Err(AppError::input("username", "This username is taken"));
+    }
+    if let Some(email) = &email
+        && repo::users::find_by_email(&txn, email.as_str())
+            .await?
+            .is_some_and(|u| u.id != id)
+    {
+        return Err(AppError::input(
+            "email",
+            "This email address has an account",
+        ));
+    }
+    let email_changed = email.as_ref().is_some_and(|e| e.as_str() != current.email);
+    let changes = UserChanges {
+        username: username.map(Username::into_inner),
+        email: email.map(Email::into_inner),
+        first_name: update
+            .first_name
+            .as_deref()
+            .map(|v| profile::name(v, "firstName"))
+            .transpose()?,
+        last_name: update
+            .last_name
+            .as_deref()
+            .map(|v| profile::name(v, "lastName"))
+            .transpose()?,
+        is_admin: update.is_admin,
+        is_active: update.is_active,
+        email_verified: update.email_verified.or((email_changed).then_some(false)),
+    };
+    match repo::users::update(&txn, id, changes, now).await {
+        Err(e) if is_unique_violation(&e) => {
+            return Err(AppError::input(
+                "username",
+                "This username or email is taken",
+            ));
+        }
+        other => other?,
+    }
+    if update.is_active == Some(false) {
+        let scope = Scope::AllOf {
+            user: id,
+            keep: None,
+        };
+        repo::sessions::revoke(&txn, scope, RevokeReason::Deactivated, now).await?;
+    }
+    let (user, profile) = repo::users::find_with_profile(&txn, id)
+        .await?
+        .ok_or(AppError::NotFound("No such user"))?;
+    txn.commit().await?;
+    tracing::info!(admin_id = %me.account.id, user_id = %id, "account changed by an administrator");
+    Ok((user.into(), profile.map(Into::into).unwrap_or_default()))
+}
+
+/// Deletes an account with its profile, sessions, tokens and avatar file.
+///
+/// # Errors
+/// `FORBIDDEN` for non-administrators and for deleting oneself; `NOT_FOUND` for an unknown id.
+pub async fn delete_user(state: &AppState, me: &CurrentUser, id: Uuid) -> Result<(), AppError> {
+    require_admin(me)?;
+    if id == me.account.id {
+        return Err(AppError::Forbidden(
+            "Administrators cannot delete themselves",
+        ));
+    }
+    let txn = db::begin_write(&state.db).await?;
+    let avatar = repo::profiles::find_by_user(&txn, id)
+        .await?
+        .and_then(|p| p.avatar);
+    if !repo::users::delete(&txn, id).await? {
+        return Err(AppError::NotFound("No such user"));
+    }
+    txn.commit().await?;
+    profiles::remove_avatar_file(state, avatar.as_deref()).await;
+    tracing::info!(admin_id = %me.account.id, user_id = %id, "account deleted by an administrator");
+    Ok(())
+}
+
+/// Ends every session of a user; returns how many ended.
+///
+/// # Errors
+/// `FORBIDDEN` for non-administrators; `NOT_FOUND` for an unknown id.
+pub async fn revoke_sessions(
+    state: &AppState,
+    me: &CurrentUser,
+    id: Uuid,
+) -> Result<u64, AppError> {
+    require_admin(me)?;
+    if repo::users::find_by_id(&state.db, id).await?.is_none() {
+        return Err(AppError::NotFound("No such user"));
+    }
+    let scope = Scope::AllOf {
+        user: id,
+        keep: None,
+    };
+    let now = state.clock.now();
+    Ok(repo::sessions::revoke(&state.db, scope, RevokeReason::Revoked, now).await?)
+}
+
+/// What `authql create-admin` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateAdmin {
+    Created(Uuid),
+    Promoted(Uuid),
+}
+
+/// Creates a verified administrator, or promotes the existing account with this username
+/// or email. `password` is asked for only when an account must be created.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for a broken rule, or when the username and the email belong to two
+/// different accounts.
+pub async fn create_admin(
+    db: &DatabaseConnection,
+    hasher: &Hasher,
+    username: &str,
+    email: &str,
+    password: impl FnOnce() -> Result<String, AppError>,
+) -> Result<CreateAdmin, AppError> {
+    let username = Username::parse(username)?;
+    let email = Email::parse(email)?;
+    let by_name = repo::users::find_by_username(db, &username.key()).await?;
+    let by_email = repo::users::find_by_email(db, email.as_str()).await?;
+    let now = chrono::Utc::now();
+    let existing = match (by_name, by_email) {
+        (Some(a), Some(b)) if a.id != b.id => {
+            return Err(AppError::input(
+                "email",
+                "The username and the email belong to two different accounts",
+            ));
+        }
+        (Some(u), _) | (None, Some(u)) => Some(u),
+        (None, None) => None,
+    };
+    if let Some(user) = existing {
+        let changes = UserChanges {
+            is_admin: Some(true),
+            is_active: Some(true),
+            ..UserChanges::default()
+        };
+        repo::users::update(db, user.id, changes, now).await?;
+        return Ok(CreateAdmin::Promoted(user.id));
+    }
+    let password = Password::new_for(password()?, "password", username.as_str(), email.as_str())?;
+    let hash = hasher.hash(&password).await?;
+    let txn = db::begin_write(db).await?;
+    let new = NewUser {
+        username: username.into_inner(),
+        email: email.into_inner(),
+        password_hash: hash,
+        email_verified: true,
+        is_admin: true,
+    };
+    let user = repo::users::insert_with_profile(&txn, new, now).await?;
+    txn.commit().await?;
+    Ok(CreateAdmin::Created(user.id))
+}

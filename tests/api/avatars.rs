@@ -1,0 +1,195 @@
+//! `uploadAvatar` over the GraphQL multipart request spec, and `/media`.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, each_backend, each_backend_with};
+
+const UPLOAD: &str =
+    "mutation($file: Upload!) { uploadAvatar(file: $file) { username avatarUrl } }";
+const PNG: &[u8] = include_bytes!("../fixtures/avatar.png");
+const JPEG: &[u8] = include_bytes!("../fixtures/avatar.jpg");
+const WEBP: &[u8] = include_bytes!("../fixtures/avatar.webp");
+
+async fn upload(app: &TestApp, token: Option<&str>, name: &str, bytes: &[u8]) -> (u16, Value) {
+    let res = app
+        .upload(token, UPLOAD, name, "application/octet-stream", bytes)
+        .await;
+    let status = res.status().as_u16();
+    (status, res.json().await.expect("a JSON body"))
+}
+
+/// The path of an avatar URL on this service.
+fn media_path(url: &str, base: &str) -> String {
+    url.strip_prefix(base)
+        .unwrap_or_else(|| panic!("{url} is not under {base}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn png_jpeg_and_webp_avatars_are_stored_and_served_with_their_type() {
+    each_backend_with(
+        &[("PUBLIC_URL", "https://auth.example.com")],
+        |app| async move {
+            let t = app.register("alice").await;
+            for (bytes, name, content_type) in [
+                (PNG, "me.png", "image/png"),
+                (JPEG, "photo.jpeg", "image/jpeg"),
+                (WEBP, "no-extension", "image/webp"),
+            ] {
+                let (status, body) = upload(&app, Some(&t.access), name, bytes).await;
+                assert_eq!(status, 200, "{body}");
+                let url = body["data"]["uploadAvatar"]["avatarUrl"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                assert!(url.starts_with("https://auth.example.com/media/"), "{url}");
+                let res = app.get(&media_path(&url, "https://auth.example.com")).await;
+                assert_eq!(res.status(), 200);
+                assert_eq!(res.headers()["content-type"], content_type);
+                assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+                assert_eq!(res.bytes().await.unwrap().as_ref(), bytes);
+            }
+            let public = app
+                .gql("{ profile(username: \"alice\") { avatarUrl } }", json!({}))
+                .await;
+            assert!(
+                public.data()["profile"]["avatarUrl"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(".webp")
+            );
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_new_avatar_replaces_the_old_file() {
+    each_backend(|app| async move {
+        let t = app.register("bob").await;
+        let (_, first) = upload(&app, Some(&t.access), "a.png", PNG).await;
+        let old = media_path(
+            first["data"]["uploadAvatar"]["avatarUrl"].as_str().unwrap(),
+            &app.base_url,
+        );
+        let (_, second) = upload(&app, Some(&t.access), "b.jpg", JPEG).await;
+        let new = media_path(
+            second["data"]["uploadAvatar"]["avatarUrl"]
+                .as_str()
+                .unwrap(),
+            &app.base_url,
+        );
+        assert_ne!(old, new);
+        assert_eq!(app.get(&old).await.status(), 404);
+        assert_eq!(app.get(&new).await.status(), 200);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn what_is_not_an_acceptable_image_is_refused_and_the_old_avatar_stays() {
+    each_backend(|app| async move {
+        let t = app.register("carl").await;
+        let (_, ok) = upload(&app, Some(&t.access), "a.png", PNG).await;
+        let url = ok["data"]["uploadAvatar"]["avatarUrl"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let truncated = &PNG[..PNG.len() - 10];
+        let svg = br#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#;
+        for (name, bytes) in [
+            ("not-an-image.png", b"just some text, honestly".as_slice()),
+            ("truncated.png", truncated),
+            ("drawing.png", svg.as_slice()),
+            ("empty.png", b"".as_slice()),
+        ] {
+            let (status, body) = upload(&app, Some(&t.access), name, bytes).await;
+            assert_eq!(status, 200, "{name}");
+            assert_eq!(
+                body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+                "{name}: {body}"
+            );
+            assert_eq!(body["errors"][0]["extensions"]["field"], "file");
+        }
+        let me = app
+            .gql_as(&t.access, "{ me { profile { avatarUrl } } }", json!({}))
+            .await;
+        assert_eq!(me.data()["me"]["profile"]["avatarUrl"], url.as_str());
+        assert_eq!(
+            app.get(&media_path(&url, &app.base_url)).await.status(),
+            200
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn oversized_uploads_are_cut_off_with_a_clear_error() {
+    each_backend(|app| async move {
+        let t = app.register("dora").await;
+        // Just over the 2 MiB limit: the file part is refused by size.
+        let mut big = PNG.to_vec();
+        big.resize(2 * 1024 * 1024 + 1, 0);
+        let (status, body) = upload(&app, Some(&t.access), "big.png", &big).await;
+        assert_eq!(status, 413, "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        // Far over: the body is refused as soon as its size is known.
+        let huge = vec![0u8; 50 * 1024 * 1024];
+        let (status, body) = upload(&app, Some(&t.access), "huge.png", &huge).await;
+        assert_eq!(status, 413);
+        assert!(body["errors"][0]["extensions"]["code"].is_string());
+        // The process is unaffected.
+        assert_eq!(app.get("/healthz").await.status(), 200);
+        let (status, _) = upload(&app, Some(&t.access), "ok.png", PNG).await;
+        assert_eq!(status, 200);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_upload_without_a_session_is_unauthenticated() {
+    each_backend(|app| async move {
+        let (status, body) = upload(&app, None, "a.png", PNG).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_multipart_request_needs_a_preflight_header_and_one_file() {
+    each_backend(|app| async move {
+        let t = app.register("eve").await;
+        let body = "--b\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n\
+                    {\"query\":\"{ __typename }\"}\r\n--b--\r\n";
+        let res = app
+            .client
+            .post(app.url("/graphql"))
+            .header("content-type", "multipart/form-data; boundary=b")
+            .bearer_auth(&t.access)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400);
+        let json: Value = res.json().await.unwrap();
+        assert!(json["errors"][0]["extensions"]["code"].is_string());
+        assert!(json.get("data").is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn media_serves_only_names_it_issued() {
+    each_backend(|app| async move {
+        for path in [
+            "/media/../Cargo.toml",
+            "/media/%2e%2e%2fCargo.toml",
+            "/media/0123456789abcdef0123456789abcdef.png",
+            "/media/anything.svg",
+        ] {
+            assert_eq!(app.get(path).await.status(), 404, "{path}");
+        }
+    })
+    .await;
+}
