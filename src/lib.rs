@@ -16,6 +16,7 @@ pub mod graphql;
 pub mod http;
 pub mod mail;
 pub mod media;
+pub mod metrics;
 pub mod repo;
 pub mod service;
 pub mod state;
@@ -50,6 +51,8 @@ pub struct App {
     router: axum::Router,
     /// Sends mail in-process when there is no broker.
     mailer: Option<mail::sender::Mailer>,
+    /// The internal `/metrics` listener (`METRICS_BIND`), if any.
+    metrics: Option<(TcpListener, axum::Router)>,
 }
 
 /// Choices made by the caller of [`App::build`] rather than by configuration.
@@ -137,8 +140,20 @@ impl App {
             Some(_) => None,
             None => Some(mail::sender::Mailer::new(&settings, db.clone())?),
         };
+        let metrics_listener = match settings.metrics_bind {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (METRICS_BIND)"))?,
+            ),
+            None => None,
+        };
         let bound = listener.local_addr()?;
         let state = build_state(db, settings, options.clock, bound).await?;
+        let metrics = metrics_listener.and_then(|listener| {
+            metrics::install()
+                .map(|handle| (listener, metrics::router(handle, Some(state.clone()))))
+        });
         let schema = graphql::build(state.clone());
         let router = http::router(HttpState {
             state: state.clone(),
@@ -149,6 +164,7 @@ impl App {
             state,
             router,
             mailer,
+            metrics,
         })
     }
 
@@ -158,6 +174,11 @@ impl App {
     /// When the socket cannot report its address.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The address of the internal `/metrics` listener, if there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// The shared state, for tools and tests that work next to the running server.
@@ -184,6 +205,20 @@ impl App {
             self.mailer,
             stopping_rx.clone(),
         ));
+        let metrics = self.metrics.map(|(listener, router)| {
+            let mut stopping = stopping_rx.clone();
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stopping.wait_for(|s| *s).await;
+                };
+                if let Err(err) = axum::serve(listener, router)
+                    .with_graceful_shutdown(stopped)
+                    .await
+                {
+                    tracing::warn!(error = %err, "the metrics listener failed");
+                }
+            })
+        });
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -204,6 +239,9 @@ impl App {
             }
         };
         housekeeping.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         // The relay stops between rows: what it has not handed on stays in the outbox.
         if tokio::time::timeout(Duration::from_secs(5), relay)
             .await

@@ -89,6 +89,7 @@ pub async fn handle(
         Ok(()) => (Outcome::Sent, None),
         Err(err) if !err.is_permanent() && attempt < topology.max_attempts => {
             tracing::warn!(message_id = %id, attempt, error = %err, "mail not sent; will retry");
+            crate::metrics::mail("failed");
             (
                 Outcome::Retried {
                     next_attempt: attempt + 1,
@@ -100,6 +101,7 @@ pub async fn handle(
             let reason = err.to_string();
             tracing::error!(message_id = %id, attempt, error = %reason,
                 "mail parked in the dead-letter queue");
+            crate::metrics::mail("dead_lettered");
             (
                 Outcome::Parked {
                     reason: reason.clone(),
@@ -155,6 +157,7 @@ pub async fn run(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
+    serve_metrics(&settings, stop_rx.clone()).await;
     let mut backoff = Duration::from_millis(250);
     while !*stop_rx.borrow() {
         match consume(url.expose(), &mailer, &topology, stop_rx.clone()).await {
@@ -173,6 +176,28 @@ pub async fn run(
     conn.close().await.ok();
     tracing::info!("worker stopped");
     Ok(())
+}
+
+/// Serves the worker's own `/metrics` on `METRICS_BIND`. A worker beside an API on one
+/// host finds the port taken: it says so and goes on without.
+async fn serve_metrics(settings: &Settings, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let (Some(addr), Some(handle)) = (settings.metrics_bind, crate::metrics::install()) else {
+        return;
+    };
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => {
+            let router = crate::metrics::router(handle, None);
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                let _ = axum::serve(listener, router)
+                    .with_graceful_shutdown(stopped)
+                    .await;
+            });
+        }
+        Err(err) => tracing::warn!(%addr, error = %err, "worker metrics not served (METRICS_BIND)"),
+    }
 }
 
 /// One connection's worth of consuming. `Ok` means a clean shutdown.

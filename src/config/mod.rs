@@ -260,6 +260,61 @@ pub const VARIABLES: &[Variable] = &[
         "passwords hashed at once (default: the number of CPU cores)",
         false,
     ),
+    var(
+        "GRAPHQL_MAX_DEPTH",
+        Some("15"),
+        "deepest selection an operation may have",
+        false,
+    ),
+    var(
+        "GRAPHQL_MAX_COMPLEXITY",
+        Some("500"),
+        "most fields an operation may select in all",
+        false,
+    ),
+    var(
+        "GRAPHQL_MAX_ALIASES",
+        Some("30"),
+        "most aliases one document may use",
+        false,
+    ),
+    var(
+        "GRAPHQL_MAX_ROOT_FIELDS",
+        Some("20"),
+        "most root fields one operation may have",
+        false,
+    ),
+    var(
+        "GRAPHQL_MAX_BATCH",
+        Some("10"),
+        "most operations one batched request may hold",
+        false,
+    ),
+    var(
+        "GRAPHQL_MAX_NESTING",
+        Some("64"),
+        "deepest nesting of braces, brackets and parentheses a document may have before it \
+         is parsed (guards the parser's recursion)",
+        false,
+    ),
+    var(
+        "GRAPHQL_INTROSPECTION",
+        None,
+        "true or false: schema introspection (default: on in development, off in production)",
+        false,
+    ),
+    var(
+        "GRAPHQL_SUGGESTIONS",
+        None,
+        "true or false: \"did you mean\" hints in errors (default: as GRAPHQL_INTROSPECTION)",
+        false,
+    ),
+    var(
+        "HTTP_MAX_BODY_BYTES",
+        Some("2162688"),
+        "largest request body (2 MiB for an avatar plus its multipart envelope)",
+        false,
+    ),
     var("LOG_FORMAT", Some("pretty"), "pretty or json", false),
     var(
         "METRICS_BIND",
@@ -332,6 +387,19 @@ pub enum CorsOrigins {
     List(Vec<String>),
 }
 
+/// What one GraphQL request may ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphqlLimits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_root_fields: usize,
+    pub max_batch: usize,
+    pub max_nesting: usize,
+    pub introspection: bool,
+    pub suggestions: bool,
+}
+
 /// The validated settings of one authql process.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -368,6 +436,8 @@ pub struct Settings {
     pub refresh_reuse_grace: Duration,
     pub cors_origins: CorsOrigins,
     pub log_format: LogFormat,
+    pub graphql: GraphqlLimits,
+    pub http_max_body_bytes: usize,
     pub metrics_bind: Option<SocketAddr>,
     pub trusted_proxies: Vec<Cidr>,
     pub login_max_failures: u32,
@@ -555,6 +625,28 @@ impl Settings {
                 .parse_opt("CORS_ORIGINS", parse::cors_origins)?
                 .unwrap_or(CorsOrigins::List(Vec::new())),
             log_format: r.parse("LOG_FORMAT", parse::log_format)?,
+            graphql: {
+                let n =
+                    |name, max| r.parse(name, |v| parse::number_in(v, 1, max).map(|n| n as usize));
+                let introspection = r
+                    .parse_opt("GRAPHQL_INTROSPECTION", parse::boolean)?
+                    .unwrap_or(app_env == AppEnv::Development);
+                GraphqlLimits {
+                    max_depth: n("GRAPHQL_MAX_DEPTH", 1000)?,
+                    max_complexity: n("GRAPHQL_MAX_COMPLEXITY", 1_000_000)?,
+                    max_aliases: n("GRAPHQL_MAX_ALIASES", 10_000)?,
+                    max_root_fields: n("GRAPHQL_MAX_ROOT_FIELDS", 10_000)?,
+                    max_batch: n("GRAPHQL_MAX_BATCH", 1000)?,
+                    max_nesting: n("GRAPHQL_MAX_NESTING", 256)?,
+                    introspection,
+                    suggestions: r
+                        .parse_opt("GRAPHQL_SUGGESTIONS", parse::boolean)?
+                        .unwrap_or(introspection),
+                }
+            },
+            http_max_body_bytes: r.parse("HTTP_MAX_BODY_BYTES", |v| {
+                parse::number_in(v, 1024, 256 * 1024 * 1024).map(|n| n as usize)
+            })?,
             // An explicitly empty METRICS_BIND disables the listener.
             metrics_bind: match (r.lookup)("METRICS_BIND") {
                 Some(v) if v.trim().is_empty() => None,

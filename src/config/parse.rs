@@ -279,3 +279,11 @@ pub(super) fn media_dir_beside(database_url: &str) -> std::path::PathBuf {
         _ => std::path::PathBuf::from("media"),
     }
 }
+
+pub(super) fn boolean(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}

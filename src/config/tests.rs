@@ -233,3 +233,27 @@ fn avatars_live_beside_the_sqlite_file_by_default() {
     let s = settings(&[("PUBLIC_URL", "https://auth.example.com/")]).unwrap();
     assert_eq!(s.public_url.as_deref(), Some("https://auth.example.com"));
 }
+
+#[test]
+fn introspection_and_suggestions_default_by_environment() {
+    let dev = settings(&[]).unwrap();
+    assert!(dev.graphql.introspection && dev.graphql.suggestions);
+    let prod = settings(&[
+        ("APP_ENV", "production"),
+        ("APP_URL", "https://app.example.com"),
+        ("PUBLIC_URL", "https://auth.example.com"),
+        ("SMTP_URL", "smtp://mail:25"),
+    ])
+    .unwrap();
+    assert!(!prod.graphql.introspection && !prod.graphql.suggestions);
+    let on = settings(&[
+        ("GRAPHQL_INTROSPECTION", "false"),
+        ("GRAPHQL_SUGGESTIONS", "yes"),
+    ])
+    .unwrap();
+    assert!(!on.graphql.introspection && on.graphql.suggestions);
+    assert_eq!(
+        error_for(&[("GRAPHQL_INTROSPECTION", "maybe")]).variable(),
+        "GRAPHQL_INTROSPECTION"
+    );
+}

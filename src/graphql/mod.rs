@@ -7,6 +7,8 @@ mod account;
 mod admin;
 pub mod context;
 mod errors;
+pub mod limits;
+mod observe;
 mod password;
 mod profile;
 mod session;
@@ -44,11 +46,25 @@ pub type AuthqlSchema = Schema<Query, Mutation, EmptySubscription>;
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .extension(errors::ErrorCodes)
+        .extension(observe::Observe)
 }
 
-/// The schema with the application state its resolvers need.
+/// The schema with the application state its resolvers need, and the limits of its
+/// settings.
 pub fn build(state: AppState) -> AuthqlSchema {
-    builder().data(state).finish()
+    let limits = state.settings.graphql.clone();
+    let mut schema = builder()
+        .extension(limits::Limits(limits.clone()))
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(limits.max_nesting);
+    if !limits.introspection {
+        schema = schema.disable_introspection();
+    }
+    if !limits.suggestions {
+        schema = schema.disable_suggestions();
+    }
+    schema.data(state).finish()
 }
 
 /// The schema in SDL, as checked in at `schema.graphql`.

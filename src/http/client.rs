@@ -81,7 +81,10 @@ pub async fn bearer(state: &AppState, headers: &HeaderMap) -> Bearer {
     match token {
         Some(token) if !token.is_empty() => {
             match jwt::verify(&state.keys, &state.tokens, token, state.clock.now()).await {
-                Ok(claims) => Bearer::Valid(claims),
+                Ok(claims) => {
+                    tracing::Span::current().record("user_id", tracing::field::display(claims.sub));
+                    Bearer::Valid(claims)
+                }
                 Err(_) => Bearer::Invalid,
             }
         }

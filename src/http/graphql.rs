@@ -87,9 +87,15 @@ fn accept(headers: &HeaderMap) -> Option<&str> {
 fn request_error(status: StatusCode, rt: ResponseType, code: &str, message: &str) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     let mut res = (status, body.to_string()).into_response();
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, rt.content_type());
+    graphql_headers(&mut res, rt);
     res
+}
+
+/// GraphQL answers carry tokens and personal data: never cached by anyone.
+fn graphql_headers(res: &mut Response, rt: ResponseType) {
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, rt.content_type());
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
 /// Whether a response failed before execution began (no field was resolved).
@@ -126,8 +132,7 @@ fn respond(rt: ResponseType, batch: BatchResponse) -> Response {
         ),
     };
     let mut res = (status, body.to_string()).into_response();
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, rt.content_type());
+    graphql_headers(&mut res, rt);
     res
 }
 
@@ -279,7 +284,7 @@ pub async fn post(
             let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
                 format!(
                     "The request body is larger than {} bytes",
-                    super::MAX_BODY_BYTES
+                    http.state.settings.http_max_body_bytes
                 )
             } else {
                 "The request body could not be read".to_owned()
@@ -307,6 +312,18 @@ pub async fn post(
         )),
     };
     let batch = match parsed {
+        Ok(BatchRequest::Batch(items)) if items.len() > http.state.settings.graphql.max_batch => {
+            let message = format!(
+                "A batch may hold at most {} operations",
+                http.state.settings.graphql.max_batch
+            );
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                rt,
+                code::GRAPHQL_VALIDATION_FAILED,
+                &message,
+            );
+        }
         Ok(batch) => batch,
         Err((status, code, message)) => return request_error(status, rt, code, &message),
     };

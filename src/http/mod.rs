@@ -8,21 +8,22 @@ mod jwks;
 mod media;
 pub mod request_id;
 
+use std::time::Duration;
+
 use axum::{
     Json, Router,
     extract::DefaultBodyLimit,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
     middleware,
     routing::get,
 };
 use serde_json::json;
-use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    set_header::SetResponseHeaderLayer,
+};
 
-use crate::{graphql::AuthqlSchema, state::AppState};
-
-/// Largest request body accepted on any route: a 2 MiB upload with its multipart envelope,
-/// or room for a 1 MB field to be refused with a clear GraphQL error rather than cut off.
-pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024 + 64 * 1024;
+use crate::{config::CorsOrigins, graphql::AuthqlSchema, state::AppState};
 
 /// What the handlers share: the application state and the schema built on it.
 #[derive(Clone)]
@@ -31,9 +32,61 @@ pub struct HttpState {
     pub schema: AuthqlSchema,
 }
 
+/// CORS from `CORS_ORIGINS`: the listed origins (or any, with `*` in development) may call
+/// the API from a browser. Credentials (cookies) are never allowed: authql uses bearer
+/// tokens, so no origin can ride on a user's cookies.
+fn cors(origins: &CorsOrigins) -> CorsLayer {
+    let allow = match origins {
+        CorsOrigins::Any => AllowOrigin::any(),
+        CorsOrigins::List(list) => {
+            AllowOrigin::list(list.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+        }
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+            HeaderName::from_static("apollo-require-preflight"),
+            HeaderName::from_static("x-apollo-operation-name"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([HeaderName::from_static("x-request-id")])
+        .max_age(Duration::from_secs(600))
+}
+
+/// Headers every response carries unless its handler set its own.
+fn security_headers(router: Router, production: bool) -> Router {
+    let mut headers = vec![
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        // JSON and errors need nothing; pages and media set their own policy.
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+    ];
+    if production {
+        headers.push((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=63072000; includeSubDomains",
+        ));
+    }
+    headers.into_iter().fold(router, |router, (name, value)| {
+        router.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ))
+    })
+}
+
 /// Every public route of authql.
 pub fn router(http: HttpState) -> Router {
-    Router::new()
+    let settings = http.state.settings.clone();
+    let routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql", get(graphiql::page))
         .route("/graphiql/{file}", get(graphiql::asset))
@@ -42,17 +95,11 @@ pub fn router(http: HttpState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
+        .layer(DefaultBodyLimit::max(settings.http_max_body_bytes))
+        .with_state(http);
+    security_headers(routes, settings.is_production())
+        .layer(cors(&settings.cors_origins))
         .layer(middleware::from_fn(request_id::middleware))
-        .with_state(http)
 }
 
 async fn not_found() -> (StatusCode, Json<serde_json::Value>) {

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use axum::{
-    extract::{FromRequestParts, Request},
+    extract::{FromRequestParts, MatchedPath, Request},
     http::{HeaderName, HeaderValue, request::Parts},
     middleware::Next,
     response::Response,
@@ -24,8 +24,9 @@ fn is_sane(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
 }
 
-/// Middleware: assigns the id, runs the request inside a span that carries it, logs one
-/// line when the response is ready, and returns the id in the response header.
+/// Middleware: assigns the id, runs the request inside a span that carries it (and, once
+/// known, the GraphQL operation and the user id), logs one line when the response is
+/// ready, counts the request in the metrics, and returns the id in the response header.
 pub async fn middleware(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
@@ -36,11 +37,25 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let span = tracing::info_span!("request", request_id = %id, %method, %path);
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        %method,
+        %path,
+        operation = tracing::field::Empty,
+        user_id = tracing::field::Empty,
+    );
     let started = Instant::now();
     let mut res = next.run(req).instrument(span.clone()).await;
     let status = res.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed().as_secs_f64();
+    crate::metrics::http_request(&route, method.as_str(), status, elapsed);
+    let latency_ms = elapsed * 1000.0;
     span.in_scope(|| {
         if path == "/healthz" || path == "/readyz" {
             tracing::debug!(status, latency_ms, "request done");

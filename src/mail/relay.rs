@@ -171,6 +171,7 @@ async fn in_process(state: &AppState, mailer: &Mailer) -> anyhow::Result<usize> 
                         let delay = retry_delay(&state.settings.mail_retry_delays, attempts);
                         tracing::warn!(message_id = %row.id, attempts, error = %err, retry_in = ?delay,
                             "mail not sent; will retry");
+                        crate::metrics::mail("failed");
                         let retry_at = state.clock.now()
                             + TimeDelta::from_std(delay).unwrap_or(TimeDelta::seconds(60));
                         let result = repo::outbox::mark_failed(
@@ -196,6 +197,7 @@ async fn in_process(state: &AppState, mailer: &Mailer) -> anyhow::Result<usize> 
 /// Marks a row dead: it will not be tried again. Loud, never silent.
 async fn give_up(state: &AppState, id: uuid::Uuid, attempts: i32, reason: &str) {
     tracing::error!(message_id = %id, attempts, reason, "mail given up");
+    crate::metrics::mail("dead_lettered");
     let now = Utc::now();
     if let Err(err) =
         repo::outbox::mark_failed(&state.db, id, attempts, now, Some(now), reason).await

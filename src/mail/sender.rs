@@ -159,6 +159,7 @@ impl Mailer {
                 );
             }
         }
+        crate::metrics::mail("sent");
         if let Err(err) = repo::mail_sent::record(&self.db, msg.id, Utc::now()).await {
             tracing::warn!(message_id = %msg.id, error = %err, "could not record a sent mail");
         }

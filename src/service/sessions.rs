@@ -140,7 +140,13 @@ pub async fn login(
         ));
     }
     let email_key = identifier.trim().to_lowercase();
-    let charged = throttle::charge_login(state, &username_key, client.ip).await?;
+    let charged = throttle::charge_login(state, &username_key, client.ip)
+        .await
+        .inspect_err(|e| {
+            if matches!(e, AppError::RateLimited { .. }) {
+                crate::metrics::login("throttled");
+            }
+        })?;
 
     let user = repo::users::find_by_login(&state.db, &username_key, &email_key).await?;
     let verified = state
@@ -151,6 +157,7 @@ pub async fn login(
         Some(u) if verified.matches && u.is_active => u,
         _ => {
             tracing::info!("login failed");
+            crate::metrics::login("failure");
             return Err(invalid_credentials());
         }
     };
@@ -181,6 +188,7 @@ pub async fn login(
     repo::users::record_login(&txn, user.id, now, rehashed).await?;
     txn.commit().await?;
     tracing::info!(user_id = %user.id, %session_id, "logged in");
+    crate::metrics::login("success");
 
     let mut account = Account::from(user);
     account.last_login_at = Some(now);

@@ -66,6 +66,7 @@ pub async fn charge_login(
     match limited {
         Some(retry_after_secs) => {
             tracing::info!(retry_after_secs, "login throttled");
+            crate::metrics::throttled("login");
             Err(AppError::RateLimited { retry_after_secs })
         }
         None => Ok(charged),

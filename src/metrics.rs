@@ -1,0 +1,120 @@
+//! Prometheus metrics, served in the text format at `GET /metrics` on the internal listener
+//! `METRICS_BIND` (never on the public port).
+//!
+//! | metric | kind | labels |
+//! | --- | --- | --- |
+//! | `authql_http_requests_total` | counter | `route`, `method`, `status` |
+//! | `authql_http_request_duration_seconds` | histogram | `route` |
+//! | `authql_graphql_operations_total` | counter | `operation` (its root fields), `outcome` |
+//! | `authql_graphql_operation_duration_seconds` | histogram | `operation` |
+//! | `authql_logins_total` | counter | `outcome`: `success`, `failure`, `throttled` |
+//! | `authql_throttled_total` | counter | `kind` |
+//! | `authql_outbox_depth` | gauge | mails waiting to be handed on |
+//! | `authql_outbox_oldest_age_seconds` | gauge | age of the oldest of them |
+//! | `authql_mail_total` | counter | `outcome`: `sent`, `failed`, `dead_lettered` |
+
+use std::sync::OnceLock;
+
+use axum::{
+    Router,
+    extract::State,
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::{repo, state::AppState};
+
+/// Latency buckets, in seconds: from a cached lookup to a slow password hash.
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide recorder (once; later calls return the same handle).
+pub fn install() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new().set_buckets(BUCKETS).ok()?;
+            match builder.install_recorder() {
+                Ok(handle) => Some(handle),
+                Err(err) => {
+                    tracing::warn!(error = %err, "metrics recorder not installed");
+                    None
+                }
+            }
+        })
+        .clone()
+}
+
+pub fn http_request(route: &str, method: &str, status: u16, seconds: f64) {
+    let labels = [
+        ("route", route.to_owned()),
+        ("method", method.to_owned()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("authql_http_requests_total", &labels).increment(1);
+    metrics::histogram!("authql_http_request_duration_seconds", "route" => route.to_owned())
+        .record(seconds);
+}
+
+pub fn graphql_operation(operation: &str, ok: bool, seconds: f64) {
+    let outcome = if ok { "ok" } else { "error" };
+    metrics::counter!(
+        "authql_graphql_operations_total",
+        "operation" => operation.to_owned(),
+        "outcome" => outcome
+    )
+    .increment(1);
+    metrics::histogram!(
+        "authql_graphql_operation_duration_seconds",
+        "operation" => operation.to_owned()
+    )
+    .record(seconds);
+}
+
+/// `outcome`: `success`, `failure` or `throttled`.
+pub fn login(outcome: &'static str) {
+    metrics::counter!("authql_logins_total", "outcome" => outcome).increment(1);
+}
+
+/// A request refused by a rate limit (`kind`: `login`).
+pub fn throttled(kind: &'static str) {
+    metrics::counter!("authql_throttled_total", "kind" => kind).increment(1);
+}
+
+/// `outcome`: `sent`, `failed` (will be retried) or `dead_lettered`.
+pub fn mail(outcome: &'static str) {
+    metrics::counter!("authql_mail_total", "outcome" => outcome).increment(1);
+}
+
+/// The `/metrics` router for the internal listener. Gauges that describe the database
+/// (the outbox) are read at scrape time, when `state` is given.
+pub fn router(handle: PrometheusHandle, state: Option<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(scrape))
+        .with_state((handle, state))
+}
+
+async fn scrape(State((handle, state)): State<(PrometheusHandle, Option<AppState>)>) -> Response {
+    if let Some(state) = state {
+        match repo::outbox::pending(&state.db).await {
+            Ok((depth, oldest)) => {
+                metrics::gauge!("authql_outbox_depth").set(depth as f64);
+                let age = oldest
+                    .map(|t| (state.clock.now() - t).num_milliseconds() as f64 / 1000.0)
+                    .unwrap_or(0.0);
+                metrics::gauge!("authql_outbox_oldest_age_seconds").set(age.max(0.0));
+            }
+            Err(err) => tracing::warn!(error = %err, "reading the outbox for metrics failed"),
+        }
+    }
+    let mut res = handle.render().into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    res
+}
