@@ -31,6 +31,22 @@ use crate::{
     },
 };
 
+/// How long to wait before requeueing a message that could not be rescheduled.
+const REQUEUE_PAUSE: Duration = Duration::from_secs(2);
+
+/// The message with the `link` variable (it holds a token) replaced, for parking.
+fn without_link(data: &[u8]) -> Vec<u8> {
+    match serde_json::from_slice::<MailMessage>(data) {
+        Ok(mut msg) => {
+            if let Some(link) = msg.vars.get_mut("link") {
+                *link = "(removed when the mail was parked)".to_owned();
+            }
+            serde_json::to_vec(&msg).unwrap_or_default()
+        }
+        Err(_) => data.to_vec(),
+    }
+}
+
 /// How long in-flight sends may run on after a shutdown signal.
 pub const WORKER_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -85,8 +101,18 @@ pub async fn handle(
         Ok(msg) => mailer.deliver(&msg).await.map(|_| ()),
         Err(e) => Err(DeliveryError::Permanent(format!("unreadable message: {e}"))),
     };
+    let mut body = delivery.data.clone();
     let (outcome, target) = match result {
         Ok(()) => (Outcome::Sent, None),
+        Err(DeliveryError::Busy) => {
+            // Held by another sender (or one that died): wait a retry delay, same attempt.
+            (
+                Outcome::Retried {
+                    next_attempt: attempt,
+                },
+                Some((topology.retry_queue(attempt).to_owned(), attempt, None)),
+            )
+        }
         Err(err) if !err.is_permanent() && attempt < topology.max_attempts => {
             tracing::warn!(message_id = %id, attempt, error = %err, "mail not sent; will retry");
             crate::metrics::mail("failed");
@@ -99,6 +125,8 @@ pub async fn handle(
         }
         Err(err) => {
             let reason = err.to_string();
+            // A parked message keeps no working link.
+            body = without_link(&delivery.data);
             tracing::error!(message_id = %id, attempt, error = %reason,
                 "mail parked in the dead-letter queue");
             crate::metrics::mail("dead_lettered");
@@ -112,9 +140,11 @@ pub async fn handle(
     };
     if let Some((queue, next, error)) = target {
         let published =
-            broker::publish_raw(ch, "", &queue, &delivery.data, &id, next, error.as_deref()).await;
+            broker::publish_raw(ch, "", &queue, &body, &id, next, error.as_deref()).await;
         if let Err(err) = published {
             tracing::warn!(message_id = %id, error = %err, "could not reschedule; requeueing");
+            // Not straight back: give the broker a moment before the message returns.
+            tokio::time::sleep(REQUEUE_PAUSE).await;
             delivery
                 .nack(BasicNackOptions {
                     requeue: true,
@@ -233,8 +263,16 @@ async fn consume(
                         }
                     });
                 }
-                Some(Err(err)) => break Err(err.into()),
-                None => break Err(anyhow::anyhow!("the broker ended the consumer")),
+                Some(Err(err)) => {
+                    // Let sends in progress finish (their acks fail; the broker redelivers,
+                    // and the sent ones are skipped) rather than cut them off mid-SMTP.
+                    in_flight.detach_all();
+                    break Err(err.into());
+                }
+                None => {
+                    in_flight.detach_all();
+                    break Err(anyhow::anyhow!("the broker ended the consumer"));
+                }
             },
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
             _ = stop.wait_for(|s| *s) => break Ok(()),

@@ -16,6 +16,7 @@ enum Outbox {
     CreatedAt,
     AvailableAt,
     ClaimedUntil,
+    ClaimId,
     Attempts,
     PublishedAt,
     DeadAt,
@@ -36,7 +37,8 @@ enum EmailTokens {
 enum MailSent {
     Table,
     MessageId,
-    SentAt,
+    State,
+    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
@@ -62,6 +64,8 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(Outbox::AvailableAt))
                     // A relay's lease on the row, so replicas never hand on a row twice.
                     .col(timestamp_with_time_zone_null(Outbox::ClaimedUntil))
+                    // Which claim holds the lease: only its holder may mark the row.
+                    .col(uuid_null(Outbox::ClaimId))
                     .col(integer(Outbox::Attempts).default(0))
                     .col(timestamp_with_time_zone_null(Outbox::PublishedAt))
                     .col(timestamp_with_time_zone_null(Outbox::DeadAt))
@@ -114,7 +118,9 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(MailSent::Table)
                     .col(pk_uuid(MailSent::MessageId))
-                    .col(timestamp_with_time_zone(MailSent::SentAt))
+                    // `sending` while a sender holds it, `sent` once the server took it.
+                    .col(string_len(MailSent::State, 8))
+                    .col(timestamp_with_time_zone(MailSent::UpdatedAt))
                     .to_owned(),
             )
             .await

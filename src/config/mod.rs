@@ -72,6 +72,12 @@ pub const VARIABLES: &[Variable] = &[
         true,
     ),
     var(
+        "SMTP_TIMEOUT",
+        Some("30s"),
+        "longest one SMTP conversation may take before it counts as failed",
+        false,
+    ),
+    var(
         "MAIL_FROM",
         Some("authql <no-reply@localhost>"),
         "sender of every mail",
@@ -100,6 +106,12 @@ pub const VARIABLES: &[Variable] = &[
         Some("authql.mail"),
         "RabbitMQ queue of mail to send; retries wait in <queue>.retry.<delay>, mail that \
          keeps failing is parked in <queue>.dead",
+        false,
+    ),
+    var(
+        "MAIL_QUEUE_TYPE",
+        Some("quorum"),
+        "quorum (replicated; retries move back at least once) or classic",
         false,
     ),
     var(
@@ -410,10 +422,12 @@ pub struct Settings {
     pub amqp_url: Option<Secret>,
     pub smtp_url: Option<Secret>,
     pub mail_from: String,
+    pub smtp_timeout: Duration,
     pub mail_dir: std::path::PathBuf,
     pub product_name: String,
     pub mail_exchange: String,
     pub mail_queue: String,
+    pub mail_quorum_queues: bool,
     pub mail_max_attempts: u32,
     pub mail_retry_delays: Vec<Duration>,
     pub mail_prefetch: u16,
@@ -575,10 +589,18 @@ impl Settings {
                 })?
                 .map(Secret::new),
             mail_from: r.parse("MAIL_FROM", parse::mailbox)?,
+            smtp_timeout: r.parse("SMTP_TIMEOUT", |v| {
+                parse::duration_in(v, Duration::from_secs(1), Duration::from_secs(600))
+            })?,
             mail_dir: r.parse("MAIL_DIR", |v| parse::non_empty(v).map(Into::into))?,
             product_name: r.parse("PRODUCT_NAME", parse::non_empty)?,
             mail_exchange: r.parse("MAIL_EXCHANGE", parse::amqp_name)?,
             mail_queue: r.parse("MAIL_QUEUE", parse::amqp_name)?,
+            mail_quorum_queues: r.parse("MAIL_QUEUE_TYPE", |v| match v {
+                "quorum" => Ok(true),
+                "classic" => Ok(false),
+                _ => Err("expected quorum or classic".to_owned()),
+            })?,
             mail_max_attempts: r.parse("MAIL_MAX_ATTEMPTS", |v| parse::number_in(v, 1, 100))?,
             mail_retry_delays: r.parse("MAIL_RETRY_DELAYS", |v| {
                 parse::list(v, |d| {

@@ -187,8 +187,9 @@ fn webp(b: &[u8]) -> Result<(u32, u32), ImageError> {
             if data.get(3..6) != Some(&[0x9D, 0x01, 0x2A]) {
                 return Err(ImageError::Corrupt);
             }
-            let w = u32::from(u16::from_le_bytes([data[6], data[7]]) & 0x3FFF);
-            let h = u32::from(u16::from_le_bytes([data[8], data[9]]) & 0x3FFF);
+            let dims = data.get(6..10).ok_or(ImageError::Corrupt)?;
+            let w = u32::from(u16::from_le_bytes([dims[0], dims[1]]) & 0x3FFF);
+            let h = u32::from(u16::from_le_bytes([dims[2], dims[3]]) & 0x3FFF);
             Ok((w, h))
         }
         b"VP8L" => {
@@ -236,6 +237,27 @@ mod tests {
             let cut = &bytes[..bytes.len() - 5];
             assert_eq!(detect(cut), Err(ImageError::Corrupt));
             assert!(detect(&bytes[..20]).is_err());
+        }
+    }
+
+    #[test]
+    fn headers_cut_right_after_their_markers_are_refused_not_panicked_on() {
+        let mut vp8 =
+            b"RIFF\x12\x00\x00\x00WEBPVP8 \x00\x00\x00\x00\x00\x00\x00\x9d\x01\x2a".to_vec();
+        assert_eq!(vp8.len(), 26);
+        assert_eq!(detect(&vp8), Err(ImageError::Corrupt));
+        vp8.truncate(20);
+        vp8[4] = 12;
+        assert_eq!(detect(&vp8), Err(ImageError::Corrupt));
+        let vp8l = b"RIFF\x0d\x00\x00\x00WEBPVP8L\x00\x00\x00\x00\x2f";
+        assert_eq!(detect(vp8l), Err(ImageError::Corrupt));
+        let vp8x = b"RIFF\x0e\x00\x00\x00WEBPVP8X\x00\x00\x00\x00\x00\x00";
+        assert_eq!(detect(vp8x), Err(ImageError::Corrupt));
+        // Every prefix of every real image is refused without a panic.
+        for bytes in [PNG, JPEG, WEBP, WEBP_LOSSLESS] {
+            for end in 0..bytes.len() {
+                let _ = detect(&bytes[..end]);
+            }
         }
     }
 

@@ -1,4 +1,5 @@
-//! `mail_sent`: ids of messages already sent, so a redelivery is skipped.
+//! `mail_sent`: ids of messages being sent or already sent, so a redelivery (or a second
+//! copy handled at the same moment) is not sent twice.
 
 use sea_orm::entity::prelude::*;
 
@@ -7,7 +8,9 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub message_id: Uuid,
-    pub sent_at: DateTimeUtc,
+    /// `sending` or `sent`.
+    pub state: String,
+    pub updated_at: DateTimeUtc,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,7 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub available_at: DateTimeUtc,
     pub claimed_until: Option<DateTimeUtc>,
+    pub claim_id: Option<Uuid>,
     pub attempts: i32,
     pub published_at: Option<DateTimeUtc>,
     pub dead_at: Option<DateTimeUtc>,

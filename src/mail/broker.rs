@@ -41,6 +41,8 @@ pub struct Topology {
     pub retries: Vec<(Duration, String)>,
     pub max_attempts: u32,
     pub prefetch: u16,
+    /// Quorum queues (replicated, and dead-lettering at least once) or classic ones.
+    pub quorum: bool,
 }
 
 fn delay_name(d: Duration) -> String {
@@ -65,6 +67,7 @@ impl Topology {
                 .collect(),
             max_attempts: s.mail_max_attempts,
             prefetch: s.mail_prefetch,
+            quorum: s.mail_quorum_queues,
         }
     }
 
@@ -81,6 +84,16 @@ impl Topology {
     /// When the broker refuses a declaration (e.g. an existing queue with other arguments).
     pub async fn declare(&self, ch: &Channel) -> lapin::Result<()> {
         let durable = QueueDeclareOptions::durable();
+        let base = || {
+            let mut args = FieldTable::default();
+            if self.quorum {
+                args.insert(
+                    "x-queue-type".into(),
+                    AMQPValue::LongString("quorum".into()),
+                );
+            }
+            args
+        };
         ch.exchange_declare(
             self.exchange.as_str().into(),
             ExchangeKind::Direct,
@@ -91,7 +104,7 @@ impl Topology {
             FieldTable::default(),
         )
         .await?;
-        ch.queue_declare(self.queue.as_str().into(), durable, FieldTable::default())
+        ch.queue_declare(self.queue.as_str().into(), durable, base())
             .await?;
         ch.queue_bind(
             self.queue.as_str().into(),
@@ -102,7 +115,19 @@ impl Topology {
         )
         .await?;
         for (delay, name) in &self.retries {
-            let mut args = FieldTable::default();
+            let mut args = base();
+            if self.quorum {
+                // A message moving from a retry queue back to the main queue is confirmed
+                // like a publish, so a broker crash at that moment cannot drop it.
+                args.insert(
+                    "x-dead-letter-strategy".into(),
+                    AMQPValue::LongString("at-least-once".into()),
+                );
+                args.insert(
+                    "x-overflow".into(),
+                    AMQPValue::LongString("reject-publish".into()),
+                );
+            }
             let ttl = u32::try_from(delay.as_millis()).unwrap_or(u32::MAX);
             args.insert("x-message-ttl".into(), AMQPValue::LongUInt(ttl));
             args.insert(
@@ -116,7 +141,7 @@ impl Topology {
             ch.queue_declare(name.as_str().into(), durable, args)
                 .await?;
         }
-        ch.queue_declare(self.dead.as_str().into(), durable, FieldTable::default())
+        ch.queue_declare(self.dead.as_str().into(), durable, base())
             .await?;
         Ok(())
     }
@@ -237,6 +262,7 @@ mod tests {
                 .collect(),
             max_attempts: 5,
             prefetch: 1,
+            quorum: true,
         }
     }
 

@@ -1,7 +1,7 @@
 //! The relay: hands outbox rows on, from every `authql serve` replica.
 //!
-//! It wakes as soon as a request commits a mail (and every few seconds regardless, for
-//! rows written by other replicas or due for a retry), claims a batch of rows under a
+//! It wakes as soon as a request commits a mail (and every second regardless, for rows
+//! written by other replicas or due for a retry), claims a batch of rows under a
 //! lease (so replicas never take the same row), and hands each on: with `AMQP_URL`, to
 //! RabbitMQ with publisher confirms; without it, straight to the sender. A row is marked
 //! published, and its secrets erased, only once the broker (or the SMTP server, or the dev
@@ -13,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use futures_util::StreamExt as _;
 use lapin::{Channel, Connection};
 use tokio::sync::{Notify, watch};
@@ -21,16 +21,20 @@ use tokio::sync::{Notify, watch};
 use super::{
     broker::{self, Topology},
     outbox,
-    sender::Mailer,
+    sender::{DeliveryError, Mailer},
 };
-use crate::{repo, state::AppState};
+use crate::{repo, repo::outbox::Claimed, state::AppState};
 
 /// Rows claimed at once.
-const BATCH: u32 = 64;
-/// How long a claim holds before another replica may take the row.
-const LEASE: TimeDelta = TimeDelta::seconds(60);
-/// Look for work this often even when nobody wakes the relay.
-const IDLE_POLL: Duration = Duration::from_secs(5);
+const BATCH: u32 = 32;
+/// How long a claim holds before another replica may take the row: longer than a batch
+/// can take (32 rows, 16 at a time, each SMTP conversation at most 30 s).
+const LEASE: TimeDelta = TimeDelta::minutes(5);
+/// Look for work this often even when nobody wakes the relay (rows of other replicas,
+/// retries coming due).
+const IDLE_POLL: Duration = Duration::from_secs(1);
+/// Longest wait for the broker to connect, declare or confirm.
+const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Mails sent at once in-process.
@@ -113,13 +117,17 @@ async fn to_broker(
     if !connected {
         state.relay.broker_up.store(false, Ordering::Relaxed);
         *broker = None;
-        let (conn, ch) = broker::connect(url).await?;
-        topology.declare(&ch).await?;
+        let (conn, ch) = tokio::time::timeout(BROKER_TIMEOUT, broker::connect(url))
+            .await
+            .map_err(|_| anyhow::anyhow!("connecting to the broker timed out"))??;
+        tokio::time::timeout(BROKER_TIMEOUT, topology.declare(&ch))
+            .await
+            .map_err(|_| anyhow::anyhow!("declaring the mail queues timed out"))??;
         tracing::info!("mail relay connected to the broker");
         *broker = Some((conn, ch));
     }
     state.relay.broker_up.store(true, Ordering::Relaxed);
-    let Some((_, ch)) = broker.as_ref() else {
+    let Some(ch) = broker.as_ref().map(|(_, ch)| ch.clone()) else {
         return Ok(0);
     };
     let now = state.clock.now();
@@ -129,18 +137,32 @@ async fn to_broker(
         let msg = match outbox::message(row) {
             Ok(msg) => msg,
             Err(reason) => {
-                give_up(state, row.id, row.attempts, &reason).await;
+                give_up(state, row, &reason).await;
                 continue;
             }
         };
-        if let Err(err) = broker::publish(ch, topology, &msg).await {
-            let unpublished: Vec<_> = rows[i..].iter().map(|r| r.id).collect();
-            repo::outbox::release(&state.db, &unpublished).await?;
-            state.relay.broker_up.store(false, Ordering::Relaxed);
-            *broker = None;
-            return Err(err.into());
+        // A broker that blocks publishers (a memory or disk alarm) must not hold the relay.
+        let published = tokio::time::timeout(BROKER_TIMEOUT, broker::publish(&ch, topology, &msg))
+            .await
+            .map_err(|_| anyhow::anyhow!("the broker did not confirm within {BROKER_TIMEOUT:?}"))
+            .and_then(|r| r.map_err(anyhow::Error::from));
+        let marked = match published {
+            Ok(()) => repo::outbox::mark_published(&state.db, row, state.clock.now())
+                .await
+                .map_err(anyhow::Error::from),
+            Err(err) => {
+                state.relay.broker_up.store(false, Ordering::Relaxed);
+                *broker = None;
+                Err(err)
+            }
+        };
+        if let Err(err) = marked {
+            // Give back what this batch has not handed on, for the next try (or replica).
+            if let Err(release) = repo::outbox::release(&state.db, &rows[i..]).await {
+                tracing::warn!(error = %release, "could not release claimed mail");
+            }
+            return Err(err);
         }
-        repo::outbox::mark_published(&state.db, row.id, state.clock.now()).await?;
     }
     Ok(count)
 }
@@ -153,41 +175,31 @@ async fn in_process(state: &AppState, mailer: &Mailer) -> anyhow::Result<usize> 
         .for_each_concurrent(IN_PROCESS_CONCURRENCY, |row| async move {
             let msg = match outbox::message(&row) {
                 Ok(msg) => msg,
-                Err(reason) => return give_up(state, row.id, row.attempts, &reason).await,
+                Err(reason) => return give_up(state, &row, &reason).await,
             };
-            match mailer.deliver(&msg).await {
-                Ok(_) => {
-                    if let Err(err) =
-                        repo::outbox::mark_published(&state.db, row.id, state.clock.now()).await
-                    {
-                        tracing::warn!(error = %err, "could not mark a sent mail");
-                    }
-                }
+            let result = match mailer.deliver(&msg).await {
+                Ok(_) => repo::outbox::mark_published(&state.db, &row, state.clock.now()).await,
                 Err(err) => {
-                    let attempts = u32::try_from(row.attempts).unwrap_or(0) + 1;
+                    // Busy (another sender holds it) waits without using up an attempt.
+                    let used = u32::from(!matches!(err, DeliveryError::Busy));
+                    let attempts = u32::try_from(row.attempts).unwrap_or(0) + used;
                     if err.is_permanent() || attempts >= state.settings.mail_max_attempts {
-                        give_up(state, row.id, row.attempts + 1, &err.to_string()).await;
-                    } else {
-                        let delay = retry_delay(&state.settings.mail_retry_delays, attempts);
-                        tracing::warn!(message_id = %row.id, attempts, error = %err, retry_in = ?delay,
-                            "mail not sent; will retry");
-                        crate::metrics::mail("failed");
-                        let retry_at = state.clock.now()
-                            + TimeDelta::from_std(delay).unwrap_or(TimeDelta::seconds(60));
-                        let result = repo::outbox::mark_failed(
-                            &state.db,
-                            row.id,
-                            i32::try_from(attempts).unwrap_or(i32::MAX),
-                            retry_at,
-                            None,
-                            &err.to_string(),
-                        )
-                        .await;
-                        if let Err(err) = result {
-                            tracing::warn!(error = %err, "could not reschedule a mail");
-                        }
+                        return give_up(state, &row, &err.to_string()).await;
                     }
+                    let delay = retry_delay(&state.settings.mail_retry_delays, attempts.max(1));
+                    tracing::warn!(message_id = %row.id, attempts, error = %err, retry_in = ?delay,
+                        "mail not sent; will retry");
+                    crate::metrics::mail("failed");
+                    let retry_at = state.clock.now()
+                        + TimeDelta::from_std(delay).unwrap_or(TimeDelta::seconds(60));
+                    let attempts = i32::try_from(attempts).unwrap_or(i32::MAX);
+                    let error = err.to_string();
+                    repo::outbox::mark_failed(&state.db, &row, attempts, retry_at, None, &error)
+                        .await
                 }
+            };
+            if let Err(err) = result {
+                tracing::warn!(message_id = %row.id, error = %err, "could not mark a mail");
             }
         })
         .await;
@@ -195,12 +207,13 @@ async fn in_process(state: &AppState, mailer: &Mailer) -> anyhow::Result<usize> 
 }
 
 /// Marks a row dead: it will not be tried again. Loud, never silent.
-async fn give_up(state: &AppState, id: uuid::Uuid, attempts: i32, reason: &str) {
-    tracing::error!(message_id = %id, attempts, reason, "mail given up");
+async fn give_up(state: &AppState, row: &Claimed, reason: &str) {
+    let attempts = row.attempts.saturating_add(1);
+    tracing::error!(message_id = %row.id, attempts, reason, "mail given up");
     crate::metrics::mail("dead_lettered");
-    let now = Utc::now();
+    let now = state.clock.now();
     if let Err(err) =
-        repo::outbox::mark_failed(&state.db, id, attempts, now, Some(now), reason).await
+        repo::outbox::mark_failed(&state.db, row, attempts, now, Some(now), reason).await
     {
         tracing::warn!(error = %err, "could not mark a mail as given up");
     }

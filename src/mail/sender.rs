@@ -13,10 +13,10 @@ use lettre::{
 use sea_orm::DatabaseConnection;
 
 use super::{MailMessage, templates};
-use crate::{config::Settings, repo};
-
-/// How long one SMTP conversation may take before it counts as failed.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::{
+    config::Settings,
+    repo::{self, mail_sent::Reservation},
+};
 
 /// Where mail goes.
 #[derive(Clone)]
@@ -32,6 +32,10 @@ pub enum DeliveryError {
     Transient(String),
     #[error("permanent failure: {0}")]
     Permanent(String),
+    /// Another sender holds this message right now (or died holding it): try again later,
+    /// without counting an attempt.
+    #[error("another sender holds this message")]
+    Busy,
 }
 
 impl DeliveryError {
@@ -52,6 +56,8 @@ pub enum Delivered {
 #[derive(Clone)]
 pub struct Mailer {
     transport: Transport,
+    /// A reservation older than this belongs to a sender that died.
+    stale_after: Duration,
     from: Mailbox,
     common: BTreeMap<String, String>,
     db: DatabaseConnection,
@@ -65,7 +71,7 @@ impl Mailer {
             Some(url) => {
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
                     .map_err(|e| anyhow::anyhow!("SMTP_URL cannot be used: {e}"))?
-                    .timeout(Some(SMTP_TIMEOUT))
+                    .timeout(Some(settings.smtp_timeout))
                     .pool_config(PoolConfig::new().max_size(settings.mail_prefetch.into()))
                     .build();
                 Transport::Smtp(transport)
@@ -85,25 +91,52 @@ impl Mailer {
         .collect();
         Ok(Self {
             transport,
+            stale_after: settings.smtp_timeout * 2,
             from,
             common,
             db,
         })
     }
 
-    /// Sends `msg` unless its id was sent before.
+    /// Sends `msg` unless its id was sent before, or is being sent by another sender right
+    /// now (then a transient error: it is tried again later).
     ///
     /// # Errors
     /// Transient for failures worth retrying (connection, 4xx), permanent otherwise.
     pub async fn deliver(&self, msg: &MailMessage) -> Result<Delivered, DeliveryError> {
         let transient = |e: sea_orm::DbErr| DeliveryError::Transient(format!("database: {e}"));
-        if repo::mail_sent::exists(&self.db, msg.id)
+        let now = Utc::now();
+        let stale = now - chrono::TimeDelta::from_std(self.stale_after).unwrap_or_default();
+        match repo::mail_sent::reserve(&self.db, msg.id, now, stale)
             .await
             .map_err(transient)?
         {
-            tracing::info!(message_id = %msg.id, "mail already sent; skipping the redelivery");
-            return Ok(Delivered::AlreadySent);
+            Reservation::Taken => {}
+            Reservation::AlreadySent => {
+                tracing::info!(message_id = %msg.id, "mail already sent; skipping the redelivery");
+                return Ok(Delivered::AlreadySent);
+            }
+            Reservation::Busy => return Err(DeliveryError::Busy),
         }
+        let result = self.send(msg).await;
+        match &result {
+            Ok(()) => {
+                crate::metrics::mail("sent");
+                if let Err(err) = repo::mail_sent::mark_sent(&self.db, msg.id, Utc::now()).await {
+                    tracing::warn!(message_id = %msg.id, error = %err, "could not record a sent mail");
+                }
+            }
+            Err(_) => {
+                if let Err(err) = repo::mail_sent::release(&self.db, msg.id).await {
+                    tracing::warn!(message_id = %msg.id, error = %err, "could not release a mail");
+                }
+            }
+        }
+        result.map(|()| Delivered::Sent)
+    }
+
+    /// Renders and sends one message.
+    async fn send(&self, msg: &MailMessage) -> Result<(), DeliveryError> {
         let mut vars = self.common.clone();
         vars.extend(msg.vars.clone());
         let rendered = templates::render(msg.kind, &vars)
@@ -159,10 +192,6 @@ impl Mailer {
                 );
             }
         }
-        crate::metrics::mail("sent");
-        if let Err(err) = repo::mail_sent::record(&self.db, msg.id, Utc::now()).await {
-            tracing::warn!(message_id = %msg.id, error = %err, "could not record a sent mail");
-        }
-        Ok(Delivered::Sent)
+        Ok(())
     }
 }

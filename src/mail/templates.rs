@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use super::MailKind;
 
-/// A rendered mail: subject, plain text and HTML.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A rendered mail: subject, plain text and HTML. No `Debug`: the bodies hold links.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Rendered {
     pub subject: String,
     pub text: String,

@@ -9,14 +9,26 @@ use uuid::Uuid;
 
 use crate::entity::outbox::{self, Column, Entity};
 
-/// A row claimed for handing on.
-#[derive(Debug, Clone)]
+/// A row claimed for handing on. `Debug` leaves the payload (links with tokens) out.
+#[derive(Clone)]
 pub struct Claimed {
     pub id: Uuid,
     pub kind: String,
     pub recipient: String,
     pub payload: String,
     pub attempts: i32,
+    /// The claim that holds the row: marking it requires this.
+    pub claim_id: Uuid,
+}
+
+impl std::fmt::Debug for Claimed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claimed")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Writes a mail. Call it in the transaction of the change that causes the mail.
@@ -39,6 +51,7 @@ pub async fn insert(
         created_at: now,
         available_at: now,
         claimed_until: None,
+        claim_id: None,
         attempts: 0,
         published_at: None,
         dead_at: None,
@@ -52,8 +65,9 @@ pub async fn insert(
 }
 
 /// Claims up to `limit` rows that are due and not claimed by a live lease, leasing them
-/// until `lease_until`. One statement; on PostgreSQL `FOR UPDATE SKIP LOCKED` lets several
-/// replicas claim at once without waiting on, or taking, each other's rows.
+/// until `lease_until` under a new claim id. One statement; on PostgreSQL
+/// `FOR UPDATE SKIP LOCKED` lets several replicas claim at once without waiting on, or
+/// taking, each other's rows.
 ///
 /// # Errors
 /// When the statement fails.
@@ -64,24 +78,36 @@ pub async fn claim(
     limit: u32,
 ) -> Result<Vec<Claimed>, DbErr> {
     let backend = db.get_database_backend();
-    let lock = if backend == DbBackend::Postgres {
-        "FOR UPDATE SKIP LOCKED"
+    let due = "SELECT id FROM outbox \
+               WHERE published_at IS NULL AND dead_at IS NULL AND available_at <= $2 \
+                 AND (claimed_until IS NULL OR claimed_until < $2) \
+               ORDER BY created_at LIMIT $3";
+    let sql = if backend == DbBackend::Postgres {
+        // A materialised CTE locks exactly the rows it picks, once.
+        format!(
+            "WITH picked AS MATERIALIZED ({due} FOR UPDATE SKIP LOCKED) \
+             UPDATE outbox SET claimed_until = $1, claim_id = $4 FROM picked \
+             WHERE outbox.id = picked.id \
+             RETURNING outbox.id, outbox.kind, outbox.recipient, outbox.payload, outbox.attempts"
+        )
     } else {
-        ""
+        // SQLite has one writer at a time: the statement is atomic as it stands.
+        format!(
+            "UPDATE outbox SET claimed_until = $1, claim_id = $4 WHERE id IN ({due}) \
+             RETURNING id, kind, recipient, payload, attempts"
+        )
     };
-    let sql = format!(
-        "UPDATE outbox SET claimed_until = $1 WHERE id IN ( \
-           SELECT id FROM outbox \
-           WHERE published_at IS NULL AND dead_at IS NULL AND available_at <= $2 \
-             AND (claimed_until IS NULL OR claimed_until < $2) \
-           ORDER BY created_at LIMIT $3 {lock}) \
-         RETURNING id, kind, recipient, payload, attempts"
-    );
+    let claim_id = Uuid::new_v4();
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             backend,
             sql,
-            [lease_until.into(), now.into(), i64::from(limit).into()],
+            [
+                lease_until.into(),
+                now.into(),
+                i64::from(limit).into(),
+                claim_id.into(),
+            ],
         ))
         .await?;
     rows.into_iter()
@@ -92,18 +118,21 @@ pub async fn claim(
                 recipient: r.try_get("", "recipient")?,
                 payload: r.try_get("", "payload")?,
                 attempts: r.try_get("", "attempts")?,
+                claim_id,
             })
         })
         .collect()
 }
 
-/// The mail was handed on: mark it so, and erase what it carried (links with tokens).
+/// The mail was handed on: mark it so, and erase what it carried (links with tokens). Only
+/// the claim that holds the row may; a late marker whose lease passed to another changes
+/// nothing.
 ///
 /// # Errors
 /// When the update fails.
 pub async fn mark_published(
     db: &impl ConnectionTrait,
-    id: Uuid,
+    row: &Claimed,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     Entity::update_many()
@@ -113,20 +142,23 @@ pub async fn mark_published(
             Column::ClaimedUntil,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
+        .col_expr(Column::ClaimId, Expr::value(Option::<Uuid>::None))
         .col_expr(Column::LastError, Expr::value(Option::<String>::None))
-        .filter(Column::Id.eq(id))
+        .filter(Column::Id.eq(row.id))
+        .filter(Column::ClaimId.eq(row.claim_id))
         .exec(db)
         .await
         .map(|_| ())
 }
 
-/// A hand-on attempt failed: try again at `retry_at`, or, with `dead`, give up.
+/// A hand-on attempt failed: try again at `retry_at`, or, with `dead`, give up (the
+/// payload, with its links, is erased then too). Only the holding claim may.
 ///
 /// # Errors
 /// When the update fails.
 pub async fn mark_failed(
     db: &impl ConnectionTrait,
-    id: Uuid,
+    row: &Claimed,
     attempts: i32,
     retry_at: DateTime<Utc>,
     dead: Option<DateTime<Utc>>,
@@ -139,11 +171,13 @@ pub async fn mark_failed(
             Column::ClaimedUntil,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
+        .col_expr(Column::ClaimId, Expr::value(Option::<Uuid>::None))
         .col_expr(
             Column::LastError,
             Expr::value(error.chars().take(1000).collect::<String>()),
         )
-        .filter(Column::Id.eq(id));
+        .filter(Column::Id.eq(row.id))
+        .filter(Column::ClaimId.eq(row.claim_id));
     if let Some(dead_at) = dead {
         update = update
             .col_expr(Column::DeadAt, Expr::value(dead_at))
@@ -156,16 +190,18 @@ pub async fn mark_failed(
 ///
 /// # Errors
 /// When the update fails.
-pub async fn release(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<(), DbErr> {
-    if ids.is_empty() {
+pub async fn release(db: &impl ConnectionTrait, rows: &[Claimed]) -> Result<(), DbErr> {
+    let Some(first) = rows.first() else {
         return Ok(());
-    }
+    };
     Entity::update_many()
         .col_expr(
             Column::ClaimedUntil,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
-        .filter(Column::Id.is_in(ids.iter().copied()))
+        .col_expr(Column::ClaimId, Expr::value(Option::<Uuid>::None))
+        .filter(Column::Id.is_in(rows.iter().map(|r| r.id)))
+        .filter(Column::ClaimId.eq(first.claim_id))
         .exec(db)
         .await
         .map(|_| ())

@@ -100,3 +100,18 @@ pub async fn set_avatar(
         .await
         .map(|_| ())
 }
+
+/// The profile of a user, locked for the rest of the transaction (`FOR UPDATE` on
+/// PostgreSQL; SQLite's write transaction already excludes other writers).
+///
+/// # Errors
+/// When the query fails.
+pub async fn find_by_user_for_update(
+    db: &impl ConnectionTrait,
+    user_id: uuid::Uuid,
+) -> Result<Option<profiles::Model>, DbErr> {
+    profiles::Entity::find_by_id(user_id)
+        .lock_exclusive()
+        .one(db)
+        .await
+}

@@ -116,8 +116,10 @@ pub async fn sign_up(state: &AppState, req: SignUpRequest) -> Result<SignUpOutco
     };
     match insert_with_profile(&txn, new, now).await {
         Ok(user) => {
-            mailing::send_verification(&txn, state, user.id, &user.username, &user.email, now)
-                .await?;
+            if mailing::within_limit(&txn, state, &user.email, now).await? {
+                mailing::send_verification(&txn, state, user.id, &user.username, &user.email, now)
+                    .await?;
+            }
             txn.commit().await?;
             state.relay.wake();
             tracing::info!(user_id = %user.id, "account created");

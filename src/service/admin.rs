@@ -12,6 +12,7 @@ use crate::{
     error::AppError,
     repo::{
         self,
+        email_tokens::Purpose,
         sessions::{RevokeReason, Scope},
         users::{NewUser, UserChanges},
     },
@@ -211,6 +212,12 @@ pub async fn update_user(
             keep: None,
         };
         repo::sessions::revoke(&txn, scope, RevokeReason::Deactivated, now).await?;
+    }
+    if email_changed {
+        // Links mailed to the old address must not verify or reset the account any more.
+        for purpose in [Purpose::VerifyEmail, Purpose::ResetPassword] {
+            repo::email_tokens::delete_for(&txn, id, purpose).await?;
+        }
     }
     let (user, profile) = repo::users::find_with_profile(&txn, id)
         .await?

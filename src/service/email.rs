@@ -62,7 +62,9 @@ pub async fn resend_verification(state: &AppState, me: &CurrentUser) -> Result<(
     let now = state.clock.now();
     let txn = db::begin_write(&state.db).await?;
     let a = &me.account;
-    mailing::send_verification(&txn, state, a.id, &a.username, &a.email, now).await?;
+    if mailing::within_limit(&txn, state, &a.email, now).await? {
+        mailing::send_verification(&txn, state, a.id, &a.username, &a.email, now).await?;
+    }
     txn.commit().await?;
     state.relay.wake();
     Ok(())

@@ -76,8 +76,8 @@ pub async fn enqueue(
     Ok(outbox::enqueue(txn, kind, to, vars, now).await?)
 }
 
-/// Issues a verification token (replacing any earlier one) and mails its link, within the
-/// per-address limit.
+/// Issues a verification token (replacing any earlier one) and mails its link. The caller
+/// has checked the per-address limit ([`within_limit`]).
 ///
 /// # Errors
 /// Only internal ones.
@@ -101,8 +101,8 @@ pub async fn send_verification(
     .await
 }
 
-/// Issues a reset token (replacing any earlier one) and mails its link, within the
-/// per-address limit.
+/// Issues a reset token (replacing any earlier one) and mails its link. The caller has
+/// checked the per-address limit ([`within_limit`]).
 ///
 /// # Errors
 /// Only internal ones.
@@ -135,9 +135,6 @@ async fn send_token_mail(
     purpose: Purpose,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    if !within_limit(txn, state, email, now).await? {
-        return Ok(());
-    }
     let s = &state.settings;
     let (ttl, path, kind) = match purpose {
         Purpose::VerifyEmail => (

@@ -21,7 +21,9 @@ fn invalid_link() -> AppError {
 }
 
 /// Mails a reset link when the address belongs to an active account (within the
-/// per-address limit). The caller answers `true` either way.
+/// per-address limit). The caller answers `true` either way, and both ways do the same
+/// work: the address's mail counter is written whether or not it has an account, so the
+/// time taken reveals nothing either.
 ///
 /// # Errors
 /// `BAD_USER_INPUT` on `email` only for something that is not an email address.
@@ -30,10 +32,11 @@ pub async fn request_reset(state: &AppState, email: &str) -> Result<(), AppError
     let email = Email::parse(email)?;
     let now = state.clock.now();
     let txn = db::begin_write(&state.db).await?;
-    if let Some(user) = repo::users::find_by_email(&txn, email.as_str())
+    let allowed = mailing::within_limit(&txn, state, email.as_str(), now).await?;
+    let user = repo::users::find_by_email(&txn, email.as_str())
         .await?
-        .filter(|u| u.is_active)
-    {
+        .filter(|u| u.is_active);
+    if let (true, Some(user)) = (allowed, user) {
         mailing::send_reset(&txn, state, user.id, &user.username, &user.email, now).await?;
     }
     txn.commit().await?;
@@ -162,6 +165,8 @@ pub async fn change_password(
         keep: Some(me.session_id),
     };
     let ended = repo::sessions::revoke(&txn, scope, RevokeReason::PasswordChanged, now).await?;
+    // A reset link mailed before no longer fits the account it would reset.
+    repo::email_tokens::delete_for(&txn, user.id, Purpose::ResetPassword).await?;
     let vars = [("username", user.username.clone())];
     mailing::enqueue(&txn, MailKind::PasswordChanged, &user.email, &vars, now).await?;
     txn.commit().await?;

@@ -185,7 +185,8 @@ pub async fn set_avatar(
     let now = state.clock.now();
     let stored = async {
         let txn = db::begin_write(&state.db).await?;
-        let old = repo::profiles::find_by_user(&txn, id)
+        // Locked, so two uploads at once each see the other's file as the old one.
+        let old = repo::profiles::find_by_user_for_update(&txn, id)
             .await?
             .and_then(|p| p.avatar);
         repo::profiles::set_avatar(&txn, id, Some(key.as_str().to_owned()), now).await?;

@@ -517,3 +517,78 @@ async fn without_smtp_url_mail_goes_to_the_dev_mailbox_folder() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_verification_link_expires_after_a_day() {
+    each_backend(|app| async move {
+        app.sign_up("quentin", "quentin@example.com", PASSWORD)
+            .await
+            .data();
+        let token = app
+            .smtp
+            .wait_for("quentin@example.com", "Confirm")
+            .await
+            .token("verify-email")
+            .unwrap();
+        app.advance(Duration::from_secs(24 * 3600 + 1));
+        let res = app.gql(VERIFY, json!({ "t": token })).await;
+        assert_eq!(res.error_code(), "BAD_USER_INPUT");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reset_link_works_once_even_when_used_concurrently() {
+    each_backend(|app| async move {
+        app.register("rita").await;
+        app.gql(REQUEST_RESET, json!({ "e": "rita@example.com" }))
+            .await
+            .data();
+        let token = app
+            .smtp
+            .wait_for("rita@example.com", "Reset")
+            .await
+            .token("reset-password")
+            .unwrap();
+        let attempts = (0..10).map(|i| {
+            let vars = json!({ "t": token, "p": format!("concurrent-passphrase-{i}") });
+            app.gql(CONFIRM_RESET, vars)
+        });
+        let results = futures_util::future::join_all(attempts).await;
+        let ok = results
+            .iter()
+            .filter(|r| r.body.get("errors").is_none())
+            .count();
+        assert_eq!(ok, 1);
+        for r in results.iter().filter(|r| r.body.get("errors").is_some()) {
+            assert_eq!(r.error_code(), "BAD_USER_INPUT");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn changing_the_email_as_administrator_retires_links_sent_to_the_old_address() {
+    each_backend(|app| async move {
+        let admin = app.admin("root").await;
+        let t = app.register("sven").await;
+        let verify = app
+            .smtp
+            .wait_for("sven@example.com", "Confirm")
+            .await
+            .token("verify-email")
+            .unwrap();
+        app.gql(REQUEST_RESET, json!({ "e": "sven@example.com" })).await.data();
+        let reset = app
+            .smtp
+            .wait_for("sven@example.com", "Reset")
+            .await
+            .token("reset-password")
+            .unwrap();
+        let update = "mutation($id: ID!) { adminUpdateUser(id: $id, input: { email: \"sven@new.example\" }) { email } }";
+        app.gql_as(&admin.access, update, json!({ "id": t.user_id })).await.data();
+        assert_eq!(app.gql(VERIFY, json!({ "t": verify })).await.error_code(), "BAD_USER_INPUT");
+        assert_eq!(app.gql(RESET_VALID, json!({ "t": reset })).await.data()["resetTokenValid"], false);
+    })
+    .await;
+}

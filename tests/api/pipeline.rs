@@ -75,6 +75,74 @@ async fn a_send_that_always_fails_is_parked_not_lost() {
     .await;
 }
 
+#[tokio::test]
+async fn a_permanent_refusal_is_parked_at_once() {
+    each_backend_with(&[("MAIL_MAX_ATTEMPTS", "5")], |app| async move {
+        app.smtp.reject_all();
+        app.sign_up("otto", "otto@example.com", PASSWORD)
+            .await
+            .data();
+        assert!(app.smtp.wait_offered(1, Duration::from_secs(30)).await);
+        let mut parked = false;
+        for _ in 0..100 {
+            parked = if app.broker {
+                dead_letters(&app).await == 1
+            } else {
+                authql::entity::outbox::Entity::find()
+                    .filter(authql::entity::outbox::Column::DeadAt.is_not_null())
+                    .count(&app.db)
+                    .await
+                    .unwrap()
+                    == 1
+            };
+            if parked {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(parked, "the mail was not parked");
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(app.smtp.offered(), 1, "a permanent failure is not retried");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_parked_message_keeps_no_working_link() {
+    each_env(
+        broker_environments(),
+        &[("MAIL_MAX_ATTEMPTS", "1")],
+        Worker::InProcess,
+        |app| async move {
+            app.smtp.refuse_all();
+            app.sign_up("pia", "pia@example.com", PASSWORD).await.data();
+            assert!(app.smtp.wait_offered(1, Duration::from_secs(30)).await);
+            let topology = broker::Topology::from_settings(&app.state.settings);
+            let (conn, ch) = broker::connect(&amqp_url().unwrap()).await.unwrap();
+            let mut parked = None;
+            for _ in 0..100 {
+                parked = ch
+                    .basic_get(
+                        topology.dead.as_str().into(),
+                        lapin::options::BasicGetOptions::default(),
+                    )
+                    .await
+                    .unwrap();
+                if parked.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let parked = parked.expect("a parked message");
+            let body = String::from_utf8(parked.delivery.data.clone()).unwrap();
+            assert!(body.contains("verify_email"), "{body}");
+            assert!(!body.contains("token="), "{body}");
+            conn.close(200, "done".into()).await.ok();
+        },
+    )
+    .await;
+}
+
 /// A TCP proxy in front of RabbitMQ that the test can cut and restore.
 struct BrokerLink {
     port: u16,
@@ -185,26 +253,33 @@ async fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
 
 #[tokio::test]
 async fn a_message_held_by_a_killed_worker_is_redelivered_to_the_next() {
-    each_env(broker_environments(), &[], Worker::None, |app| async move {
-        let gate = app.smtp.hold();
-        let mut first = start_worker(&app);
-        app.sign_up("quinn", "quinn@example.com", PASSWORD)
-            .await
-            .data();
-        assert!(app.smtp.wait_offered(1, Duration::from_secs(30)).await);
-        signal(&first, "-KILL").await;
-        wait_exit(&mut first).await;
+    // A short SMTP timeout: the dead worker's hold on the message goes stale sooner.
+    let vars = [("SMTP_TIMEOUT", "2s")];
+    each_env(
+        broker_environments(),
+        &vars,
+        Worker::None,
+        |app| async move {
+            let gate = app.smtp.hold();
+            let mut first = start_worker(&app);
+            app.sign_up("quinn", "quinn@example.com", PASSWORD)
+                .await
+                .data();
+            assert!(app.smtp.wait_offered(1, Duration::from_secs(30)).await);
+            signal(&first, "-KILL").await;
+            wait_exit(&mut first).await;
 
-        let mut second = start_worker(&app);
-        gate.release(10);
-        app.smtp.wait_for("quinn@example.com", "Confirm").await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(app.smtp.mails().len(), 1, "delivered exactly once");
+            let mut second = start_worker(&app);
+            gate.release(10);
+            app.smtp.wait_for("quinn@example.com", "Confirm").await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            assert_eq!(app.smtp.mails().len(), 1, "delivered exactly once");
 
-        // And a worker stops cleanly on SIGTERM.
-        signal(&second, "-TERM").await;
-        assert!(wait_exit(&mut second).await.success());
-    })
+            // And a worker stops cleanly on SIGTERM.
+            signal(&second, "-TERM").await;
+            assert!(wait_exit(&mut second).await.success());
+        },
+    )
     .await;
 }
 

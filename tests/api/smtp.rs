@@ -54,6 +54,8 @@ struct Behaviour {
     /// Refuse this many more messages (451, try again later).
     refuse_next: u32,
     refuse_all: bool,
+    /// Refuse every message for good (550, mailbox unavailable).
+    reject_all: bool,
     /// When set, each message waits for a permit before it is accepted.
     gate: Option<Arc<Semaphore>>,
 }
@@ -109,6 +111,11 @@ impl SmtpServer {
     /// Refuses every message with a temporary failure.
     pub fn refuse_all(&self) {
         self.shared.behaviour.lock().unwrap().refuse_all = true;
+    }
+
+    /// Refuses every message with a permanent failure.
+    pub fn reject_all(&self) {
+        self.shared.behaviour.lock().unwrap().reject_all = true;
     }
 
     /// Holds every message until [`Gate::release`] lets it through.
@@ -239,12 +246,16 @@ async fn session(stream: tokio::net::TcpStream, shared: Arc<Shared>) -> std::io:
                 }
                 *shared.offered.lock().unwrap() += 1;
                 shared.changed.notify_waiters();
-                let (refuse, gate) = {
+                let (refuse, reject, gate) = {
                     let mut b = shared.behaviour.lock().unwrap();
                     let refuse = b.refuse_all || b.refuse_next > 0;
                     b.refuse_next = b.refuse_next.saturating_sub(1);
-                    (refuse, b.gate.clone())
+                    (refuse, b.reject_all, b.gate.clone())
                 };
+                if reject {
+                    write.write_all(b"550 5.1.1 No such mailbox\r\n").await?;
+                    continue;
+                }
                 if refuse {
                     write.write_all(b"451 4.3.0 Try again later\r\n").await?;
                     continue;
