@@ -8,9 +8,10 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    Response, ServerError, ServerResult, ValidationResult, Variables,
+    Request, Response, ServerError, ServerResult, ValidationResult, Variables,
     extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+        NextRequest, NextValidation,
     },
     parser::types::ExecutableDocument,
 };
@@ -26,11 +27,16 @@ pub struct ErrorCodes;
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension)
+        Arc::new(ErrorCodesExtension::default())
     }
 }
 
-struct ErrorCodesExtension;
+/// One per request: it remembers the request id from the request's data (which the later
+/// hooks do not see) for the errors of the response.
+#[derive(Default)]
+struct ErrorCodesExtension {
+    request_id: std::sync::Mutex<Option<String>>,
+}
 
 fn has_code(err: &ServerError) -> bool {
     err.extensions
@@ -73,6 +79,23 @@ fn late_code(err: &ServerError) -> Option<&'static str> {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for ErrorCodesExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let id = request
+            .data
+            .get(&std::any::TypeId::of::<RequestId>())
+            .and_then(|d| d.downcast_ref::<RequestId>())
+            .map(|r| r.0.clone());
+        if let Ok(mut slot) = self.request_id.lock() {
+            *slot = id;
+        }
+        next.run(ctx, request).await
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -104,7 +127,7 @@ impl Extension for ErrorCodesExtension {
 
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
-        let request_id = ctx.data_opt::<RequestId>().map(|r| r.0.clone());
+        let request_id = self.request_id.lock().ok().and_then(|id| id.clone());
         for err in response.errors.iter_mut() {
             if !has_code(err) {
                 match late_code(err) {

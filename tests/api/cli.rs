@@ -273,3 +273,77 @@ async fn create_admin_creates_a_verified_administrator_or_promotes_an_account() 
     })
     .await;
 }
+
+#[tokio::test]
+async fn on_sigterm_serve_finishes_the_request_in_flight_then_exits() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = temp_dir();
+    let mut child = authql(&dir)
+        .env("BIND", "127.0.0.1:0")
+        .env("METRICS_BIND", "")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let addr = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("authql announces its address");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    // Half a request: the headers and part of the body.
+    let body = br#"{"query":"{ __typename }"}"#;
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..10]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Still running: the request is in flight.
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited with a request in flight"
+    );
+
+    stream.write_all(&body[10..]).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"__typename\":\"Query\""), "{response}");
+
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "did not stop after the request"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+    // New connections are refused once it stopped.
+    assert!(tokio::net::TcpStream::connect(&addr).await.is_err());
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -111,6 +111,60 @@ impl TestDb {
     }
 }
 
+/// Everything the services under test log, as JSON lines (one process-wide capture, so a
+/// test looks for its own request ids and secrets in it).
+static LOGS: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+
+#[derive(Clone)]
+struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut logs) = self.0.lock() {
+            logs.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = Capture;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Starts capturing logs (idempotent).
+pub fn capture_logs() {
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info,authql=debug"))
+            .with_writer(Capture(buffer.clone()))
+            .try_init();
+        buffer
+    });
+}
+
+/// What the services have logged so far.
+pub fn logs() -> String {
+    LOGS.get()
+        .and_then(|l| {
+            l.lock()
+                .ok()
+                .map(|l| String::from_utf8_lossy(&l).into_owned())
+        })
+        .unwrap_or_default()
+}
+
 /// Where a test runs: its database engine, and whether mail crosses RabbitMQ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Env {
@@ -181,6 +235,8 @@ pub struct TestApp {
     pub smtp: Arc<SmtpServer>,
     /// The configuration the service runs with, as variables (to start a worker process).
     pub vars: Vec<(String, String)>,
+    /// `http://<METRICS_BIND>` when a test asked for the metrics listener.
+    pub metrics_url: Option<String>,
 }
 
 /// What is left to undo once the test body is over.
@@ -244,6 +300,7 @@ pub enum Worker {
 
 /// Starts authql (and, with a broker, its worker) for `env`, with `overrides` applied last.
 pub async fn spawn(env: Env, overrides: &[(&str, &str)], worker: Worker) -> (TestApp, Running) {
+    capture_logs();
     let db = TestDb::create(env.backend).await;
     let smtp = Arc::new(SmtpServer::start().await);
     let id = uuid::Uuid::new_v4().simple().to_string();
@@ -279,6 +336,7 @@ pub async fn spawn(env: Env, overrides: &[(&str, &str)], worker: Worker) -> (Tes
         .await
         .expect("authql starts");
     let addr = app.local_addr().expect("bound");
+    let metrics_url = app.metrics_addr().map(|a| format!("http://{a}"));
     let state = app.state().clone();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
@@ -304,6 +362,7 @@ pub async fn spawn(env: Env, overrides: &[(&str, &str)], worker: Worker) -> (Tes
         database_url: db.url.clone(),
         smtp,
         vars,
+        metrics_url,
     };
     (
         test_app,

@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod graphiql;
 mod graphql_http;
+mod hardening;
 mod health;
 mod helpers;
 mod login;
