@@ -43,6 +43,12 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` is this output.
     Schema,
+    /// Exit 0 when the service answers 200 at `--url` (default: /readyz on BIND), for a
+    /// container HEALTHCHECK in an image without curl.
+    Healthcheck {
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Add a new signing key: published at once, signing six minutes later (when every
     /// replica and verifier has it); the old key stays published until its tokens expire.
     RotateKeys {
@@ -76,6 +82,35 @@ pub async fn run(cli: Cli) -> ExitCode {
         print!("{}", graphql::sdl());
         return ExitCode::SUCCESS;
     }
+    if let Command::Healthcheck { url } = &command {
+        let url = match url {
+            Some(url) => url.clone(),
+            None => match Settings::from_env() {
+                Ok(s) => {
+                    let mut bind = s.bind;
+                    if bind.ip().is_unspecified() {
+                        bind.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                    }
+                    format!("http://{bind}/readyz")
+                }
+                Err(err) => {
+                    eprintln!("authql: configuration error: {err}");
+                    return ExitCode::from(2);
+                }
+            },
+        };
+        return match crate::http::probe::get_status(&url, Duration::from_secs(3)).await {
+            Ok(200) => ExitCode::SUCCESS,
+            Ok(status) => {
+                eprintln!("authql: {url} answered {status}");
+                ExitCode::FAILURE
+            }
+            Err(err) => {
+                eprintln!("authql: {url}: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(err) => {
@@ -90,7 +125,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::RotateKeys { now } => rotate_keys(settings, now).await,
         Command::Worker => crate::worker::run(settings, shutdown_signal()).await,
         Command::CreateAdmin { username, email } => create_admin(settings, &username, &email).await,
-        Command::Schema => Ok(()),
+        Command::Schema | Command::Healthcheck { .. } => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@ pub mod graphql;
 mod health;
 mod jwks;
 mod media;
+pub mod probe;
 pub mod request_id;
 
 use std::time::Duration;

@@ -160,6 +160,27 @@ async fn serve_with_no_configuration_uses_a_sqlite_file_here_and_stops_on_sigter
 
     let ready = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
     assert_eq!(ready.status(), 200);
+    // The container HEALTHCHECK's probe agrees, and fails where nothing answers.
+    let probe = |url: String| {
+        let dir = dir.clone();
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_authql"))
+                .args(["healthcheck", "--url", &url])
+                .current_dir(dir)
+                .env_clear()
+                .output()
+                .await
+                .unwrap()
+                .status
+        }
+    };
+    assert!(probe(format!("http://{addr}/readyz")).await.success());
+    assert!(!probe(format!("http://{addr}/nope")).await.success());
+    assert!(
+        !probe("http://127.0.0.1:1/readyz".to_owned())
+            .await
+            .success()
+    );
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
