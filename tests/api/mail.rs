@@ -592,3 +592,76 @@ async fn changing_the_email_as_administrator_retires_links_sent_to_the_old_addre
     })
     .await;
 }
+
+/// A free loopback port (bound and released; good enough for a server started next).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn mail_also_reaches_an_independent_smtp_server() {
+    // Python's own SMTP server (smtpd, in CPython 3.11's standard library) beside the test:
+    // a second implementation, so the sender is not only proven against our own.
+    use tokio::io::AsyncBufReadExt;
+    let port = free_port();
+    let mut server = tokio::process::Command::new("python3")
+        .args([
+            "-W",
+            "ignore",
+            "-u",
+            "-m",
+            "smtpd",
+            "-n",
+            "-c",
+            "DebuggingServer",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 runs (CPython 3.11 with smtpd)");
+    let lines =
+        tokio::sync::Mutex::new(tokio::io::BufReader::new(server.stdout.take().unwrap()).lines());
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let url = format!("smtp://127.0.0.1:{port}");
+    each_backend_with(&[("SMTP_URL", url.as_str())], |app| {
+        let lines = &lines;
+        async move {
+            app.sign_up("uma", "uma@example.com", PASSWORD).await.data();
+            let mut message = String::new();
+            let mut lines = lines.lock().await;
+            let read = async {
+                while let Ok(Some(line)) = lines.next_line().await {
+                    message.push_str(&line);
+                    message.push('\n');
+                    if line.contains("END MESSAGE") && message.contains("uma@example.com") {
+                        break;
+                    }
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(30), read)
+                .await
+                .expect("a mail arrived");
+            assert!(
+                message.contains("Subject: Confirm your email address"),
+                "{message}"
+            );
+            assert!(message.contains("/verify-email?token="), "{message}");
+        }
+    })
+    .await;
+    server.kill().await.ok();
+}
