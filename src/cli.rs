@@ -43,6 +43,13 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` is this output.
     Schema,
+    /// Time Argon2id at the configured PASSWORD_HASH_* parameters on this machine: what one
+    /// login costs, and so how many logins per second the cores can verify.
+    HashCost {
+        /// Hashes to time.
+        #[arg(long, default_value_t = 20)]
+        rounds: u32,
+    },
     /// Exit 0 when the service answers 200 at `--url` (default: /readyz on BIND), for a
     /// container HEALTHCHECK in an image without curl.
     Healthcheck {
@@ -81,6 +88,15 @@ pub async fn run(cli: Cli) -> ExitCode {
     if let Command::Schema = command {
         print!("{}", graphql::sdl());
         return ExitCode::SUCCESS;
+    }
+    if let Command::HashCost { rounds } = &command {
+        return match hash_cost(*rounds).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("authql: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
     }
     if let Command::Healthcheck { url } = &command {
         let url = match url {
@@ -125,7 +141,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::RotateKeys { now } => rotate_keys(settings, now).await,
         Command::Worker => crate::worker::run(settings, shutdown_signal()).await,
         Command::CreateAdmin { username, email } => create_admin(settings, &username, &email).await,
-        Command::Schema | Command::Healthcheck { .. } => Ok(()),
+        Command::Schema | Command::Healthcheck { .. } | Command::HashCost { .. } => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -173,6 +189,41 @@ async fn rotate_keys(settings: Settings, at_once: bool) -> anyhow::Result<()> {
     println!("{kid}");
     tracing::info!(%kid, signs_from = %from, "new signing key published");
     conn.close().await?;
+    Ok(())
+}
+
+/// Prints the mean time of one Argon2id verification (on one core, as a login does) and
+/// the verifications per second the machine's cores allow.
+async fn hash_cost(rounds: u32) -> anyhow::Result<()> {
+    use crate::domain::Password;
+    let settings = Settings::from_env().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hasher = Hasher::new(settings.password_hash, 1)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let password = Password::candidate("hash-cost measurement".into(), "password")
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let hash = hasher
+        .hash(&password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let started = std::time::Instant::now();
+    for _ in 0..rounds.max(1) {
+        hasher
+            .verify(&password, Some(&hash))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
+    let each = started.elapsed().as_secs_f64() / f64::from(rounds.max(1));
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let p = settings.password_hash;
+    println!(
+        "{{\"verify_ms\":{:.3},\"cores\":{cores},\"bound_per_second\":{:.1},\"m_kib\":{},\"t\":{},\"p\":{}}}",
+        each * 1000.0,
+        cores as f64 / each,
+        p.memory_kib,
+        p.iterations,
+        p.parallelism
+    );
     Ok(())
 }
 

@@ -109,6 +109,7 @@ pub async fn build_state(
         hasher,
         keys: Arc::new(keys),
         tokens: Arc::new(tokens),
+        verified_tokens: Arc::default(),
         relay: Arc::new(mail::relay::RelaySignals::default()),
         media: Arc::new(media::LocalDir::new(&settings_media_dir)),
         public_url: public_url.into(),

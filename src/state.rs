@@ -5,7 +5,11 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::{jwt::TokenConfig, keys::KeyRing, password::Hasher},
+    auth::{
+        jwt::{TokenConfig, VerifiedTokens},
+        keys::KeyRing,
+        password::Hasher,
+    },
     clock::Clock,
     config::Settings,
     mail::relay::RelaySignals,
@@ -21,6 +25,7 @@ pub struct AppState {
     pub hasher: Hasher,
     pub keys: Arc<KeyRing>,
     pub tokens: Arc<TokenConfig>,
+    pub verified_tokens: Arc<VerifiedTokens>,
     pub relay: Arc<RelaySignals>,
     pub media: Arc<dyn MediaStore>,
     /// `PUBLIC_URL`, or `http://` and the bound address: the base of absolute media URLs.

@@ -83,6 +83,7 @@ fn refused() -> AppError {
 pub async fn verify(
     keys: &KeyRing,
     config: &TokenConfig,
+    cache: &VerifiedTokens,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<AccessClaims, AppError> {
@@ -90,6 +91,31 @@ pub async fn verify(
     if token.len() > 4096 {
         return Err(refused());
     }
+    if let Some(claims) = cache.get(token) {
+        return check_time(claims, now);
+    }
+    let claims = verify_signature_and_claims(keys, config, token, now).await?;
+    let claims = check_time(claims, now)?;
+    cache.put(token, &claims);
+    Ok(claims)
+}
+
+/// Time is checked against authql's clock, with a 30 s leeway (not the library's 60).
+fn check_time(claims: AccessClaims, now: DateTime<Utc>) -> Result<AccessClaims, AppError> {
+    let leeway = i64::try_from(LEEWAY.as_secs()).unwrap_or(30);
+    let now = now.timestamp();
+    if claims.exp + leeway < now || claims.iat - leeway > now {
+        return Err(refused());
+    }
+    Ok(claims)
+}
+
+async fn verify_signature_and_claims(
+    keys: &KeyRing,
+    config: &TokenConfig,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<AccessClaims, AppError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| refused())?;
     let typ_ok = header.typ.as_deref().is_some_and(|t| {
         t.eq_ignore_ascii_case(TYP) || t.eq_ignore_ascii_case("application/at+jwt")
@@ -111,13 +137,35 @@ pub async fn verify(
     let data =
         jsonwebtoken::decode::<AccessClaims>(token, &key, &validation).map_err(|_| refused())?;
     let claims = data.claims;
-    let leeway = i64::try_from(LEEWAY.as_secs()).unwrap_or(30);
-    let now = now.timestamp();
-    if claims.exp + leeway < now
-        || claims.iat - leeway > now
-        || claims.client_id != config.client_id
-    {
+    if claims.client_id != config.client_id {
         return Err(refused());
     }
     Ok(claims)
+}
+
+/// Access tokens whose signature and claims were verified already, so a client that sends
+/// the same token with every request costs one signature check per token, not per request.
+/// Keyed by the whole token, so only that exact token is remembered; its time is still
+/// checked on every use. Bounded: when full, it starts over.
+#[derive(Debug, Default)]
+pub struct VerifiedTokens {
+    entries: std::sync::Mutex<std::collections::HashMap<String, AccessClaims>>,
+}
+
+/// Tokens remembered at most (a few MiB).
+const CACHE_CAPACITY: usize = 10_000;
+
+impl VerifiedTokens {
+    fn get(&self, token: &str) -> Option<AccessClaims> {
+        self.entries.lock().ok()?.get(token).cloned()
+    }
+
+    fn put(&self, token: &str, claims: &AccessClaims) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= CACHE_CAPACITY {
+                entries.clear();
+            }
+            entries.insert(token.to_owned(), claims.clone());
+        }
+    }
 }

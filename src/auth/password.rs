@@ -1,10 +1,16 @@
-//! Argon2id password hashing on tokio's blocking pool, behind a semaphore sized to the
-//! cores, so a flood of logins queues for the hasher instead of starving other requests.
+//! Argon2id password hashing off the async runtime, at most one hash per core at a time, so
+//! a flood of logins queues for the hasher instead of starving other requests.
+//!
+//! The work runs on a few long-lived threads of its own (as many as hashes may run at
+//! once), each keeping its Argon2 memory (19 MiB at the default cost) from one hash to the
+//! next. Allocating that memory per hash on the runtime's blocking pool costs page faults
+//! on every hash and, through the allocator's per-thread arenas, hundreds of MiB of
+//! resident memory under load; reusing it keeps the hasher at `concurrency` × m KiB.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
-use tokio::sync::Semaphore;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use tokio::sync::{Semaphore, oneshot};
 
 use crate::{domain::Password, entity::users::PasswordHash, error::AppError};
 
@@ -32,11 +38,28 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
+const SALT_LEN: usize = 16;
+const OUTPUT_LEN: usize = 32;
+
+enum Job {
+    Hash {
+        password: String,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+    Verify {
+        password: String,
+        phc: String,
+        /// Whether this is a real account's hash (else the dummy: never a match).
+        real: bool,
+        reply: oneshot::Sender<Verified>,
+    },
+}
+
 /// Hashes and verifies passwords without blocking the async runtime.
 #[derive(Clone)]
 pub struct Hasher {
-    argon: Argon2<'static>,
     params: HashParams,
+    jobs: mpsc::Sender<Job>,
     permits: Arc<Semaphore>,
     /// A hash of nothing in particular, checked when there is no user so that an unknown
     /// name costs the same time as a wrong password.
@@ -51,55 +74,178 @@ impl std::fmt::Debug for Hasher {
     }
 }
 
-impl Hasher {
-    /// Builds the hasher (computing its dummy hash once, on the blocking pool).
-    ///
-    /// # Errors
-    /// When the parameters are out of Argon2's range.
-    pub async fn new(params: HashParams, concurrency: usize) -> Result<Self, AppError> {
-        let argon_params = Params::new(
-            params.memory_kib,
-            params.iterations,
-            params.parallelism,
-            None,
-        )
-        .map_err(|e| AppError::internal(anyhow::anyhow!("argon2 parameters: {e}")))?;
-        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
-        let for_dummy = argon.clone();
-        let dummy = tokio::task::spawn_blocking(move || {
-            for_dummy
-                .hash_password(b"authql dummy password")
-                .map(|h| h.to_string())
-        })
-        .await
-        .map_err(AppError::internal)?
-        .map_err(|e| AppError::internal(anyhow::anyhow!("argon2: {e}")))?;
-        Ok(Self {
-            argon,
-            params,
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
-            dummy: Arc::new(dummy),
+fn argon(params: HashParams) -> Result<Argon2<'static>, String> {
+    let p = Params::new(
+        params.memory_kib,
+        params.iterations,
+        params.parallelism,
+        Some(OUTPUT_LEN),
+    )
+    .map_err(|e| format!("argon2 parameters: {e}"))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, p))
+}
+
+/// One hashing thread: its Argon2 memory lives as long as the thread.
+struct Worker {
+    params: HashParams,
+    argon: Argon2<'static>,
+    memory: Vec<Block>,
+}
+
+impl Worker {
+    fn blocks(&mut self, count: usize) -> &mut [Block] {
+        if self.memory.len() < count {
+            self.memory.resize(count, Block::default());
+        }
+        &mut self.memory[..count]
+    }
+
+    fn hash(&mut self, password: &str) -> Result<String, String> {
+        let mut salt = [0u8; SALT_LEN];
+        getrandom::fill(&mut salt).map_err(|e| format!("OS randomness unavailable: {e}"))?;
+        let mut out = [0u8; OUTPUT_LEN];
+        let argon = self.argon.clone();
+        let count = argon.params().block_count();
+        argon
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                &salt,
+                &mut out,
+                self.blocks(count),
+            )
+            .map_err(|e| format!("argon2: {e}"))?;
+        let phc = argon2::PasswordHash {
+            algorithm: argon2::ARGON2ID_IDENT,
+            version: Some(Version::V0x13.into()),
+            params: argon
+                .params()
+                .try_into()
+                .map_err(|e| format!("argon2: {e}"))?,
+            salt: Some(argon2::password_hash::phc::Salt::new(&salt).map_err(|e| e.to_string())?),
+            hash: Some(argon2::password_hash::phc::Output::new(&out).map_err(|e| e.to_string())?),
+        };
+        Ok(phc.to_string())
+    }
+
+    /// Recomputes `phc` for `password` with the stored parameters; `None` when the stored
+    /// string is not an Argon2 hash this code can check.
+    fn verify(&mut self, password: &str, phc: &str) -> Option<Verified> {
+        let parsed = argon2::PasswordHash::new(phc).ok()?;
+        let algorithm = Algorithm::new(parsed.algorithm.as_str()).ok()?;
+        let version = match parsed.version {
+            Some(v) => Version::try_from(v).ok()?,
+            None => Version::V0x10,
+        };
+        let expected = parsed.hash?;
+        let params = Params::try_from(&parsed).ok()?;
+        let salt = parsed.salt?;
+        let argon = Argon2::new(algorithm, version, params);
+        let mut out = vec![0u8; expected.len()];
+        let count = argon.params().block_count();
+        argon
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                salt.as_ref(),
+                &mut out,
+                self.blocks(count),
+            )
+            .ok()?;
+        let matches = constant_time_eq(&out, expected.as_bytes());
+        let p = argon.params();
+        let weaker = algorithm != Algorithm::Argon2id
+            || version != Version::V0x13
+            || p.m_cost() < self.params.memory_kib
+            || p.t_cost() < self.params.iterations
+            || p.p_cost() < self.params.parallelism;
+        Some(Verified {
+            matches,
+            needs_rehash: matches && weaker,
         })
     }
 
-    /// Runs CPU-heavy work on the blocking pool once a hasher slot is free.
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(Argon2<'static>) -> T + Send + 'static,
-    ) -> Result<T, AppError> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
+    fn run(mut self, jobs: &Mutex<mpsc::Receiver<Job>>) {
+        loop {
+            let job = match jobs.lock() {
+                Ok(rx) => rx.recv(),
+                Err(_) => return,
+            };
+            match job {
+                Ok(Job::Hash { password, reply }) => {
+                    let _ = reply.send(self.hash(&password));
+                }
+                Ok(Job::Verify {
+                    password,
+                    phc,
+                    real,
+                    reply,
+                }) => {
+                    let verified = self.verify(&password, &phc).unwrap_or(Verified {
+                        matches: false,
+                        needs_rehash: false,
+                    });
+                    let _ = reply.send(if real {
+                        verified
+                    } else {
+                        Verified {
+                            matches: false,
+                            needs_rehash: false,
+                        }
+                    });
+                }
+                // Every sender is gone: the service is shutting down.
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Compares without an early exit, so the time taken says nothing about where they differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Hasher {
+    /// Starts `concurrency` hashing threads and computes the dummy hash.
+    ///
+    /// # Errors
+    /// When the parameters are out of Argon2's range or a thread cannot start.
+    pub async fn new(params: HashParams, concurrency: usize) -> Result<Self, AppError> {
+        let template = argon(params).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
+        let (jobs, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..concurrency.max(1) {
+            let worker = Worker {
+                params,
+                argon: template.clone(),
+                memory: Vec::new(),
+            };
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("authql-hasher-{i}"))
+                .spawn(move || worker.run(&rx))
+                .map_err(AppError::internal)?;
+        }
+        let mut hasher = Self {
+            params,
+            jobs,
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            dummy: Arc::new(String::new()),
+        };
+        let dummy = Password::candidate("authql dummy password".into(), "password")?;
+        hasher.dummy = Arc::new(hasher.hash(&dummy).await?.0);
+        Ok(hasher)
+    }
+
+    /// Hands a job to the hashing threads once one of them is free, and waits for it.
+    async fn run<T>(&self, job: impl FnOnce(oneshot::Sender<T>) -> Job) -> Result<T, AppError> {
+        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(job(reply))
+            .map_err(|_| AppError::internal(anyhow::anyhow!("the hasher has stopped")))?;
+        answer
             .await
-            .map_err(AppError::internal)?;
-        let argon = self.argon.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work(argon)
-        })
-        .await
-        .map_err(AppError::internal)
+            .map_err(|_| AppError::internal(anyhow::anyhow!("a hasher thread failed")))
     }
 
     /// A PHC string (`$argon2id$v=19$m=…`) for a new password, with a fresh random salt.
@@ -107,11 +253,11 @@ impl Hasher {
     /// # Errors
     /// Only internal ones.
     pub async fn hash(&self, password: &Password) -> Result<PasswordHash, AppError> {
-        let pw = password.expose().to_owned();
-        self.run(move |argon| argon.hash_password(pw.as_bytes()).map(|h| h.to_string()))
+        let password = password.expose().to_owned();
+        self.run(|reply| Job::Hash { password, reply })
             .await?
             .map(PasswordHash)
-            .map_err(|e| AppError::internal(anyhow::anyhow!("argon2: {e}")))
+            .map_err(|e| AppError::internal(anyhow::anyhow!(e)))
     }
 
     /// Checks `password` against `stored`, or against the dummy hash when there is no
@@ -124,48 +270,23 @@ impl Hasher {
         password: &Password,
         stored: Option<&PasswordHash>,
     ) -> Result<Verified, AppError> {
-        let pw = password.expose().to_owned();
+        let password = password.expose().to_owned();
         let real = stored.is_some();
-        let hash = stored.map_or_else(|| self.dummy.as_str().to_owned(), |h| h.0.clone());
-        let params = self.params;
-        self.run(move |argon| {
-            let Ok(parsed) = argon2::PasswordHash::new(&hash) else {
-                return Verified {
-                    matches: false,
-                    needs_rehash: false,
-                };
-            };
-            let matches = real && argon.verify_password(pw.as_bytes(), &parsed).is_ok();
-            if !real {
-                // Same work as a real check; the answer is always no.
-                let _ = argon.verify_password(pw.as_bytes(), &parsed);
-            }
-            Verified {
-                matches,
-                needs_rehash: matches && is_weaker(&parsed, params),
-            }
+        let phc = stored.map_or_else(|| self.dummy.as_str().to_owned(), |h| h.0.clone());
+        self.run(|reply| Job::Verify {
+            password,
+            phc,
+            real,
+            reply,
         })
         .await
     }
 }
 
-/// Whether a stored hash is not Argon2id v19 or has lower costs than `wanted`.
-fn is_weaker(hash: &argon2::PasswordHash, wanted: HashParams) -> bool {
-    if hash.algorithm.as_str() != "argon2id" || hash.version != Some(0x13) {
-        return true;
-    }
-    match Params::try_from(hash) {
-        Ok(p) => {
-            p.m_cost() < wanted.memory_kib
-                || p.t_cost() < wanted.iterations
-                || p.p_cost() < wanted.parallelism
-        }
-        Err(_) => true,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use argon2::{PasswordHasher as _, PasswordVerifier as _};
+
     use super::*;
 
     fn weak_params() -> HashParams {
@@ -208,6 +329,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn hashes_agree_with_the_argon2_crate_both_ways() {
+        let hasher = Hasher::new(HashParams::OWASP, 1).await.unwrap();
+        let ours = hasher.hash(&pw("interoperable")).await.unwrap();
+        let parsed = argon2::PasswordHash::new(&ours.0).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"interoperable", &parsed)
+                .is_ok()
+        );
+        let theirs = Argon2::default()
+            .hash_password(b"interoperable")
+            .unwrap()
+            .to_string();
+        let v = hasher
+            .verify(&pw("interoperable"), Some(&PasswordHash(theirs)))
+            .await
+            .unwrap();
+        assert!(v.matches);
+    }
+
+    #[tokio::test]
     async fn no_stored_hash_never_matches() {
         let hasher = Hasher::new(HashParams::OWASP, 1).await.unwrap();
         let v = hasher
@@ -238,8 +380,23 @@ mod tests {
     #[tokio::test]
     async fn a_garbled_stored_hash_does_not_match() {
         let hasher = Hasher::new(HashParams::OWASP, 1).await.unwrap();
-        let junk = PasswordHash("pbkdf2_sha256$260000$salt$hash".into());
-        let v = hasher.verify(&pw("anything"), Some(&junk)).await.unwrap();
-        assert!(!v.matches);
+        for junk in [
+            "pbkdf2_sha256$260000$salt$hash",
+            "",
+            "$argon2id$v=19$m=19456,t=2,p=1$x$y",
+        ] {
+            let v = hasher
+                .verify(&pw("anything"), Some(&PasswordHash(junk.into())))
+                .await
+                .unwrap();
+            assert!(!v.matches, "{junk}");
+        }
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_slices() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
     }
 }

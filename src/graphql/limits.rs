@@ -97,6 +97,45 @@ fn aliases(doc: &ExecutableDocument) -> usize {
     in_operations + in_fragments
 }
 
+/// The names of the root fields a document's operations select, fragments included.
+pub fn root_field_names(doc: &ExecutableDocument) -> std::collections::BTreeSet<String> {
+    fn collect<'a>(
+        doc: &'a ExecutableDocument,
+        set: &'a SelectionSet,
+        seen: &mut HashSet<&'a str>,
+        names: &mut std::collections::BTreeSet<String>,
+    ) {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(f) => {
+                    names.insert(f.node.name.node.to_string());
+                }
+                Selection::InlineFragment(i) => {
+                    collect(doc, &i.node.selection_set.node, seen, names)
+                }
+                Selection::FragmentSpread(s) => {
+                    let name = s.node.fragment_name.node.as_str();
+                    if let Some(f) = doc.fragments.get(name)
+                        && seen.insert(name)
+                    {
+                        collect(doc, &f.node.selection_set.node, seen, names);
+                    }
+                }
+            }
+        }
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for (_, op) in doc.operations.iter() {
+        collect(
+            doc,
+            &op.node.selection_set.node,
+            &mut HashSet::new(),
+            &mut names,
+        );
+    }
+    names
+}
+
 /// The most root fields any operation of the document selects, fragments included.
 fn root_fields(doc: &ExecutableDocument) -> usize {
     fn count<'a>(

@@ -8,10 +8,9 @@ use std::{
 };
 
 use async_graphql::{
-    Response, ServerResult, Value,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextRequest, NextResolve, ResolveInfo,
-    },
+    Response, ServerResult, Variables,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest},
+    parser::types::ExecutableDocument,
 };
 
 /// Extension factory: add it to the schema once.
@@ -57,17 +56,18 @@ impl Extension for ObserveExtension {
         response
     }
 
-    async fn resolve(
+    // Named from the parsed document, not per resolved field: no hook on every field.
+    async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        if info.path_node.parent.is_none()
-            && let Ok(mut roots) = self.roots.lock()
-        {
-            roots.insert(info.name.to_owned());
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        if let Ok(mut roots) = self.roots.lock() {
+            *roots = super::limits::root_field_names(&doc);
         }
-        next.run(ctx, info).await
+        Ok(doc)
     }
 }

@@ -80,7 +80,15 @@ pub async fn bearer(state: &AppState, headers: &HeaderMap) -> Bearer {
         .map(|(_, token)| token.trim());
     match token {
         Some(token) if !token.is_empty() => {
-            match jwt::verify(&state.keys, &state.tokens, token, state.clock.now()).await {
+            match jwt::verify(
+                &state.keys,
+                &state.tokens,
+                &state.verified_tokens,
+                token,
+                state.clock.now(),
+            )
+            .await
+            {
                 Ok(claims) => {
                     tracing::Span::current().record("user_id", tracing::field::display(claims.sub));
                     Bearer::Valid(claims)

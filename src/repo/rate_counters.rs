@@ -33,6 +33,52 @@ pub async fn hit(
     Ok((row.try_get("", "hits")?, row.try_get("", "window_start")?))
 }
 
+/// [`hit`] for several keys in one statement; returns each key with its count and window.
+///
+/// # Errors
+/// When the statement fails.
+pub async fn hit_many(
+    db: &impl ConnectionTrait,
+    keys: &[&str],
+    now: DateTime<Utc>,
+    window_floor: DateTime<Utc>,
+) -> Result<Vec<(String, i32, DateTime<Utc>)>, DbErr> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<String> = (0..keys.len())
+        .map(|i| format!("(${}, 1, $1)", i + 3))
+        .collect();
+    let sql = format!(
+        "INSERT INTO rate_counters (key, hits, window_start) VALUES {} \
+         ON CONFLICT (key) DO UPDATE SET \
+           hits = CASE WHEN rate_counters.window_start <= $2 THEN 1 \
+                  ELSE rate_counters.hits + 1 END, \
+           window_start = CASE WHEN rate_counters.window_start <= $2 THEN $1 \
+                          ELSE rate_counters.window_start END \
+         RETURNING key, hits, window_start",
+        rows.join(", ")
+    );
+    let mut values: Vec<sea_orm::Value> = vec![now.into(), window_floor.into()];
+    values.extend(keys.iter().map(|k| (*k).into()));
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            sql,
+            values,
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok((
+                r.try_get("", "key")?,
+                r.try_get("", "hits")?,
+                r.try_get("", "window_start")?,
+            ))
+        })
+        .collect()
+}
+
 /// Takes back one attempt (a login that succeeded does not count against an address).
 ///
 /// # Errors

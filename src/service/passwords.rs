@@ -147,7 +147,7 @@ pub async fn change_password(
             "The current password is not correct",
         ));
     }
-    throttle::settle_success(state, charged).await?;
+    throttle::settle_success(&state.db, charged).await?;
     if new_password == current.expose() {
         return Err(AppError::input(
             "newPassword",

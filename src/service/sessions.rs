@@ -166,8 +166,6 @@ pub async fn login(
     } else {
         None
     };
-    throttle::settle_success(state, charged).await?;
-
     let s = &state.settings;
     let now = state.clock.now();
     let absolute = now + delta(s.session_max_age)?;
@@ -183,6 +181,7 @@ pub async fn login(
     let session_id = session.id;
     let refresh = OpaqueToken::generate()?;
     let txn = db::begin_write(&state.db).await?;
+    throttle::settle_success(&txn, charged).await?;
     repo::sessions::insert(&txn, session).await?;
     repo::refresh_tokens::insert(&txn, &refresh.hash(), session_id, None, now).await?;
     repo::users::record_login(&txn, user.id, now, rehashed).await?;

@@ -53,16 +53,23 @@ pub async fn charge_login(
         account_key: format!("account:{account}"),
         ip_key: ip.map(|ip| format!("ip:{}", address_key(ip))),
     };
-    let (hits, started) = rate_counters::hit(&state.db, &charged.account_key, now, floor).await?;
-    let mut limited = (hits > i32::try_from(s.login_max_failures).unwrap_or(i32::MAX))
-        .then(|| retry_after(started, window, now));
-    if let Some(ip_key) = &charged.ip_key {
-        let (hits, started) = rate_counters::hit(&state.db, ip_key, now, floor).await?;
-        if hits > i32::try_from(s.login_max_failures_per_ip).unwrap_or(i32::MAX) {
-            let wait = retry_after(started, window, now);
-            limited = Some(limited.map_or(wait, |w| w.max(wait)));
-        }
-    }
+    // Both counters in one statement: one round trip, one commit.
+    let mut keys = vec![charged.account_key.as_str()];
+    keys.extend(charged.ip_key.as_deref());
+    let counted = rate_counters::hit_many(&state.db, &keys, now, floor).await?;
+    let limit = |key: &str| {
+        let max = if key == charged.account_key {
+            s.login_max_failures
+        } else {
+            s.login_max_failures_per_ip
+        };
+        i32::try_from(max).unwrap_or(i32::MAX)
+    };
+    let limited = counted
+        .iter()
+        .filter(|(key, hits, _)| *hits > limit(key))
+        .map(|(_, _, started)| retry_after(*started, window, now))
+        .max();
     match limited {
         Some(retry_after_secs) => {
             tracing::info!(retry_after_secs, "login throttled");
@@ -73,14 +80,18 @@ pub async fn charge_login(
     }
 }
 
-/// A login succeeded: its account starts over, and its address gets the attempt back.
+/// A login succeeded: its account starts over, and its address gets the attempt back. Run
+/// it in the transaction that records the login.
 ///
 /// # Errors
 /// Only internal ones.
-pub async fn settle_success(state: &AppState, charged: Charged) -> Result<(), AppError> {
-    rate_counters::clear(&state.db, &charged.account_key).await?;
+pub async fn settle_success(
+    db: &impl sea_orm::ConnectionTrait,
+    charged: Charged,
+) -> Result<(), AppError> {
+    rate_counters::clear(db, &charged.account_key).await?;
     if let Some(ip_key) = &charged.ip_key {
-        rate_counters::refund(&state.db, ip_key).await?;
+        rate_counters::refund(db, ip_key).await?;
     }
     Ok(())
 }
