@@ -16,6 +16,8 @@ const MIGRATION_LOCK_KEY: i64 = 0x6175_7468_716c; // "authql"
 
 /// How long to wait for a connection from the pool (and for a new one to open).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// A pooled connection idle for this long is pinged before it is handed out.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(30);
 
 /// Opens the connection pool.
 ///
@@ -30,6 +32,10 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
         .min_connections(1)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_timeout(ACQUIRE_TIMEOUT)
+        // A connection in steady use is not pinged on every checkout (that doubles the round
+        // trips of a one-query request); one idle long enough to have been dropped by the
+        // server or a proxy is.
+        .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
         .sqlx_logging(false);
     if settings.database_kind == DatabaseKind::Sqlite {
         opts.map_sqlx_sqlite_opts(|o| {

@@ -58,17 +58,20 @@ pub async fn find_with_session(
     Ok(found.and_then(|(token, session)| session.map(|s| (token, s))))
 }
 
-/// Marks a token spent if it was not yet; `true` for the one caller that spent it.
+/// Marks a token spent, recording its sealed successor, if it was not spent yet; `true`
+/// for the one caller that spent it.
 ///
 /// # Errors
 /// When the update fails.
 pub async fn spend(
     db: &impl ConnectionTrait,
     hash: &TokenHash,
+    successor_sealed: String,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     let result = Entity::update_many()
         .col_expr(Column::SpentAt, Expr::value(now))
+        .col_expr(Column::SuccessorSealed, Expr::value(successor_sealed))
         .filter(Column::TokenHash.eq(hash.0.as_str()))
         .filter(Column::SpentAt.is_null())
         .exec(db)
@@ -85,23 +88,6 @@ pub async fn find(
     hash: &TokenHash,
 ) -> Result<Option<refresh_tokens::Model>, DbErr> {
     Entity::find_by_id(hash.0.clone()).one(db).await
-}
-
-/// Records (or, with `None`, erases) the sealed successor of a spent token.
-///
-/// # Errors
-/// When the update fails.
-pub async fn set_successor(
-    db: &impl ConnectionTrait,
-    hash: &TokenHash,
-    sealed: Option<String>,
-) -> Result<(), DbErr> {
-    Entity::update_many()
-        .col_expr(Column::SuccessorSealed, Expr::value(sealed))
-        .filter(Column::TokenHash.eq(hash.0.as_str()))
-        .exec(db)
-        .await
-        .map(|_| ())
 }
 
 /// Erases sealed successors of tokens spent before `before` (their grace is long over).

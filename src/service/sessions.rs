@@ -213,7 +213,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Issued, AppErr
     }
     let hash = TokenHash::of(presented);
     let now = state.clock.now();
-    let (token, session) = repo::refresh_tokens::find_with_session(&state.db, &hash)
+    let (_, session) = repo::refresh_tokens::find_with_session(&state.db, &hash)
         .await?
         .ok_or_else(invalid_refresh)?;
     if !is_live(&session, now) {
@@ -221,16 +221,12 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Issued, AppErr
     }
     let s = &state.settings;
     let txn = db::begin_write(&state.db).await?;
-    let next = if repo::refresh_tokens::spend(&txn, &hash, now).await? {
-        // This request spent the token: issue its one successor, sealed for racing tabs,
-        // and erase the seal of the token before it (its grace is over now).
-        let next = OpaqueToken::generate()?;
+    // The one successor, sealed under the presented token for tabs racing this request;
+    // housekeeping erases the seal once the grace is over.
+    let next = OpaqueToken::generate()?;
+    let sealed = seal(presented, &next)?;
+    let next = if repo::refresh_tokens::spend(&txn, &hash, sealed, now).await? {
         repo::refresh_tokens::insert(&txn, &next.hash(), session.id, Some(&hash), now).await?;
-        let sealed = seal(presented, &next)?;
-        repo::refresh_tokens::set_successor(&txn, &hash, Some(sealed)).await?;
-        if let Some(parent) = &token.parent_hash {
-            repo::refresh_tokens::set_successor(&txn, &TokenHash(parent.clone()), None).await?;
-        }
         next
     } else {
         // Spent before: by a racing tab moments ago, or replayed by someone else.

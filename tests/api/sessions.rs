@@ -393,3 +393,25 @@ async fn ended_sessions_are_purged() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn sealed_successors_are_erased_once_the_grace_is_over() {
+    each_backend(|app| async move {
+        use authql::entity::refresh_tokens::{Column, Entity};
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        let t = app.register("nell").await;
+        tokens(&app.refresh(&t.refresh).await);
+        let sealed = || {
+            Entity::find()
+                .filter(Column::SuccessorSealed.is_not_null())
+                .count(&app.db)
+        };
+        assert_eq!(sealed().await.unwrap(), 1);
+        let purge = || authql::service::maintenance::purge(&app.state);
+        assert_eq!(purge().await.unwrap().successor_seals, 0);
+        app.advance(Duration::from_secs(11));
+        assert_eq!(purge().await.unwrap().successor_seals, 1);
+        assert_eq!(sealed().await.unwrap(), 0);
+    })
+    .await;
+}
