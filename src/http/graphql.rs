@@ -20,10 +20,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::json;
+use tracing::Instrument as _;
 
 use super::{HttpState, client, graphiql, request_id::RequestIdExt};
 use crate::{
-    error::code,
+    error::{INTERNAL_MESSAGE, code},
     graphql::{RequestId, context::RequestContext},
     service::profiles::MAX_AVATAR_BYTES,
 };
@@ -339,7 +340,35 @@ pub async fn post(
             BatchRequest::Batch(attached)
         }
     };
-    respond(rt, http.schema.execute_batch(batch).await)
+    run_to_completion(&http, rt, &request_id.0.0, batch).await
+}
+
+/// Runs the operations in a task of their own, so that they finish even when the client
+/// goes away mid-request: a mutation is never cut off between the statements of its
+/// transaction. (A request future dropped while `BEGIN` is in flight can otherwise hand its
+/// connection back to the pool still inside a transaction, holding row locks that every
+/// later login would wait on.)
+async fn run_to_completion(
+    http: &HttpState,
+    rt: ResponseType,
+    request_id: &str,
+    batch: BatchRequest,
+) -> Response {
+    let schema = http.schema.clone();
+    let task = tokio::spawn(async move { schema.execute_batch(batch).await }.in_current_span());
+    match task.await {
+        Ok(answer) => respond(rt, answer),
+        Err(err) => {
+            tracing::error!(error = %err, "the operation did not finish");
+            let body = json!({ "errors": [{
+                "message": INTERNAL_MESSAGE,
+                "extensions": { "code": code::INTERNAL_SERVER_ERROR, "requestId": request_id },
+            }] });
+            let mut res = (StatusCode::INTERNAL_SERVER_ERROR, body.to_string()).into_response();
+            graphql_headers(&mut res, rt);
+            res
+        }
+    }
 }
 
 /// `GET /graphql`: runs the query in the URL, or shows GraphiQL to a browser that asks for
@@ -378,10 +407,7 @@ pub async fn get(
         return res;
     }
     let request = attach(&http, request, &request_id.0, peer, &headers).await;
-    respond(
-        rt,
-        BatchResponse::Single(http.schema.execute(request).await),
-    )
+    run_to_completion(&http, rt, &request_id.0.0, BatchRequest::Single(request)).await
 }
 
 /// Whether the operation a GET would run is a mutation (GET must never change anything, so

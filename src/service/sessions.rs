@@ -181,11 +181,13 @@ pub async fn login(
     let session_id = session.id;
     let refresh = OpaqueToken::generate()?;
     let txn = db::begin_write(&state.db).await?;
-    throttle::settle_success(&txn, charged).await?;
     repo::sessions::insert(&txn, session).await?;
     repo::refresh_tokens::insert(&txn, &refresh.hash(), session_id, None, now).await?;
     repo::users::record_login(&txn, user.id, now, rehashed).await?;
     txn.commit().await?;
+    // After the commit, not inside the transaction: every login from one address updates
+    // the same counter row, and its lock must not be held for a whole transaction.
+    throttle::settle_success(&state.db, charged).await?;
     tracing::info!(user_id = %user.id, %session_id, "logged in");
     crate::metrics::login("success");
 

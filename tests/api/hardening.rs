@@ -408,3 +408,36 @@ async fn metrics_are_served_on_the_internal_listener_only() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_mutation_runs_to_completion_when_its_client_disconnects() {
+    each_backend(|app| async move {
+        use tokio::io::AsyncWriteExt;
+        let body = json!({
+            "query": "mutation($i: SignUpInput!) { signUp(input: $i) }",
+            "variables": { "i": {
+                "username": "gone", "email": "gone@example.com", "password": PASSWORD,
+            } },
+        })
+        .to_string();
+        let host = app.base_url.trim_start_matches("http://").to_owned();
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+        let request = format!(
+            "POST /graphql HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        // The client goes away while the password is being hashed, before any answer.
+        drop(stream);
+        let query = r#"{ profile(username: "gone") { username } }"#;
+        for _ in 0..100 {
+            if app.gql(query, json!({})).await.data()["profile"] != Value::Null {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the signUp was cut off when its client disconnected");
+    })
+    .await;
+}
