@@ -204,6 +204,23 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The nice value of the hashing threads: when the cores are busy, request handling gets
+/// about nine times their share of CPU (kernel weights 1024 and 110), so a login flood slows
+/// logins, not every request. Alone, the hashers still have the cores to themselves.
+#[cfg(target_os = "linux")]
+const HASHER_NICE: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority (on Linux `setpriority` with a thread id
+/// applies to that thread alone). Best effort: a failure only costs latency.
+fn yield_to_requests() {
+    #[cfg(target_os = "linux")]
+    if let Err(err) =
+        rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASHER_NICE)
+    {
+        tracing::debug!(error = %err, "hasher priority left unchanged");
+    }
+}
+
 impl Hasher {
     /// Starts `concurrency` hashing threads and computes the dummy hash.
     ///
@@ -213,6 +230,7 @@ impl Hasher {
         let template = argon(params).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
         let (jobs, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
+        let mut started = Vec::with_capacity(concurrency.max(1));
         for i in 0..concurrency.max(1) {
             let worker = Worker {
                 params,
@@ -220,10 +238,20 @@ impl Hasher {
                 memory: Vec::new(),
             };
             let rx = rx.clone();
+            let (started_tx, started_rx) = oneshot::channel();
             std::thread::Builder::new()
                 .name(format!("authql-hasher-{i}"))
-                .spawn(move || worker.run(&rx))
+                .spawn(move || {
+                    yield_to_requests();
+                    let _ = started_tx.send(());
+                    worker.run(&rx);
+                })
                 .map_err(AppError::internal)?;
+            started.push(started_rx);
+        }
+        // Every thread has its priority before the first job can reach it.
+        for thread in started {
+            thread.await.map_err(AppError::internal)?;
         }
         let mut hasher = Self {
             params,
@@ -299,6 +327,28 @@ mod tests {
 
     fn pw(s: &str) -> Password {
         Password::candidate(s.into(), "password").unwrap()
+    }
+
+    /// The hashing threads run below request handling's priority (the nice value is field
+    /// 19 of `/proc/self/task/<tid>/stat`, counted after the parenthesised name).
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_yield_to_request_handling() {
+        let _hasher = Hasher::new(weak_params(), 2).await.unwrap();
+        let mut nice = Vec::new();
+        for task in std::fs::read_dir("/proc/self/task").unwrap() {
+            let dir = task.unwrap().path();
+            let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            if !name.starts_with("authql-hasher") {
+                continue;
+            }
+            let stat = std::fs::read_to_string(dir.join("stat")).unwrap();
+            let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+            let field: i32 = after_name.split(' ').nth(16).unwrap().parse().unwrap();
+            nice.push(field);
+        }
+        assert!(nice.len() >= 2, "hasher threads not found: {nice:?}");
+        assert!(nice.iter().all(|&n| n == HASHER_NICE), "{nice:?}");
     }
 
     #[tokio::test]

@@ -1,0 +1,449 @@
+"""authql's load benchmark: the real service (release build) on PostgreSQL, with RabbitMQ,
+`authql worker` and an SMTP server that takes 300 ms per mail, driven over loopback by wrk.
+Each figure is reported next to the bound it is held against, measured in the same run.
+
+Run it with `bench/run` (see BENCHMARKS.md). Standard library only."""
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+BIN = ROOT / "target" / "release" / "authql"
+PG_ADMIN = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres")
+AMQP = os.environ.get("BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672/%2f")
+DB = "authql_bench"
+PGBENCH_DB = "authql_pgbench"
+QUEUE = "authql.bench"
+PASSWORD = "bench-passphrase-1"
+CORES = os.cpu_count() or 1
+
+procs = []
+
+
+def log(msg):
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def psql(db, sql):
+    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + db
+    subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+LOGS = Path(os.environ.get("TMPDIR", "/tmp")) / f"authql-bench-{os.getpid()}" / "logs"
+
+
+def start(cmd, env=None):
+    """Starts a process whose output goes to a log file of its own (for a failed run)."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    name = f"{len(procs)}-{Path(cmd[1] if cmd[0] == sys.executable else cmd[0]).stem}"
+    out = open(LOGS / f"{name}.log", "wb")
+    p = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    procs.append(p)
+    return p
+
+
+def stop_all():
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def http(method, url, body=None, headers=None, timeout=30):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    with urllib.request.urlopen(req, timeout=timeout) as res:
+        return res.status, res.read()
+
+
+def gql(base, query, variables=None, token=None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    _, raw = http("POST", base + "/graphql", {"query": query, "variables": variables or {}},
+                  headers)
+    out = json.loads(raw)
+    if "errors" in out:
+        raise RuntimeError(f"GraphQL error: {out['errors']}")
+    return out["data"]
+
+
+def wait_ready(base, timeout=30.0):
+    start_t = time.monotonic()
+    while time.monotonic() - start_t < timeout:
+        try:
+            if http("GET", base + "/readyz", timeout=1)[0] == 200:
+                return time.monotonic() - start_t
+        except OSError:
+            pass
+        time.sleep(0.005)
+    raise RuntimeError(f"authql did not become ready (logs in {LOGS})")
+
+
+def rss_kib(pid):
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+    hwm = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
+    return rss, hwm
+
+
+def parse_duration_ms(s):
+    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", s).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def wrk(base, script, args, connections, duration, threads=None):
+    threads = threads or min(CORES, connections)
+    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s",
+           "--latency", "--timeout", "10s"]
+    if script:
+        cmd += ["-s", str(BENCH / "wrk" / script)]
+    cmd.append(base + ("/graphql" if script else "/healthz"))
+    if args:
+        cmd += ["--"] + [str(a) for a in args]
+    env = {**os.environ, "AUTHQL_WRK_DIR": str(BENCH / "wrk")}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+    if os.environ.get("BENCH_VERBOSE"):
+        log(" ".join(cmd) + "\n" + out)
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    for pct in ("50", "99"):
+        m = re.search(rf"\s{pct}%\s+([\d.]+\w+)", out)
+        result[f"p{pct}_ms"] = parse_duration_ms(m.group(1)) if m else None
+    errors = re.search(r"graphql_errors: (\d+)", out)
+    result["errors"] = int(errors.group(1)) if errors else 0
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    result["errors"] += int(non2xx.group(1)) if non2xx else 0
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    if socket_errors:
+        result["socket_errors"] = socket_errors.group(1)
+    return result
+
+
+def warm_then(base, script, args, connections, warmup, duration, threads=None):
+    wrk(base, script, args, connections, warmup, threads)
+    return wrk(base, script, args, connections, duration, threads)
+
+
+def pgbench(connections, duration):
+    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + PGBENCH_DB
+    out = subprocess.run(
+        ["pgbench", "-S", "-M", "prepared", "-n", "-c", str(connections), "-j", str(CORES),
+         "-T", str(duration), url], capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"tps = ([\d.]+)", out).group(1))
+
+
+def free_pg_connections():
+    """Connections PostgreSQL can still accept (max_connections is 100 by default)."""
+    url = PG_ADMIN
+    out = subprocess.run(
+        ["psql", url, "-At", "-c",
+         "SELECT current_setting('max_connections')::int - count(*) - 5 FROM pg_stat_activity"],
+        capture_output=True, text=True, check=True).stdout
+    return max(1, int(out.strip()))
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def signup_to_mail(base, sink_log, rate, seconds):
+    """signUps at a steady `rate` per second; for each, the time from sending it to the
+    SMTP server accepting its verification mail."""
+    sent, lock = {}, threading.Lock()
+    response_ms = []
+
+    def one(name):
+        t0 = time.time()
+        gql(base, "mutation($i: SignUpInput!) { signUp(input: $i) }",
+            {"i": {"username": name, "email": f"{name}@rate.example", "password": PASSWORD}})
+        with lock:
+            sent[f"{name}@rate.example"] = t0
+            response_ms.append((time.time() - t0) * 1000)
+
+    stamp = int(time.time())
+    workers = []
+    begin = time.monotonic()
+    for i in range(rate * seconds):
+        target = begin + i / rate
+        delay = target - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        t = threading.Thread(target=one, args=(f"r{stamp}n{i}",))
+        t.start()
+        workers.append(t)
+    for t in workers:
+        t.join()
+    deadline = time.time() + 60
+    received = {}
+    while time.time() < deadline:
+        for line in Path(sink_log).read_text().splitlines():
+            rec = json.loads(line)
+            if rec["to"] in sent:
+                received[rec["to"]] = rec["t"]
+        if len(received) == len(sent):
+            break
+        time.sleep(0.5)
+    lat = [(received[k] - sent[k]) * 1000 for k in received]
+    return {
+        "sent": len(sent),
+        "received": len(received),
+        "p50_ms": percentile(lat, 50),
+        "p99_ms": percentile(lat, 99),
+        "response_p50_ms": percentile(response_ms, 50),
+        "response_p99_ms": percentile(response_ms, 99),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--duration", type=int, default=15, help="seconds per scenario")
+    ap.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per scenario")
+    ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--out", default=str(BENCH / "results" / "latest.json"))
+    ap.add_argument("--only", help="comma-separated scenarios to run (default: all)")
+    ap.add_argument("--profile", help="record a perf profile of the API during this scenario")
+    opts = ap.parse_args()
+    D, W = opts.duration, opts.warmup
+    only = set(opts.only.split(",")) if opts.only else None
+
+    def wanted(name):
+        return only is None or name in only
+
+    def profiled(name, pid, run):
+        """Runs a scenario, under `perf record` of the API when asked to."""
+        if opts.profile != name:
+            return run()
+        data = BENCH / "results" / f"perf-{name}.data"
+        data.parent.mkdir(parents=True, exist_ok=True)
+        perf = subprocess.Popen(["perf", "record", "-F", "499", "-e", "cpu-clock", "-g",
+                                 "-o", str(data), "-p", str(pid)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            return run()
+        finally:
+            perf.send_signal(signal.SIGINT)
+            perf.wait()
+            report_txt = subprocess.run(
+                ["perf", "report", "-i", str(data), "--no-children", "--percent-limit", "1",
+                 "--stdio", "-g", "none", "--sort", "dso,symbol"],
+                capture_output=True, text=True).stdout
+            (BENCH / "results" / f"profile-{name}.txt").write_text(report_txt)
+            log(f"profile written to bench/results/profile-{name}.txt")
+
+    if not opts.no_build:
+        log("building the release binary")
+        subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "authql"],
+                       cwd=ROOT, check=True)
+
+    log("fresh databases")
+    psql("postgres", f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+    psql("postgres", f'CREATE DATABASE "{DB}"')
+    psql("postgres", f'DROP DATABASE IF EXISTS "{PGBENCH_DB}" WITH (FORCE)')
+    psql("postgres", f'CREATE DATABASE "{PGBENCH_DB}"')
+    subprocess.run(["pgbench", "-i", "-q", "-s", "10",
+                    PG_ADMIN.rsplit("/", 1)[0] + "/" + PGBENCH_DB],
+                   check=True, capture_output=True)
+    for q in ("", ".dead", ".retry.10s", ".retry.60s", ".retry.300s", ".retry.1800s"):
+        subprocess.run(["rabbitmqctl", "-q", "delete_queue", QUEUE + q],
+                       capture_output=True, check=False)
+
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"authql-bench-{os.getpid()}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    sink_port, api_port = free_port(), free_port()
+    sink_log = tmp / "mail.jsonl"
+    sink_log.write_text("")
+    start([sys.executable, str(BENCH / "smtp_sink.py"), str(sink_port), "300", str(sink_log)])
+
+    env = {
+        **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME")},
+        "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + DB,
+        "DATABASE_MAX_CONNECTIONS": os.environ.get("BENCH_DB_POOL", "20"),
+        "AMQP_URL": AMQP,
+        "MAIL_QUEUE": QUEUE,
+        "MAIL_EXCHANGE": QUEUE,
+        "SMTP_URL": f"smtp://127.0.0.1:{sink_port}",
+        "MAIL_PREFETCH": "64",
+        "MAIL_LIMIT_PER_ADDRESS": "1000",
+        "BIND": f"127.0.0.1:{api_port}",
+        "METRICS_BIND": f"127.0.0.1:{free_port()}",
+        "LOGIN_MAX_FAILURES": "10000",
+        "LOGIN_MAX_FAILURES_PER_IP": "1000000",
+        "RUST_LOG": "warn",
+        "MEDIA_DIR": str(tmp / "media"),
+    }
+    base = f"http://127.0.0.1:{api_port}"
+    results = {"machine": {"cores": CORES, "memory_gib": round(
+        os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
+        "duration_s": D, "warmup_s": W, "when": datetime.now(timezone.utc).isoformat()}
+
+    try:
+        # First start migrates; the second measures start-to-ready on a migrated database.
+        first = start([str(BIN), "serve"], env)
+        wait_ready(base)
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=30)
+        t0 = time.monotonic()
+        api = start([str(BIN), "serve"], env)
+        wait_ready(base)
+        results["start_to_ready_s"] = time.monotonic() - t0
+        start([str(BIN), "worker"], env)
+        cost = json.loads(subprocess.run([str(BIN), "hash-cost", "--rounds", "20"], env=env,
+                                         capture_output=True, text=True, check=True).stdout)
+        results["argon2_verify_ms"] = cost["verify_ms"]
+        results["rss_idle_mib"] = rss_kib(api.pid)[0] / 1024
+
+        log("seeding users")
+        users, tokens, refresh = [], [], []
+        for i in range(64):
+            name = f"bench{i}"
+            gql(base, "mutation($i: SignUpInput!) { signUp(input: $i) }",
+                {"i": {"username": name, "email": f"{name}@bench.example", "password": PASSWORD}})
+            users.append(name)
+        for name in users:
+            login = gql(base, "mutation($i: LoginInput!) { login(input: $i) "
+                        "{ accessToken refreshToken } }",
+                        {"i": {"usernameOrEmail": name, "password": PASSWORD}})["login"]
+            tokens.append(login["accessToken"])
+            refresh.append(login["refreshToken"])
+        (tmp / "users").write_text("\n".join(users) + "\n")
+        (tmp / "tokens").write_text("\n".join(tokens) + "\n")
+        (tmp / "refresh").write_text("\n".join(refresh) + "\n")
+
+        pid = api.pid
+        if wanted("healthz"):
+            log("healthz")
+            results["healthz"] = profiled("healthz", pid, lambda: warm_then(
+                base, None, None, 32, W, D))
+        for c in (32, 256):
+            if wanted(f"me_c{c}"):
+                log(f"me c={c}")
+                results[f"me_c{c}"] = profiled(f"me_c{c}", pid, lambda c=c: warm_then(
+                    base, "me.lua", [tmp / "tokens"], c, W, D))
+                pg_c = min(c, free_pg_connections())
+                log(f"pgbench c={pg_c}")
+                results[f"pgbench_c{c}"] = {"tps": pgbench(pg_c, D), "clients": pg_c}
+                if pg_c < c:
+                    log(f"(PostgreSQL accepts only {pg_c} more connections: the bound is "
+                        "measured there)")
+        if wanted("login_c8"):
+            log("login c=8")
+            results["login_c8"] = profiled("login_c8", pid, lambda: warm_then(
+                base, "login.lua", [tmp / "users", PASSWORD], 8, W, D))
+        if wanted("refresh_c32"):
+            log("refresh c=32")
+            results["refresh_c32"] = profiled("refresh_c32", pid, lambda: wrk(
+                base, "refresh.lua", [tmp / "refresh", min(CORES, 32)], 32, D))
+        if wanted("me_c32_during_login_flood"):
+            log("me during a login flood")
+            flood = threading.Thread(target=lambda: results.__setitem__(
+                "login_flood", wrk(base, "login.lua", [tmp / "users", PASSWORD], 8, D + 2)))
+            flood.start()
+            time.sleep(1)
+            results["me_c32_during_login_flood"] = wrk(base, "me.lua", [tmp / "tokens"], 32, D)
+            flood.join()
+        for c in (1, 4):
+            if wanted(f"signup_c{c}"):
+                log(f"signUp c={c}")
+                results[f"signup_c{c}"] = profiled(f"signup_c{c}", pid, lambda c=c: warm_then(
+                    base, "signup.lua", [f"s{c}"], c, W, D, threads=1))
+        if wanted("signup_to_mail_50ps"):
+            log("signUp-to-mail at 50/s")
+            results["signup_to_mail_50ps"] = signup_to_mail(base, sink_log, 50, D)
+        results["rss_peak_mib"] = rss_kib(api.pid)[1] / 1024
+    finally:
+        stop_all()
+        for q in ("", ".dead", ".retry.10s", ".retry.60s", ".retry.300s", ".retry.1800s"):
+            subprocess.run(["rabbitmqctl", "-q", "delete_queue", QUEUE + q],
+                           capture_output=True, check=False)
+        psql("postgres", f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+        psql("postgres", f'DROP DATABASE IF EXISTS "{PGBENCH_DB}" WITH (FORCE)')
+
+    report(results)
+    out = Path(opts.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    log(f"wrote {out}")
+
+
+def report(r):
+    hash_ms = r["argon2_verify_ms"]
+    login_bound = CORES * 1000 / hash_ms
+
+    def rows():
+        yield lambda: ("/healthz req/s (c=32)", r["healthz"]["rps"], None, None)
+        yield lambda: ("me req/s (c=32)", r["me_c32"]["rps"], r["pgbench_c32"]["tps"], 0.35)
+        yield lambda: ("me p50 / p99 ms (c=32)",
+                       f'{r["me_c32"]["p50_ms"]:.2f} / {r["me_c32"]["p99_ms"]:.2f}', None, None)
+        yield lambda: ("me req/s (c=256)", r["me_c256"]["rps"], r["pgbench_c256"]["tps"], None)
+        yield lambda: ("me p50 / p99 ms (c=256)",
+                       f'{r["me_c256"]["p50_ms"]:.2f} / {r["me_c256"]["p99_ms"]:.2f}', None, None)
+        yield lambda: ("login/s (c=8)", r["login_c8"]["rps"], login_bound, 0.85)
+        yield lambda: ("refresh/s (c=32)", r["refresh_c32"]["rps"], 3000.0, 1.0)
+        yield lambda: ("me p99 ms during login flood", r["me_c32_during_login_flood"]["p99_ms"],
+                       2 * r["me_c32"]["p99_ms"], "<=bound")
+        yield lambda: ("logins/s during that flood", r["login_flood"]["rps"], None, None)
+        yield lambda: ("signUp p50 ms (c=1)", r["signup_c1"]["p50_ms"], hash_ms + 15, "<=bound")
+        yield lambda: ("signUp p99 ms (c=1)", r["signup_c1"]["p99_ms"], None, None)
+        yield lambda: ("signUp p50 / p99 ms (c=4)",
+                       f'{r["signup_c4"]["p50_ms"]:.1f} / {r["signup_c4"]["p99_ms"]:.1f}', None,
+                       None)
+        yield lambda: ("signUp->mail p50 ms (50/s)", r["signup_to_mail_50ps"]["p50_ms"], 300.0,
+                       None)
+        yield lambda: ("signUp->mail p99 ms (50/s)", r["signup_to_mail_50ps"]["p99_ms"], 800.0,
+                       "<=bound")
+        yield lambda: ("RSS peak MiB", r["rss_peak_mib"], 150.0, "<=bound")
+        yield lambda: ("RSS idle MiB", r["rss_idle_mib"], None, None)
+        yield lambda: ("start to ready s", r["start_to_ready_s"], 1.0, "<=bound")
+
+    print(f"\n{'figure':34} {'value':>16} {'bound':>12} {'ratio':>7}  target")
+    for row in rows():
+        try:
+            name, value, bound, target = row()
+        except (KeyError, TypeError):
+            continue
+        v = f"{value:.1f}" if isinstance(value, float) else str(value)
+        b = f"{bound:.1f}" if isinstance(bound, (int, float)) else ""
+        ratio = ""
+        if isinstance(value, float) and isinstance(bound, (int, float)) and bound:
+            ratio = f"{value / bound:.2f}"
+        t = ""
+        if isinstance(target, float):
+            t = f">= {target:.2f} " + ("met" if ratio and float(ratio) >= target else "NOT met")
+        elif target == "<=bound" and isinstance(value, float):
+            t = "met" if value <= bound else "NOT met"
+        print(f"{name:34} {v:>16} {b:>12} {ratio:>7}  {t}")
+    errors = {k: v.get("errors") for k, v in r.items() if isinstance(v, dict) and v.get("errors")}
+    if errors:
+        print(f"\nrequests answered with errors: {errors}")
+
+
+if __name__ == "__main__":
+    main()
