@@ -25,6 +25,41 @@ fn temp_dir() -> std::path::PathBuf {
     dir
 }
 
+/// Starts `authql serve` in `dir` on a free port with nothing else configured; returns the
+/// child, its stderr lines as they come, and the address it announced.
+fn serve_on_a_free_port(
+    dir: &Path,
+) -> (
+    std::process::Child,
+    std::sync::mpsc::Receiver<String>,
+    String,
+) {
+    let mut child = authql(dir)
+        .env("BIND", "127.0.0.1:0")
+        .env("METRICS_BIND", "")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr = loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("authql announces its address");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    (child, rx, addr)
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -130,29 +165,7 @@ async fn migrate_status_up_down_and_fresh_work_on_every_backend() {
 async fn serve_with_no_configuration_uses_a_sqlite_file_here_and_stops_on_sigterm() {
     let dir = temp_dir();
     // Port 0 instead of the default 8000 so tests never collide; nothing else is set.
-    let mut child = authql(&dir)
-        .env("BIND", "127.0.0.1:0")
-        .env("METRICS_BIND", "")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let addr = loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("authql announces its address");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
+    let (mut child, rx, addr) = serve_on_a_free_port(&dir);
     assert!(
         dir.join("authql.db").exists(),
         "no SQLite file in the working directory"
@@ -299,28 +312,7 @@ async fn create_admin_creates_a_verified_administrator_or_promotes_an_account() 
 async fn on_sigterm_serve_finishes_the_request_in_flight_then_exits() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = temp_dir();
-    let mut child = authql(&dir)
-        .env("BIND", "127.0.0.1:0")
-        .env("METRICS_BIND", "")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let addr = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("authql announces its address");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
+    let (mut child, _stderr, addr) = serve_on_a_free_port(&dir);
     // Half a request: the headers and part of the body.
     let body = br#"{"query":"{ __typename }"}"#;
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
