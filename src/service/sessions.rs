@@ -186,8 +186,11 @@ pub async fn login(
     repo::users::record_login(&txn, user.id, now, rehashed).await?;
     txn.commit().await?;
     // After the commit, not inside the transaction: every login from one address updates
-    // the same counter row, and its lock must not be held for a whole transaction.
-    throttle::settle_success(&state.db, charged).await?;
+    // the same counter row, and its lock must not be held for a whole transaction. The
+    // login has happened by now; a counter left charged only costs the user one attempt.
+    if let Err(err) = throttle::settle_success(&state.db, charged).await {
+        tracing::warn!(error = ?err, "login throttle counters not settled");
+    }
     tracing::info!(user_id = %user.id, %session_id, "logged in");
     crate::metrics::login("success");
 
