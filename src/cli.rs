@@ -160,7 +160,7 @@ async fn serve(settings: Settings, migrate: bool) -> anyhow::Result<()> {
     let app = App::build(settings, options).await?;
     let addr = app.local_addr()?;
     tracing::info!("authql listening on http://{addr} (GraphiQL at http://{addr}/graphql)");
-    app.run_until(shutdown_signal()).await?;
+    app.run_until(shutdown_signal()).await;
     tracing::info!("authql stopped");
     Ok(())
 }
@@ -196,22 +196,28 @@ async fn rotate_keys(settings: Settings, at_once: bool) -> anyhow::Result<()> {
 /// verifications per second the machine's cores allow at that speed, and the rate all cores
 /// verifying at once really reach (they share caches and memory bandwidth).
 async fn hash_cost(rounds: u32) -> anyhow::Result<()> {
-    use crate::{domain::Password, entity::users::PasswordHash};
+    use crate::{
+        config::HashBudget,
+        domain::{ClientKey, Password},
+        entity::users::PasswordHash,
+    };
     let settings = Settings::from_env().map_err(|e| anyhow::anyhow!("{e}"))?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let rounds = rounds.max(1);
-    let hasher = Hasher::new(settings.password_hash, cores)
+    let hasher = Hasher::new(settings.password_hash, HashBudget::for_tool(cores))
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let password = Password::candidate("hash-cost measurement".into(), "password")
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let hash = hasher
-        .hash(&password)
+        .hash(&password, &ClientKey::of(None))
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let verify_all = |hasher: Hasher, password: Password, hash: PasswordHash| async move {
         for _ in 0..rounds {
-            hasher.verify(&password, Some(&hash)).await?;
+            hasher
+                .verify(&password, Some(&hash), &ClientKey::of(None))
+                .await?;
         }
         Ok::<_, AppError>(())
     };
@@ -265,10 +271,13 @@ fn read_password() -> Result<String, AppError> {
 }
 
 async fn create_admin(settings: Settings, username: &str, email: &str) -> anyhow::Result<()> {
-    use crate::service::admin::{self, CreateAdmin};
+    use crate::{
+        config::HashBudget,
+        service::admin::{self, CreateAdmin},
+    };
     let conn = connect(&settings).await?;
     db::migrate(&conn).await?;
-    let hasher = Hasher::new(settings.password_hash, 1)
+    let hasher = Hasher::new(settings.password_hash, HashBudget::for_tool(1))
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let outcome = admin::create_admin(&conn, &hasher, username, email, read_password).await;

@@ -23,12 +23,7 @@ pub mod state;
 pub mod telemetry;
 pub mod worker;
 
-use std::{
-    future::{Future, IntoFuture},
-    net::SocketAddr,
-    sync::Arc,
-    time::Duration,
-};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
@@ -83,7 +78,7 @@ pub async fn build_state(
     clock: Clock,
     bound: SocketAddr,
 ) -> anyhow::Result<AppState> {
-    let hasher = Hasher::new(settings.password_hash, settings.password_hash_concurrency)
+    let hasher = Hasher::new(settings.password_hash, settings.hash_budget)
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))
         .context("cannot start the password hasher")?;
@@ -152,8 +147,11 @@ impl App {
         let bound = listener.local_addr()?;
         let state = build_state(db, settings, options.clock, bound).await?;
         let metrics = metrics_listener.and_then(|listener| {
-            metrics::install()
-                .map(|handle| (listener, metrics::router(handle, Some(state.clone()))))
+            metrics::install().map(|handle| {
+                let router = metrics::router(handle, Some(state.clone()))
+                    .layer(axum::middleware::from_fn(http::request_id::tag));
+                (listener, router)
+            })
         });
         let schema = graphql::build(state.clone());
         let router = http::router(HttpState {
@@ -188,14 +186,9 @@ impl App {
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish for at most
-    /// [`SHUTDOWN_GRACE`] and closes the database pool.
-    ///
-    /// # Errors
-    /// When the server fails to accept connections.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
+    /// [`SHUTDOWN_GRACE`] and closes the database pool. A failure to accept one connection
+    /// (out of file descriptors, say) is logged and retried, never the end of the service.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
         let housekeeping = tokio::spawn(service::maintenance::run(
             self.state.clone(),
@@ -206,45 +199,41 @@ impl App {
             self.mailer,
             stopping_rx.clone(),
         ));
+        let limits = http::serve::ConnectionLimits {
+            header_timeout: self.state.settings.http.header_timeout,
+            idle_timeout: self.state.settings.http.idle_timeout,
+            max_connections: self.state.settings.http.max_connections,
+            max_connections_per_ip: self.state.settings.http.max_connections_per_ip,
+            // Room for a GET query string as long as a JSON body may be, and its headers.
+            max_head_bytes: self.state.settings.http.max_json_bytes + 16 * 1024,
+            trusted_proxies: self.state.settings.trusted_proxies.clone(),
+        };
         let metrics = self.metrics.map(|(listener, router)| {
             let mut stopping = stopping_rx.clone();
+            let limits = limits.clone();
             tokio::spawn(async move {
                 let stopped = async move {
                     let _ = stopping.wait_for(|s| *s).await;
                 };
-                if let Err(err) = axum::serve(listener, router)
-                    .with_graceful_shutdown(stopped)
-                    .await
-                {
-                    tracing::warn!(error = %err, "the metrics listener failed");
-                }
+                http::serve::serve(listener, router, limits, stopped).await;
             })
         });
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        // Answers go out as soon as they are written, not held back by Nagle's algorithm.
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
-            if let Err(err) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %err, "TCP_NODELAY not set");
-            }
-        });
-        let server = axum::serve(listener, service).with_graceful_shutdown(async move {
+        let stopped = async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(true);
-        });
+        };
+        let server = http::serve::serve(self.listener, self.router, limits, stopped);
         let deadline = async move {
             let _ = stopping_rx.wait_for(|stopping| *stopping).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         };
-        let result = tokio::select! {
-            result = server.into_future() => result,
+        tokio::select! {
+            () = server => {}
             () = deadline => {
                 tracing::warn!("in-flight requests did not finish within {SHUTDOWN_GRACE:?}");
-                Ok(())
             }
-        };
+        }
         housekeeping.abort();
         if let Some(metrics) = metrics {
             metrics.abort();
@@ -259,7 +248,6 @@ impl App {
         if let Err(err) = self.state.db.close_by_ref().await {
             tracing::warn!(error = %err, "closing the database pool failed");
         }
-        result
     }
 }
 

@@ -8,7 +8,8 @@
 //! | `authql_graphql_operations_total` | counter | `operation` (its root fields), `outcome` |
 //! | `authql_graphql_operation_duration_seconds` | histogram | `operation` |
 //! | `authql_logins_total` | counter | `outcome`: `success`, `failure`, `throttled` |
-//! | `authql_throttled_total` | counter | `kind` |
+//! | `authql_throttled_total` | counter | `kind`: `login`, `login_success`, `signup`, `password_hash` |
+//! | `authql_connections_dropped_total` | counter | `reason`: `per_ip`, `timeout` |
 //! | `authql_outbox_depth` | gauge | mails waiting to be handed on |
 //! | `authql_outbox_oldest_age_seconds` | gauge | age of the oldest of them |
 //! | `authql_mail_total` | counter | `outcome`: `sent`, `failed`, `dead_lettered` |
@@ -83,6 +84,12 @@ pub fn login(outcome: &'static str) {
 /// A request refused by a rate limit (`kind`: `login`).
 pub fn throttled(kind: &'static str) {
     metrics::counter!("authql_throttled_total", "kind" => kind).increment(1);
+}
+
+/// A connection closed by the server (`reason`: `per_ip` when refused at the per-address
+/// cap, `timeout` when too slow to send its headers or idle too long).
+pub fn connection_dropped(reason: &'static str) {
+    metrics::counter!("authql_connections_dropped_total", "reason" => reason).increment(1);
 }
 
 /// `outcome`: `sent`, `failed` (will be retried) or `dead_lettered`.

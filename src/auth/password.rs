@@ -1,5 +1,8 @@
 //! Argon2id password hashing off the async runtime, at most one hash per core at a time, so
-//! a flood of logins queues for the hasher instead of starving other requests.
+//! a flood of logins queues for the hasher instead of starving other requests. The queue is
+//! bounded and fair between client addresses ([`super::fair_queue`]): a request that cannot
+//! get a hasher in time is answered `RATE_LIMITED`, and one client's flood cannot push
+//! another client's login back by more than a hash or two.
 //!
 //! The work runs on a few long-lived threads of its own (as many as hashes may run at
 //! once), each keeping its Argon2 memory (19 MiB at the default cost) from one hash to the
@@ -10,9 +13,15 @@
 use std::sync::{Arc, Mutex, mpsc};
 
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::oneshot;
 
-use crate::{domain::Password, entity::users::PasswordHash, error::AppError};
+use super::fair_queue::{FairQueue, QueueLimits, Refusal};
+use crate::{
+    config::HashBudget,
+    domain::{ClientKey, Password},
+    entity::users::PasswordHash,
+    error::AppError,
+};
 
 /// Argon2id cost parameters (OWASP's minimum is m = 19 MiB, t = 2, p = 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +69,9 @@ enum Job {
 pub struct Hasher {
     params: HashParams,
     jobs: mpsc::Sender<Job>,
-    permits: Arc<Semaphore>,
+    turns: FairQueue,
+    /// Hashes computed (new hashes and verifications), for tests and operators.
+    computed: Arc<std::sync::atomic::AtomicU64>,
     /// A hash of nothing in particular, checked when there is no user so that an unknown
     /// name costs the same time as a wrong password.
     dummy: Arc<String>,
@@ -222,11 +233,13 @@ fn yield_to_requests() {
 }
 
 impl Hasher {
-    /// Starts `concurrency` hashing threads and computes the dummy hash.
+    /// Starts one hashing thread per hash the budget runs at once, and computes the dummy
+    /// hash.
     ///
     /// # Errors
     /// When the parameters are out of Argon2's range or a thread cannot start.
-    pub async fn new(params: HashParams, concurrency: usize) -> Result<Self, AppError> {
+    pub async fn new(params: HashParams, budget: HashBudget) -> Result<Self, AppError> {
+        let concurrency = budget.concurrency;
         let template = argon(params).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
         let (jobs, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
@@ -256,18 +269,41 @@ impl Hasher {
         let mut hasher = Self {
             params,
             jobs,
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            turns: FairQueue::new(QueueLimits {
+                permits: concurrency.max(1),
+                queue: budget.queue,
+                per_client: budget.queue_per_client,
+                wait: budget.wait,
+            }),
             dummy: Arc::new(String::new()),
+            computed: Arc::default(),
         };
         let dummy = Password::candidate("authql dummy password".into(), "password")?;
-        hasher.dummy = Arc::new(hasher.hash(&dummy).await?.0);
+        hasher.dummy = Arc::new(hasher.hash(&dummy, &ClientKey::of(None)).await?.0);
         Ok(hasher)
     }
 
-    /// Hands a job to the hashing threads once one of them is free, and waits for it.
-    async fn run<T>(&self, job: impl FnOnce(oneshot::Sender<T>) -> Job) -> Result<T, AppError> {
-        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
+    /// Hands a job to the hashing threads once `client`'s turn comes, and waits for it.
+    async fn run<T>(
+        &self,
+        client: &ClientKey,
+        job: impl FnOnce(oneshot::Sender<T>) -> Job,
+    ) -> Result<T, AppError> {
+        let _turn = self.turns.turn(client).await.map_err(|refusal| {
+            let why = match refusal {
+                Refusal::QueueFull => "queue full",
+                Refusal::ClientFull => "client's share of the queue full",
+                Refusal::TimedOut => "no hasher in time",
+            };
+            tracing::info!(why, "password hashing refused");
+            crate::metrics::throttled("password_hash");
+            AppError::RateLimited {
+                retry_after_secs: 1,
+            }
+        })?;
         let (reply, answer) = oneshot::channel();
+        self.computed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.jobs
             .send(job(reply))
             .map_err(|_| AppError::internal(anyhow::anyhow!("the hasher has stopped")))?;
@@ -276,13 +312,23 @@ impl Hasher {
             .map_err(|_| AppError::internal(anyhow::anyhow!("a hasher thread failed")))
     }
 
-    /// A PHC string (`$argon2id$v=19$m=…`) for a new password, with a fresh random salt.
+    /// How many hashes this hasher has computed (new ones and verifications).
+    pub fn computed(&self) -> u64 {
+        self.computed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A PHC string (`$argon2id$v=19$m=…`) for a new password, with a fresh random salt,
+    /// hashed in `client`'s turn.
     ///
     /// # Errors
-    /// Only internal ones.
-    pub async fn hash(&self, password: &Password) -> Result<PasswordHash, AppError> {
+    /// `RATE_LIMITED` when no hasher is free for `client` in time; otherwise only internal.
+    pub async fn hash(
+        &self,
+        password: &Password,
+        client: &ClientKey,
+    ) -> Result<PasswordHash, AppError> {
         let password = password.expose().to_owned();
-        self.run(|reply| Job::Hash { password, reply })
+        self.run(client, |reply| Job::Hash { password, reply })
             .await?
             .map(PasswordHash)
             .map_err(|e| AppError::internal(anyhow::anyhow!(e)))
@@ -292,16 +338,18 @@ impl Hasher {
     /// stored hash (unknown user), so both cases take the same time.
     ///
     /// # Errors
-    /// Only internal ones; a stored hash that cannot be parsed simply does not match.
+    /// `RATE_LIMITED` as [`Hasher::hash`]; otherwise only internal ones (a stored hash that
+    /// cannot be parsed simply does not match).
     pub async fn verify(
         &self,
         password: &Password,
         stored: Option<&PasswordHash>,
+        client: &ClientKey,
     ) -> Result<Verified, AppError> {
         let password = password.expose().to_owned();
         let real = stored.is_some();
         let phc = stored.map_or_else(|| self.dummy.as_str().to_owned(), |h| h.0.clone());
-        self.run(|reply| Job::Verify {
+        self.run(client, |reply| Job::Verify {
             password,
             phc,
             real,
@@ -329,12 +377,25 @@ mod tests {
         Password::candidate(s.into(), "password").unwrap()
     }
 
+    fn budget(concurrency: usize) -> HashBudget {
+        HashBudget {
+            concurrency,
+            queue: 64,
+            queue_per_client: 4,
+            wait: std::time::Duration::from_secs(5),
+        }
+    }
+
+    fn me() -> ClientKey {
+        ClientKey::of(None)
+    }
+
     /// The hashing threads run below request handling's priority (the nice value is field
     /// 19 of `/proc/self/task/<tid>/stat`, counted after the parenthesised name).
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn hashing_threads_yield_to_request_handling() {
-        let _hasher = Hasher::new(weak_params(), 2).await.unwrap();
+        let _hasher = Hasher::new(weak_params(), budget(2)).await.unwrap();
         let mut nice = Vec::new();
         for task in std::fs::read_dir("/proc/self/task").unwrap() {
             let dir = task.unwrap().path();
@@ -353,15 +414,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_verifies_its_password_only() {
-        let hasher = Hasher::new(HashParams::OWASP, 2).await.unwrap();
-        let hash = hasher.hash(&pw("correct horse")).await.unwrap();
+        let hasher = Hasher::new(HashParams::OWASP, budget(2)).await.unwrap();
+        let hash = hasher.hash(&pw("correct horse"), &me()).await.unwrap();
         assert!(
             hash.0.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{}",
             hash.0
         );
         let ok = hasher
-            .verify(&pw("correct horse"), Some(&hash))
+            .verify(&pw("correct horse"), Some(&hash), &me())
             .await
             .unwrap();
         assert_eq!(
@@ -372,7 +433,7 @@ mod tests {
             }
         );
         let bad = hasher
-            .verify(&pw("Correct horse"), Some(&hash))
+            .verify(&pw("Correct horse"), Some(&hash), &me())
             .await
             .unwrap();
         assert!(!bad.matches);
@@ -380,8 +441,8 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_agree_with_the_argon2_crate_both_ways() {
-        let hasher = Hasher::new(HashParams::OWASP, 1).await.unwrap();
-        let ours = hasher.hash(&pw("interoperable")).await.unwrap();
+        let hasher = Hasher::new(HashParams::OWASP, budget(1)).await.unwrap();
+        let ours = hasher.hash(&pw("interoperable"), &me()).await.unwrap();
         let parsed = argon2::PasswordHash::new(&ours.0).unwrap();
         assert!(
             Argon2::default()
@@ -393,7 +454,7 @@ mod tests {
             .unwrap()
             .to_string();
         let v = hasher
-            .verify(&pw("interoperable"), Some(&PasswordHash(theirs)))
+            .verify(&pw("interoperable"), Some(&PasswordHash(theirs)), &me())
             .await
             .unwrap();
         assert!(v.matches);
@@ -401,9 +462,9 @@ mod tests {
 
     #[tokio::test]
     async fn no_stored_hash_never_matches() {
-        let hasher = Hasher::new(HashParams::OWASP, 1).await.unwrap();
+        let hasher = Hasher::new(HashParams::OWASP, budget(1)).await.unwrap();
         let v = hasher
-            .verify(&pw("authql dummy password"), None)
+            .verify(&pw("authql dummy password"), None, &me())
             .await
             .unwrap();
         assert!(!v.matches);
@@ -411,11 +472,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_weaker_than_configured_asks_for_a_rehash() {
-        let weak = Hasher::new(weak_params(), 1).await.unwrap();
-        let strong = Hasher::new(HashParams::OWASP, 1).await.unwrap();
-        let hash = weak.hash(&pw("correct horse")).await.unwrap();
+        let weak = Hasher::new(weak_params(), budget(1)).await.unwrap();
+        let strong = Hasher::new(HashParams::OWASP, budget(1)).await.unwrap();
+        let hash = weak.hash(&pw("correct horse"), &me()).await.unwrap();
         let v = strong
-            .verify(&pw("correct horse"), Some(&hash))
+            .verify(&pw("correct horse"), Some(&hash), &me())
             .await
             .unwrap();
         assert_eq!(
@@ -429,14 +490,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_garbled_stored_hash_does_not_match() {
-        let hasher = Hasher::new(HashParams::OWASP, 1).await.unwrap();
+        let hasher = Hasher::new(HashParams::OWASP, budget(1)).await.unwrap();
         for junk in [
             "pbkdf2_sha256$260000$salt$hash",
             "",
             "$argon2id$v=19$m=19456,t=2,p=1$x$y",
         ] {
             let v = hasher
-                .verify(&pw("anything"), Some(&PasswordHash(junk.into())))
+                .verify(&pw("anything"), Some(&PasswordHash(junk.into())), &me())
                 .await
                 .unwrap();
             assert!(!v.matches, "{junk}");

@@ -273,6 +273,49 @@ pub const VARIABLES: &[Variable] = &[
         false,
     ),
     var(
+        "PASSWORD_HASH_QUEUE",
+        Some("64"),
+        "password hashes that may wait for a hasher; past it RATE_LIMITED at once",
+        false,
+    ),
+    var(
+        "PASSWORD_HASH_QUEUE_PER_CLIENT",
+        Some("8"),
+        "of those, how many one client address may have waiting; hashers serve addresses \
+         in turn",
+        false,
+    ),
+    var(
+        "PASSWORD_HASH_WAIT",
+        Some("1s"),
+        "longest a request waits for a hasher before RATE_LIMITED",
+        false,
+    ),
+    var(
+        "SIGNUP_MAX_PER_IP",
+        Some("20"),
+        "sign-ups per client address within SIGNUP_THROTTLE_WINDOW before RATE_LIMITED",
+        false,
+    ),
+    var(
+        "SIGNUP_THROTTLE_WINDOW",
+        Some("1h"),
+        "the window sign-ups are counted in",
+        false,
+    ),
+    var(
+        "LOGIN_MAX_SUCCESSES",
+        Some("30"),
+        "successful logins per account within LOGIN_THROTTLE_WINDOW before RATE_LIMITED",
+        false,
+    ),
+    var(
+        "SESSIONS_MAX_PER_ACCOUNT",
+        Some("50"),
+        "live sessions per account; a login past it ends the oldest",
+        false,
+    ),
+    var(
         "GRAPHQL_MAX_DEPTH",
         Some("15"),
         "deepest selection an operation may have",
@@ -310,6 +353,24 @@ pub const VARIABLES: &[Variable] = &[
         false,
     ),
     var(
+        "GRAPHQL_MAX_TOKENS",
+        Some("2000"),
+        "most tokens (names, values, punctuation) a document may have before it is parsed",
+        false,
+    ),
+    var(
+        "GRAPHQL_MAX_DIRECTIVES",
+        Some("5"),
+        "most directives on one field",
+        false,
+    ),
+    var(
+        "GRAPHQL_MAX_ERRORS",
+        Some("20"),
+        "most errors one answer lists; the rest are counted in one last error",
+        false,
+    ),
+    var(
         "GRAPHQL_INTROSPECTION",
         None,
         "true or false: schema introspection (default: on in development, off in production)",
@@ -324,7 +385,43 @@ pub const VARIABLES: &[Variable] = &[
     var(
         "HTTP_MAX_BODY_BYTES",
         Some("2162688"),
-        "largest request body (2 MiB for an avatar plus its multipart envelope)",
+        "largest multipart (upload) request body: 2 MiB for an avatar plus its envelope",
+        false,
+    ),
+    var(
+        "HTTP_MAX_JSON_BYTES",
+        Some("65536"),
+        "largest JSON request body, and longest GET query string",
+        false,
+    ),
+    var(
+        "HTTP_HEADER_TIMEOUT",
+        Some("10s"),
+        "time a client has to send a request's line and headers",
+        false,
+    ),
+    var(
+        "HTTP_BODY_TIMEOUT",
+        Some("30s"),
+        "time a client has to send a request's body",
+        false,
+    ),
+    var(
+        "HTTP_IDLE_TIMEOUT",
+        Some("60s"),
+        "a kept-alive connection with no request for this long is closed",
+        false,
+    ),
+    var(
+        "HTTP_MAX_CONNECTIONS",
+        Some("1024"),
+        "open client connections; past it new ones wait to be accepted",
+        false,
+    ),
+    var(
+        "HTTP_MAX_CONNECTIONS_PER_IP",
+        Some("64"),
+        "open connections per client address (TRUSTED_PROXIES exempt); past it refused",
         false,
     ),
     var("LOG_FORMAT", Some("pretty"), "pretty or json", false),
@@ -408,8 +505,51 @@ pub struct GraphqlLimits {
     pub max_root_fields: usize,
     pub max_batch: usize,
     pub max_nesting: usize,
+    pub max_tokens: usize,
+    pub max_directives: usize,
+    pub max_errors: usize,
     pub introspection: bool,
     pub suggestions: bool,
+}
+
+/// What one connection may take of the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Largest multipart (upload) body.
+    pub max_body_bytes: usize,
+    /// Largest JSON body, and longest GET query string.
+    pub max_json_bytes: usize,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+}
+
+/// How much password hashing requests may ask for, and how long they may wait for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashBudget {
+    /// Hashes run at once.
+    pub concurrency: usize,
+    /// Hashes waiting, from all clients.
+    pub queue: usize,
+    /// Hashes waiting, from one client address.
+    pub queue_per_client: usize,
+    /// Longest wait for a hasher.
+    pub wait: Duration,
+}
+
+impl HashBudget {
+    /// For a command-line tool, the one client of its hasher: `concurrency` hashes at once,
+    /// and as many waiting, for as long as it takes.
+    pub fn for_tool(concurrency: usize) -> Self {
+        Self {
+            concurrency,
+            queue: concurrency,
+            queue_per_client: concurrency,
+            wait: Duration::from_secs(3600),
+        }
+    }
 }
 
 /// The validated settings of one authql process.
@@ -451,14 +591,18 @@ pub struct Settings {
     pub cors_origins: CorsOrigins,
     pub log_format: LogFormat,
     pub graphql: GraphqlLimits,
-    pub http_max_body_bytes: usize,
+    pub http: HttpLimits,
     pub metrics_bind: Option<SocketAddr>,
     pub trusted_proxies: Vec<Cidr>,
     pub login_max_failures: u32,
     pub login_max_failures_per_ip: u32,
     pub login_throttle_window: Duration,
+    pub login_max_successes: u32,
+    pub signup_max_per_ip: u32,
+    pub signup_throttle_window: Duration,
+    pub sessions_max_per_account: u32,
     pub password_hash: HashParams,
-    pub password_hash_concurrency: usize,
+    pub hash_budget: HashBudget,
 }
 
 /// Why the configuration was refused. The message always names the variable.
@@ -660,15 +804,34 @@ impl Settings {
                     max_root_fields: n("GRAPHQL_MAX_ROOT_FIELDS", 10_000)?,
                     max_batch: n("GRAPHQL_MAX_BATCH", 1000)?,
                     max_nesting: n("GRAPHQL_MAX_NESTING", 256)?,
+                    max_tokens: n("GRAPHQL_MAX_TOKENS", 50_000)?,
+                    max_directives: n("GRAPHQL_MAX_DIRECTIVES", 100)?,
+                    max_errors: n("GRAPHQL_MAX_ERRORS", 1000)?,
                     introspection,
                     suggestions: r
                         .parse_opt("GRAPHQL_SUGGESTIONS", parse::boolean)?
                         .unwrap_or(introspection),
                 }
             },
-            http_max_body_bytes: r.parse("HTTP_MAX_BODY_BYTES", |v| {
-                parse::number_in(v, 1024, 256 * 1024 * 1024).map(|n| n as usize)
-            })?,
+            http: {
+                let bytes = |name, min, max| {
+                    r.parse(name, |v| parse::number_in(v, min, max).map(|n| n as usize))
+                };
+                let timeout = |name| {
+                    r.parse(name, |v| {
+                        parse::duration_in(v, Duration::from_millis(100), Duration::from_secs(3600))
+                    })
+                };
+                HttpLimits {
+                    max_body_bytes: bytes("HTTP_MAX_BODY_BYTES", 1024, 256 * 1024 * 1024)?,
+                    max_json_bytes: bytes("HTTP_MAX_JSON_BYTES", 1024, 16 * 1024 * 1024)?,
+                    header_timeout: timeout("HTTP_HEADER_TIMEOUT")?,
+                    body_timeout: timeout("HTTP_BODY_TIMEOUT")?,
+                    idle_timeout: timeout("HTTP_IDLE_TIMEOUT")?,
+                    max_connections: bytes("HTTP_MAX_CONNECTIONS", 1, 1_000_000)?,
+                    max_connections_per_ip: bytes("HTTP_MAX_CONNECTIONS_PER_IP", 1, 1_000_000)?,
+                }
+            },
             // An explicitly empty METRICS_BIND disables the listener.
             metrics_bind: match (r.lookup)("METRICS_BIND") {
                 Some(v) if v.trim().is_empty() => None,
@@ -695,14 +858,34 @@ impl Settings {
                 parallelism: r
                     .parse("PASSWORD_HASH_PARALLELISM", |v| parse::number_in(v, 1, 64))?,
             },
-            password_hash_concurrency: r
-                .parse_opt("PASSWORD_HASH_CONCURRENCY", |v| {
-                    parse::number_in(v, 1, 1024)
-                })?
-                .map_or_else(
-                    || std::thread::available_parallelism().map_or(1, usize::from),
-                    |n| n as usize,
-                ),
+            login_max_successes: r
+                .parse("LOGIN_MAX_SUCCESSES", |v| parse::number_in(v, 1, 1_000_000))?,
+            signup_max_per_ip: r
+                .parse("SIGNUP_MAX_PER_IP", |v| parse::number_in(v, 1, 1_000_000))?,
+            signup_throttle_window: r.parse("SIGNUP_THROTTLE_WINDOW", |v| {
+                parse::duration_in(v, Duration::from_secs(1), Duration::from_secs(86_400))
+            })?,
+            sessions_max_per_account: r.parse("SESSIONS_MAX_PER_ACCOUNT", |v| {
+                parse::number_in(v, 1, 10_000)
+            })?,
+            hash_budget: HashBudget {
+                concurrency: r
+                    .parse_opt("PASSWORD_HASH_CONCURRENCY", |v| {
+                        parse::number_in(v, 1, 1024)
+                    })?
+                    .map_or_else(
+                        || std::thread::available_parallelism().map_or(1, usize::from),
+                        |n| n as usize,
+                    ),
+                queue: r.parse("PASSWORD_HASH_QUEUE", |v| parse::number_in(v, 1, 1_000_000))?
+                    as usize,
+                queue_per_client: r.parse("PASSWORD_HASH_QUEUE_PER_CLIENT", |v| {
+                    parse::number_in(v, 1, 1_000_000)
+                })? as usize,
+                wait: r.parse("PASSWORD_HASH_WAIT", |v| {
+                    parse::duration_in(v, Duration::from_millis(10), Duration::from_secs(60))
+                })?,
+            },
         };
         if settings.app_env == AppEnv::Production {
             settings.refuse_unsafe_for_production(r.is_set("APP_URL"), r.is_set("PUBLIC_URL"))?;

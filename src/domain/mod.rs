@@ -1,15 +1,20 @@
 //! Domain values that cannot exist unless valid: each is built by `parse`, which says in a
 //! `BAD_USER_INPUT` error which field broke which rule.
 
+pub mod client;
 mod email;
 pub mod image;
 mod password;
 pub mod profile;
 mod username;
 
+pub use client::ClientKey;
 pub use email::Email;
 pub use password::Password;
-pub use username::{Username, lookup_key as username_lookup_key};
+pub use username::{
+    LookupRefused, MAX_LOOKUP_LEN, Username, lookup_key as username_lookup_key,
+    parse_lookup as parse_username_lookup,
+};
 
 /// The longest a username can be.
 pub fn username_max_len() -> usize {

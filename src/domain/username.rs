@@ -75,8 +75,58 @@ fn too_long() -> String {
 }
 
 /// The comparison key of something a user typed as a username (for lookups, not storage).
+/// Only for input already bounded (see [`parse_lookup`]) or names authql stored itself.
 pub fn lookup_key(raw: &str) -> String {
     raw.trim().nfkc().collect::<String>().to_lowercase()
+}
+
+/// Longest login name that can name an account: an email address (RFC 5321).
+pub const MAX_LOOKUP_LEN: usize = super::email::MAX_LEN;
+
+/// Why something typed to name an account cannot name one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupRefused {
+    Empty,
+    TooLong,
+    ControlCharacters,
+}
+
+impl LookupRefused {
+    /// The error for `field`, which is at most `max_len` characters.
+    pub fn input_error(self, field: &'static str, max_len: usize) -> AppError {
+        AppError::input(
+            field,
+            match self {
+                Self::Empty => "Enter a username or an email address".to_owned(),
+                Self::TooLong => format!("At most {max_len} characters"),
+                Self::ControlCharacters => "Control characters are not allowed".to_owned(),
+            },
+        )
+    }
+}
+
+/// What a user typed to name an account (a username or an email), as lookups compare it:
+/// bounded before it is normalised, and free of control characters (which no name holds,
+/// and which PostgreSQL refuses in text).
+///
+/// # Errors
+/// Why it cannot name an account of at most `max_len` characters.
+pub fn parse_lookup(raw: &str, max_len: usize) -> Result<String, LookupRefused> {
+    // NFKC can grow text, so the raw length is bounded first (4 bytes per character).
+    if raw.len() > max_len * 4 {
+        return Err(LookupRefused::TooLong);
+    }
+    if super::has_control(raw) {
+        return Err(LookupRefused::ControlCharacters);
+    }
+    let key = lookup_key(raw);
+    if key.is_empty() {
+        return Err(LookupRefused::Empty);
+    }
+    if key.chars().count() > max_len {
+        return Err(LookupRefused::TooLong);
+    }
+    Ok(key)
 }
 
 #[cfg(test)]
@@ -115,6 +165,24 @@ mod tests {
         assert!(field_error("bad name").contains("only letters"));
         assert!(field_error("émile").contains("only letters"));
         assert!(field_error("evil\0name").contains("control"));
+    }
+
+    #[test]
+    fn a_lookup_is_bounded_before_it_is_normalised() {
+        use LookupRefused::*;
+        assert_eq!(parse_lookup(" ＡLICE ", 254).unwrap(), "alice");
+        for (bad, why) in [
+            ("", Empty),
+            ("  ", Empty),
+            ("a\0b", ControlCharacters),
+            ("a\u{1b}[31m", ControlCharacters),
+            ("a\u{85}b", ControlCharacters),
+            (&"x".repeat(255), TooLong),
+            // 300 characters NFKC would turn into 5,400.
+            (&"ﷺ".repeat(300), TooLong),
+        ] {
+            assert_eq!(parse_lookup(bad, 254), Err(why), "{bad:?}");
+        }
     }
 
     #[test]

@@ -28,14 +28,19 @@ impl AccountMutation {
     /// Creates an unverified account. Answers `true` whether or not the email already has
     /// an account, in the same time, so the answer reveals nothing; a taken username is
     /// reported (`BAD_USER_INPUT`, field `username`).
-    async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<bool> {
+    async fn sign_up(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new account's name, address and password.")] input: SignUpInput,
+    ) -> Result<bool> {
         let state = context::state(ctx)?;
+        let client = context::request(ctx)?.client.key();
         let req = SignUpRequest {
             username: input.username,
             email: input.email,
             password: input.password,
         };
-        accounts::sign_up(state, req).await.extend()?;
+        accounts::sign_up(state, req, &client).await.extend()?;
         Ok(true)
     }
 }

@@ -29,9 +29,11 @@ impl AdminQuery {
     async fn users(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: Option<i32>,
-        after: Option<String>,
-        search: Option<String>,
+        #[graphql(default = 20, desc = "How many users, 0 to 100.")] first: Option<i32>,
+        #[graphql(desc = "The `cursor` of the user to continue after.")] after: Option<String>,
+        #[graphql(desc = "Keeps users whose username or email contains this text.")] search: Option<
+            String,
+        >,
     ) -> Result<UserConnection> {
         let me = context::current_user(ctx).await?;
         // An explicit null (an unset nullable variable) means the default.
@@ -63,7 +65,11 @@ impl AdminQuery {
     }
 
     /// One user by id; `null` when there is none. Administrators only.
-    async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's id.")] id: ID,
+    ) -> Result<Option<User>> {
         let me = context::current_user(ctx).await?;
         let id = user_id(&id)?;
         Ok(admin::get_user(context::state(ctx)?, me, id)
@@ -83,7 +89,8 @@ impl AdminMutation {
     async fn admin_update_user(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The user's id.")] id: ID,
+        #[graphql(desc = "The fields to change; those left out stay as they are.")]
         input: AdminUpdateUserInput,
     ) -> Result<User> {
         let me = context::current_user(ctx).await?;
@@ -105,7 +112,11 @@ impl AdminMutation {
 
     /// Deletes an account with its profile, sessions, tokens and avatar. Administrators
     /// cannot delete themselves.
-    async fn admin_delete_user(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+    async fn admin_delete_user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's id.")] id: ID,
+    ) -> Result<bool> {
         let me = context::current_user(ctx).await?;
         let id = user_id(&id)?;
         admin::delete_user(context::state(ctx)?, me, id)
@@ -115,7 +126,11 @@ impl AdminMutation {
     }
 
     /// Ends every session of a user; answers how many ended.
-    async fn admin_revoke_sessions(&self, ctx: &Context<'_>, id: ID) -> Result<i32> {
+    async fn admin_revoke_sessions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's id.")] id: ID,
+    ) -> Result<i32> {
         let me = context::current_user(ctx).await?;
         let id = user_id(&id)?;
         let ended = admin::revoke_sessions(context::state(ctx)?, me, id)

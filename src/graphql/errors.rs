@@ -22,20 +22,83 @@ use crate::error::{INTERNAL_MESSAGE, code};
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// Extension factory: add it to the schema once.
-pub struct ErrorCodes;
+/// Extension factory: add it to the schema once, outermost, with the most errors one
+/// answer may list.
+pub struct ErrorCodes {
+    max_errors: usize,
+}
+
+impl ErrorCodes {
+    pub fn new(max_errors: usize) -> Self {
+        Self { max_errors }
+    }
+}
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension::default())
+        Arc::new(ErrorCodesExtension {
+            max_errors: self.max_errors,
+            request_id: std::sync::Mutex::default(),
+        })
     }
 }
 
 /// One per request: it remembers the request id from the request's data (which the later
 /// hooks do not see) for the errors of the response.
-#[derive(Default)]
 struct ErrorCodesExtension {
+    max_errors: usize,
     request_id: std::sync::Mutex<Option<String>>,
+}
+
+fn code_of(err: &ServerError) -> Option<async_graphql::Value> {
+    err.extensions.as_ref().and_then(|e| e.get("code")).cloned()
+}
+
+/// Keeps the first `max` errors and returns one that stands for the rest (it counts them
+/// in `extensions.omittedErrors` and carries the code of the first of them), so that an
+/// answer stays a small multiple of its request however many errors the request provokes.
+fn cap(errors: &mut Vec<ServerError>, max: usize) -> Option<ServerError> {
+    if errors.len() <= max {
+        return None;
+    }
+    let mut rest = errors.split_off(max);
+    let omitted = rest.len();
+    let mut first = rest.swap_remove(0);
+    drop(rest);
+    // The first left-out error decides the summary's code, as it would its own.
+    settle(&mut first, None);
+    let mut summary = ServerError::new(
+        format!("{omitted} more errors were left out of this answer"),
+        None,
+    );
+    let extensions = summary.extensions.get_or_insert_with(Default::default);
+    if let Some(code) = code_of(&first) {
+        extensions.set("code", code);
+    }
+    extensions.set("omittedErrors", omitted);
+    Some(summary)
+}
+
+/// Gives an error its code (an error without one is internal: logged, and its message
+/// replaced), and an internal error the request id.
+fn settle(err: &mut ServerError, request_id: Option<&str>) {
+    if !has_code(err) {
+        match late_code(err) {
+            Some(code) => set_code(err, code),
+            None => {
+                tracing::error!(error = %err.message, "GraphQL error without a code");
+                err.message = INTERNAL_MESSAGE.to_owned();
+                set_code(err, code::INTERNAL_SERVER_ERROR);
+            }
+        }
+    }
+    let internal =
+        code_of(err).is_some_and(|c| c == async_graphql::Value::from(code::INTERNAL_SERVER_ERROR));
+    if let (true, Some(id)) = (internal, request_id) {
+        err.extensions
+            .get_or_insert_with(Default::default)
+            .set("requestId", id);
+    }
 }
 
 fn has_code(err: &ServerError) -> bool {
@@ -105,7 +168,15 @@ impl Extension for ErrorCodesExtension {
     ) -> ServerResult<ExecutableDocument> {
         next.run(ctx, query, variables).await.map_err(|mut err| {
             if !has_code(&err) {
-                set_code(&mut err, code::GRAPHQL_PARSE_FAILED);
+                // A parsed document over a limit is invalid, not unparsable.
+                let over_a_limit = err.message.starts_with("The number of directives")
+                    || err.message.starts_with("The recursion depth");
+                let code = if over_a_limit {
+                    code::GRAPHQL_VALIDATION_FAILED
+                } else {
+                    code::GRAPHQL_PARSE_FAILED
+                };
+                set_code(&mut err, code);
             }
             err
         })
@@ -128,27 +199,14 @@ impl Extension for ErrorCodesExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
         let request_id = self.request_id.lock().ok().and_then(|id| id.clone());
+        // Capped before anything is done per error (an error without a code is logged).
+        let left_out = cap(&mut response.errors, self.max_errors);
         for err in response.errors.iter_mut() {
-            if !has_code(err) {
-                match late_code(err) {
-                    Some(code) => set_code(err, code),
-                    None => {
-                        tracing::error!(error = %err.message, "GraphQL error without a code");
-                        err.message = INTERNAL_MESSAGE.to_owned();
-                        set_code(err, code::INTERNAL_SERVER_ERROR);
-                    }
-                }
-            }
-            let internal = err
-                .extensions
-                .as_ref()
-                .and_then(|e| e.get("code"))
-                .is_some_and(|c| *c == async_graphql::Value::from(code::INTERNAL_SERVER_ERROR));
-            if let (true, Some(id)) = (internal, &request_id) {
-                err.extensions
-                    .get_or_insert_with(Default::default)
-                    .set("requestId", id.as_str());
-            }
+            settle(err, request_id.as_deref());
+        }
+        if let Some(mut summary) = left_out {
+            settle(&mut summary, request_id.as_deref());
+            response.errors.push(summary);
         }
         response
     }

@@ -1,7 +1,8 @@
-//! Limits async-graphql has no setting for: how deeply a document may nest before it is
-//! parsed (the parser recurses), how many aliases it may use and how many root fields an
-//! operation may have (each root mutation field may cost a password hash). Depth and
-//! complexity use the schema's own limits.
+//! Limits async-graphql has no setting for: every document is scanned and parsed through
+//! [`super::document`] (bounded nesting and tokens, a stack-safe parse), may use only so
+//! many aliases, and an operation may have only so many root fields (each root mutation
+//! field may cost a password hash). With introspection off, asking for the schema is an
+//! error that says so. Depth, complexity and directives use the schema's own limits.
 
 use std::{collections::HashSet, sync::Arc};
 
@@ -13,7 +14,20 @@ use async_graphql::{
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
+use super::document;
 use crate::{config::GraphqlLimits, error::code};
+
+/// Marks a request whose document the HTTP layer has parsed already (through
+/// [`document::parse`], to see whether a GET would run a mutation).
+#[derive(Debug, Clone, Copy)]
+pub struct PreParsed;
+
+fn is_pre_parsed(request: &Request) -> bool {
+    request
+        .data
+        .get(&std::any::TypeId::of::<PreParsed>())
+        .is_some()
+}
 
 /// Extension factory: add it to the schema once.
 pub struct Limits(pub GraphqlLimits);
@@ -32,42 +46,6 @@ fn error(code: &'static str, message: String) -> ServerError {
         .get_or_insert_with(Default::default)
         .set("code", code);
     err
-}
-
-/// The deepest nesting of `{`, `(` and `[` in a document, outside strings and comments.
-pub fn nesting(doc: &str) -> usize {
-    let bytes = doc.as_bytes();
-    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
-    while i < bytes.len() {
-        match bytes[i] {
-            b'#' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
-                i += 3;
-                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 2;
-            }
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'{' | b'(' | b'[' => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            b'}' | b')' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
-    max
 }
 
 /// Aliases used anywhere in the document.
@@ -175,15 +153,11 @@ impl Extension for LimitsExtension {
         request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        let depth = nesting(&request.query);
-        if depth > self.0.max_nesting {
-            return Err(error(
-                code::GRAPHQL_PARSE_FAILED,
-                format!(
-                    "The document nests {depth} levels deep; at most {} are allowed",
-                    self.0.max_nesting
-                ),
-            ));
+        let mut request = request;
+        if !is_pre_parsed(&request) {
+            let doc = document::parse(&request.query, &(&self.0).into())
+                .map_err(|refused| error(code::GRAPHQL_PARSE_FAILED, refused.to_string()))?;
+            request.set_parsed_query(doc);
         }
         next.run(ctx, request).await
     }
@@ -196,6 +170,16 @@ impl Extension for LimitsExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
+        if !self.0.introspection
+            && root_field_names(&doc)
+                .iter()
+                .any(|name| name == "__schema" || name == "__type")
+        {
+            return Err(error(
+                code::GRAPHQL_VALIDATION_FAILED,
+                "Introspection is turned off on this server (GRAPHQL_INTROSPECTION)".to_owned(),
+            ));
+        }
         let used = aliases(&doc);
         if used > self.0.max_aliases {
             return Err(error(
@@ -226,15 +210,6 @@ mod tests {
 
     fn doc(q: &str) -> ExecutableDocument {
         async_graphql::parser::parse_query(q).unwrap()
-    }
-
-    #[test]
-    fn nesting_ignores_strings_and_comments() {
-        assert_eq!(nesting("{ a { b } }"), 2);
-        assert_eq!(nesting(r#"{ a(x: "{{{{") }"#), 2);
-        assert_eq!(nesting("{ a # {{{{\n }"), 1);
-        assert_eq!(nesting(r#"{ a(x: """ {{{ \""" {{ """) }"#), 2);
-        assert_eq!(nesting(&"{a".repeat(1000)), 1000);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod account;
 mod admin;
 pub mod context;
+pub mod document;
 mod errors;
 pub mod limits;
 mod observe;
@@ -14,9 +15,14 @@ mod profile;
 mod session;
 mod types;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use std::collections::HashSet;
 
-use crate::state::AppState;
+use async_graphql::{
+    EmptySubscription, MergedObject, Schema, SchemaBuilder,
+    parser::types::{TypeKind, TypeSystemDefinition},
+};
+
+use crate::{config::GraphqlLimits, state::AppState};
 
 pub use errors::RequestId;
 
@@ -43,21 +49,47 @@ pub struct Mutation(
 /// The schema type served at `/graphql`.
 pub type AuthqlSchema = Schema<Query, Mutation, EmptySubscription>;
 
-fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+fn bare() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .extension(errors::ErrorCodes)
-        .extension(observe::Observe)
+}
+
+/// The schema with its extensions, outermost first: codes (and the cap on errors), then
+/// the operation's name for logs and metrics, then the limits.
+fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    bare()
+        .extension(errors::ErrorCodes::new(limits.max_errors))
+        .extension(observe::Observe::new(root_fields()))
+        .extension(limits::Limits(limits.clone()))
+}
+
+/// The names of the root fields of the schema (and the introspection ones), from its SDL.
+fn root_fields() -> HashSet<String> {
+    let mut names: HashSet<String> = ["__typename", "__schema", "__type"]
+        .map(str::to_owned)
+        .into();
+    let Ok(doc) = async_graphql::parser::parse_schema(bare().finish().sdl()) else {
+        return names;
+    };
+    for definition in doc.definitions {
+        if let TypeSystemDefinition::Type(ty) = definition
+            && matches!(ty.node.name.node.as_str(), "Query" | "Mutation")
+            && let TypeKind::Object(object) = &ty.node.kind
+        {
+            names.extend(object.fields.iter().map(|f| f.node.name.node.to_string()));
+        }
+    }
+    names
 }
 
 /// The schema with the application state its resolvers need, and the limits of its
 /// settings.
 pub fn build(state: AppState) -> AuthqlSchema {
     let limits = state.settings.graphql.clone();
-    let mut schema = builder()
-        .extension(limits::Limits(limits.clone()))
+    let mut schema = builder(&limits)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
-        .limit_recursive_depth(limits.max_nesting);
+        .limit_recursive_depth(limits.max_nesting)
+        .limit_directives(limits.max_directives);
     if !limits.introspection {
         schema = schema.disable_introspection();
     }
@@ -69,5 +101,24 @@ pub fn build(state: AppState) -> AuthqlSchema {
 
 /// The schema in SDL, as checked in at `schema.graphql`.
 pub fn sdl() -> String {
-    builder().finish().sdl()
+    bare().finish().sdl()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_root_fields_are_read_from_the_schema() {
+        let names = super::root_fields();
+        for name in [
+            "me",
+            "login",
+            "signUp",
+            "users",
+            "adminDeleteUser",
+            "__typename",
+        ] {
+            assert!(names.contains(name), "{name} missing: {names:?}");
+        }
+        assert!(!names.contains("User"));
+    }
 }

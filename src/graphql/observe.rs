@@ -1,8 +1,11 @@
-//! Names each operation by its root fields (a small, bounded set, unlike client-chosen
-//! operation names), for the request's log line and the per-operation metrics.
+//! Names each operation by its root field, for the request's log line and the
+//! per-operation metrics. The names come from a closed set: the schema's root fields,
+//! `multiple` for an operation with several, `invalid` for one that names a field the
+//! schema does not have, and `none` when the document did not parse. Client-chosen names
+//! (operation names, unknown fields) never become label values.
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeSet, HashSet},
     sync::{Arc, Mutex},
     time::Instant,
 };
@@ -13,31 +16,51 @@ use async_graphql::{
     parser::types::ExecutableDocument,
 };
 
-/// Extension factory: add it to the schema once.
-pub struct Observe;
+/// Extension factory: add it to the schema once, with the names of its root fields.
+pub struct Observe {
+    known: Arc<HashSet<String>>,
+}
 
-impl ExtensionFactory for Observe {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ObserveExtension::default())
+impl Observe {
+    /// `known`: every root field of the schema's query and mutation types.
+    pub fn new(known: HashSet<String>) -> Self {
+        Self {
+            known: Arc::new(known),
+        }
     }
 }
 
-#[derive(Default)]
-struct ObserveExtension {
-    roots: Mutex<BTreeSet<String>>,
+impl ExtensionFactory for Observe {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ObserveExtension {
+            known: self.known.clone(),
+            roots: Mutex::default(),
+        })
+    }
 }
 
-/// At most this many root field names make a label; more are `multiple`.
-const MAX_NAMED_ROOTS: usize = 3;
+struct ObserveExtension {
+    known: Arc<HashSet<String>>,
+    roots: Mutex<BTreeSet<String>>,
+}
 
 impl ObserveExtension {
     fn label(&self) -> String {
         let roots = self.roots.lock().map(|r| r.clone()).unwrap_or_default();
-        match roots.len() {
-            0 => "none".to_owned(),
-            n if n > MAX_NAMED_ROOTS => "multiple".to_owned(),
-            _ => roots.into_iter().collect::<Vec<_>>().join(","),
-        }
+        label(&roots, &self.known)
+    }
+}
+
+/// The label of an operation that selects `roots`.
+fn label(roots: &BTreeSet<String>, known: &HashSet<String>) -> String {
+    if roots.iter().any(|r| !known.contains(r)) {
+        return "invalid".to_owned();
+    }
+    let mut names = roots.iter();
+    match (names.next(), names.next()) {
+        (None, _) => "none".to_owned(),
+        (Some(only), None) => only.clone(),
+        (Some(_), Some(_)) => "multiple".to_owned(),
     }
 }
 
@@ -69,5 +92,21 @@ impl Extension for ObserveExtension {
             *roots = super::limits::root_field_names(&doc);
         }
         Ok(doc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_come_from_a_closed_set() {
+        let known: HashSet<String> = ["me", "login"].map(str::to_owned).into();
+        let l = |names: &[&str]| label(&names.iter().map(|n| (*n).to_owned()).collect(), &known);
+        assert_eq!(l(&[]), "none");
+        assert_eq!(l(&["me"]), "me");
+        assert_eq!(l(&["me", "login"]), "multiple");
+        assert_eq!(l(&["x1234"]), "invalid");
+        assert_eq!(l(&["me", "x1234"]), "invalid");
     }
 }

@@ -15,7 +15,11 @@ pub struct ProfileQuery;
 impl ProfileQuery {
     /// The public profile of an active user, found by username case-insensitively;
     /// `null` when there is no such user.
-    async fn profile(&self, ctx: &Context<'_>, username: String) -> Result<Option<Profile>> {
+    async fn profile(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The username, in any case.")] username: String,
+    ) -> Result<Option<Profile>> {
         let state = context::state(ctx)?;
         Ok(profiles::public_profile(state, &username)
             .await
@@ -30,7 +34,12 @@ pub struct ProfileMutation;
 #[Object]
 impl ProfileMutation {
     /// Changes the signed-in user's names and profile; only the fields given change.
-    async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<User> {
+    async fn update_profile(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The fields to change; those left out stay as they are.")]
+        input: UpdateProfileInput,
+    ) -> Result<User> {
         let me = context::current_user(ctx).await?;
         let update = ProfileUpdate {
             username: input.username,
@@ -48,7 +57,11 @@ impl ProfileMutation {
     /// Sets the signed-in user's picture: a PNG, JPEG or WebP of at most 2 MiB (judged by
     /// its content, not its name), sent as a GraphQL multipart request. The previous
     /// picture is removed.
-    async fn upload_avatar(&self, ctx: &Context<'_>, file: Upload) -> Result<Profile> {
+    async fn upload_avatar(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The picture (multipart file).")] file: Upload,
+    ) -> Result<Profile> {
         let me = context::current_user(ctx).await?;
         let upload = file.value(ctx)?;
         let profile = profiles::set_avatar(context::state(ctx)?, me, &upload.content)

@@ -28,7 +28,11 @@ pub struct SessionMutation;
 impl SessionMutation {
     /// Signs in with a username or email and a password, starting a session. Failed
     /// attempts are throttled per account name and per client address (`RATE_LIMITED`).
-    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The username or email, and the password.")] input: LoginInput,
+    ) -> Result<AuthPayload> {
         let state = context::state(ctx)?;
         let req = context::request(ctx)?;
         if input.username_or_email.trim().is_empty() || input.username_or_email.len() > 320 {
@@ -47,7 +51,11 @@ impl SessionMutation {
 
     /// Exchanges a refresh token for a new pair; the presented token is spent. Presenting a
     /// spent token again (outside the short grace for racing tabs) ends the session.
-    async fn refresh(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
+    async fn refresh(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The refresh token of the last pair issued.")] refresh_token: String,
+    ) -> Result<AuthPayload> {
         let state = context::state(ctx)?;
         Ok(sessions::refresh(state, &refresh_token)
             .await
@@ -56,7 +64,11 @@ impl SessionMutation {
     }
 
     /// Ends the session the refresh token belongs to.
-    async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A refresh token of the session to end.")] refresh_token: String,
+    ) -> Result<bool> {
         sessions::logout(context::state(ctx)?, &refresh_token)
             .await
             .extend()?;
@@ -73,7 +85,11 @@ impl SessionMutation {
     }
 
     /// Ends one of the signed-in user's sessions (see `sessions`).
-    async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+    async fn revoke_session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The session's id (from `sessions`).")] id: ID,
+    ) -> Result<bool> {
         let me = context::current_user(ctx).await?;
         let session_id = uuid::Uuid::parse_str(&id)
             .map_err(|_| AppError::input("id", "Not a session id"))

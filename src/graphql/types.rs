@@ -71,7 +71,9 @@ pub struct User {
     pub email: String,
     /// Whether the owner has proven they read this address.
     pub email_verified: bool,
+    /// Given name, as the user wrote it (may be empty).
     pub first_name: String,
+    /// Family name, as the user wrote it (may be empty).
     pub last_name: String,
     /// Administrators may manage every account.
     pub is_admin: bool,
@@ -171,6 +173,7 @@ impl From<Issued> for AuthPayload {
 /// A signed-in device or browser: one login and the refreshes that followed it.
 #[derive(SimpleObject)]
 pub struct Session {
+    /// Stable identifier (a UUID), for `revokeSession`.
     pub id: ID,
     /// When the user signed in.
     pub created_at: DateTime<Utc>,
@@ -216,6 +219,7 @@ pub struct SignUpInput {
 pub struct LoginInput {
     /// The username or the email address, in any case.
     pub username_or_email: String,
+    /// The password, exactly as set.
     pub password: String,
 }
 
@@ -224,6 +228,7 @@ pub struct LoginInput {
 pub struct UserEdge {
     /// Pass as `after` to continue after this user.
     pub cursor: String,
+    /// The user.
     pub node: User,
 }
 
@@ -239,7 +244,9 @@ pub struct PageInfo {
 /// A page of users, in a stable order.
 #[derive(SimpleObject)]
 pub struct UserConnection {
+    /// The users of this page, in order.
     pub edges: Vec<UserEdge>,
+    /// Whether there is a next page, and where it starts.
     pub page_info: PageInfo,
     /// How many users match, over all pages.
     pub total_count: i32,
@@ -263,13 +270,18 @@ pub struct UpdateProfileInput {
 /// An administrator's changes to an account; fields left out stay as they are.
 #[derive(InputObject)]
 pub struct AdminUpdateUserInput {
+    /// 3–32 characters: letters, digits and `_ . -`; unique case-insensitively.
     pub username: Option<String>,
     /// A new address is unverified unless `emailVerified` is given too.
     pub email: Option<String>,
+    /// At most 150 characters.
     pub first_name: Option<String>,
+    /// At most 150 characters.
     pub last_name: Option<String>,
+    /// Grants or withdraws administration.
     pub is_admin: Option<bool>,
     /// `false` also ends every session of the user.
     pub is_active: Option<bool>,
+    /// Marks the address as proven (or not).
     pub email_verified: Option<bool>,
 }

@@ -6,16 +6,16 @@
 //! (`application/json` for clients that ask for it), status codes for request errors, and
 //! which operations GET may run.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use async_graphql::{
     BatchRequest, BatchResponse, ParseRequestError, Request as GqlRequest,
     http::MultipartOptions,
-    parser::types::{DocumentOperations, OperationType},
+    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
 use axum::{
-    body::Bytes,
-    extract::{ConnectInfo, RawQuery, State, rejection::BytesRejection},
+    body::{Body, Bytes},
+    extract::{ConnectInfo, RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -25,7 +25,12 @@ use tracing::Instrument as _;
 use super::{HttpState, client, graphiql, request_id::RequestIdExt};
 use crate::{
     error::{INTERNAL_MESSAGE, code},
-    graphql::{RequestId, context::RequestContext},
+    graphql::{
+        RequestId,
+        context::RequestContext,
+        document::{self, DocumentLimits},
+        limits::PreParsed,
+    },
     service::profiles::MAX_AVATAR_BYTES,
 };
 
@@ -269,48 +274,106 @@ fn parse_body(body: &[u8]) -> Result<BatchRequest, String> {
     serde_json::from_value(value).map_err(|e| format!("Not a GraphQL request: {e}"))
 }
 
-/// `POST /graphql` with a JSON body: one operation, or a batch (a JSON array).
+/// Why a request body could not be had.
+enum BodyError {
+    TooLarge(usize),
+    TimedOut,
+    Unreadable,
+}
+
+/// Reads a body of at most `limit` bytes within `deadline`: a declared length over the
+/// limit is refused before a byte is read, and a client that sends too slowly is cut off.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    deadline: Duration,
+) -> Result<Bytes, BodyError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge(limit));
+    }
+    match tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await {
+        Err(_) => Err(BodyError::TimedOut),
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(err)) => {
+            let too_large = std::error::Error::source(&err)
+                .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
+            Err(if too_large {
+                BodyError::TooLarge(limit)
+            } else {
+                BodyError::Unreadable
+            })
+        }
+    }
+}
+
+fn body_error(rt: ResponseType, err: BodyError) -> Response {
+    let (status, message) = match err {
+        BodyError::TooLarge(limit) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The request body is larger than {limit} bytes"),
+        ),
+        BodyError::TimedOut => (
+            StatusCode::REQUEST_TIMEOUT,
+            "The request body did not arrive in time".to_owned(),
+        ),
+        BodyError::Unreadable => (
+            StatusCode::BAD_REQUEST,
+            "The request body could not be read".to_owned(),
+        ),
+    };
+    let mut res = request_error(status, rt, code::GRAPHQL_PARSE_FAILED, &message);
+    // The rest of the body is never read: the connection cannot carry another request.
+    res.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res
+}
+
+/// `POST /graphql` with a JSON body: one operation, or a batch (a JSON array); or a
+/// GraphQL multipart request (uploads), which has a larger cap of its own.
 pub async fn post(
     State(http): State<HttpState>,
     request_id: RequestIdExt,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let rt = ResponseType::negotiate(accept(&headers));
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => {
-            let status = rejection.status();
-            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!(
-                    "The request body is larger than {} bytes",
-                    http.state.settings.http_max_body_bytes
-                )
-            } else {
-                "The request body could not be read".to_owned()
-            };
-            return request_error(status, rt, code::GRAPHQL_PARSE_FAILED, &message);
+    let limits = &http.state.settings.http;
+    let kind = body_kind(&headers);
+    let limit = match kind {
+        BodyKind::Json => limits.max_json_bytes,
+        BodyKind::Multipart if has_preflight_header(&headers) => limits.max_body_bytes,
+        BodyKind::Multipart => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                rt,
+                code::GRAPHQL_PARSE_FAILED,
+                "A multipart request needs a non-empty `apollo-require-preflight` (or \
+                 `x-apollo-operation-name`) header",
+            );
+        }
+        BodyKind::Other => {
+            return request_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                rt,
+                code::GRAPHQL_PARSE_FAILED,
+                "Content-Type must be application/json (or multipart/form-data for uploads)",
+            );
         }
     };
-    let parsed = match body_kind(&headers) {
-        BodyKind::Json => parse_body(&body)
+    let body = match read_body(&headers, body, limit, limits.body_timeout).await {
+        Ok(body) => body,
+        Err(err) => return body_error(rt, err),
+    };
+    let parsed = match kind {
+        BodyKind::Multipart => parse_multipart(&headers, body).await,
+        _ => parse_body(&body)
             .map_err(|message| (StatusCode::BAD_REQUEST, code::GRAPHQL_PARSE_FAILED, message)),
-        BodyKind::Multipart if has_preflight_header(&headers) => {
-            parse_multipart(&headers, body).await
-        }
-        BodyKind::Multipart => Err((
-            StatusCode::BAD_REQUEST,
-            code::GRAPHQL_PARSE_FAILED,
-            "A multipart request needs a non-empty `apollo-require-preflight` (or \
-             `x-apollo-operation-name`) header"
-                .to_owned(),
-        )),
-        BodyKind::Other => Err((
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            code::GRAPHQL_PARSE_FAILED,
-            "Content-Type must be application/json (or multipart/form-data for uploads)".to_owned(),
-        )),
     };
     let batch = match parsed {
         Ok(BatchRequest::Batch(items)) if items.len() > http.state.settings.graphql.max_batch => {
@@ -382,6 +445,15 @@ pub async fn get(
 ) -> Response {
     let rt = ResponseType::negotiate(accept(&headers));
     let raw = raw.unwrap_or_default();
+    let max = http.state.settings.http.max_json_bytes;
+    if raw.len() > max {
+        return request_error(
+            StatusCode::URI_TOO_LONG,
+            rt,
+            code::GRAPHQL_PARSE_FAILED,
+            &format!("The query string is longer than {max} bytes; send a POST"),
+        );
+    }
     let request = match async_graphql::http::parse_query_string(&raw) {
         Ok(r) if !r.query.is_empty() => r,
         _ if wants_html(&headers) => return graphiql::page().await,
@@ -395,7 +467,21 @@ pub async fn get(
             );
         }
     };
-    if is_mutation(&request) {
+    // Parsed here, through the one guarded parse, to see what it would run; the executor
+    // then uses this document instead of parsing it again.
+    let limits = DocumentLimits::from(&http.state.settings.graphql);
+    let doc = match document::parse(&request.query, &limits) {
+        Ok(doc) => doc,
+        Err(refused) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                rt,
+                code::GRAPHQL_PARSE_FAILED,
+                &refused.to_string(),
+            );
+        }
+    };
+    if is_mutation(&doc, request.operation_name.as_deref()) {
         let mut res = request_error(
             StatusCode::METHOD_NOT_ALLOWED,
             rt,
@@ -406,22 +492,20 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
         return res;
     }
+    let mut request = request.data(PreParsed);
+    request.set_parsed_query(doc);
     let request = attach(&http, request, &request_id.0, peer, &headers).await;
     run_to_completion(&http, rt, &request_id.0.0, BatchRequest::Single(request)).await
 }
 
 /// Whether the operation a GET would run is a mutation (GET must never change anything, so
-/// that a link or an `<img>` cannot act on a user's behalf). A document that does not parse
-/// is left for the executor to report.
-fn is_mutation(request: &GqlRequest) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
+/// that a link or an `<img>` cannot act on a user's behalf).
+fn is_mutation(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {
     let is_mut = |ty: OperationType| ty == OperationType::Mutation;
     match &doc.operations {
         DocumentOperations::Single(op) => is_mut(op.node.ty),
-        DocumentOperations::Multiple(ops) => match &request.operation_name {
-            Some(name) => ops.get(name.as_str()).is_some_and(|op| is_mut(op.node.ty)),
+        DocumentOperations::Multiple(ops) => match operation_name {
+            Some(name) => ops.get(name).is_some_and(|op| is_mut(op.node.ty)),
             None => ops.values().any(|op| is_mut(op.node.ty)),
         },
     }

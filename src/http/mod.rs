@@ -8,6 +8,7 @@ mod jwks;
 mod media;
 pub mod probe;
 pub mod request_id;
+pub mod serve;
 
 use std::time::Duration;
 
@@ -96,7 +97,7 @@ pub fn router(http: HttpState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(settings.http_max_body_bytes))
+        .layer(DefaultBodyLimit::max(settings.http.max_body_bytes))
         .with_state(http);
     security_headers(routes, settings.is_production())
         .layer(cors(&settings.cors_origins))

@@ -23,6 +23,7 @@ pub enum RevokeReason {
     PasswordChanged,
     PasswordReset,
     Deactivated,
+    SessionLimit,
 }
 
 impl RevokeReason {
@@ -35,6 +36,7 @@ impl RevokeReason {
             Self::PasswordChanged => "password_changed",
             Self::PasswordReset => "password_reset",
             Self::Deactivated => "deactivated",
+            Self::SessionLimit => "session_limit",
         }
     }
 }
@@ -157,6 +159,44 @@ pub async fn revoke(
         .col_expr(Column::RevokedAt, Expr::value(now))
         .col_expr(Column::RevokedReason, Expr::value(reason.as_str()))
         .filter(filter)
+        .filter(live(now))
+        .exec(db)
+        .await
+        .map(|r| r.rows_affected)
+}
+
+/// Ends a user's live sessions beyond the `keep` most recently started; returns how many
+/// ended. Run it in the transaction that starts a session, after locking the user's row.
+///
+/// # Errors
+/// When a statement fails.
+pub async fn revoke_beyond_newest(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    keep: usize,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let ids: Vec<Uuid> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::UserId.eq(user_id))
+        .filter(live(now))
+        .order_by_desc(Column::CreatedAt)
+        .order_by_desc(Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let beyond: Vec<Uuid> = ids.into_iter().skip(keep).collect();
+    if beyond.is_empty() {
+        return Ok(0);
+    }
+    Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(now))
+        .col_expr(
+            Column::RevokedReason,
+            Expr::value(RevokeReason::SessionLimit.as_str()),
+        )
+        .filter(Column::Id.is_in(beyond))
         .filter(live(now))
         .exec(db)
         .await

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::{
     db,
-    domain::{Email, Password, Username},
+    domain::{ClientKey, Email, Password, Username},
     entity::users,
     error::AppError,
     mail::MailKind,
@@ -13,7 +13,7 @@ use crate::{
         self,
         users::{NewUser, insert_with_profile},
     },
-    service::mailing,
+    service::{mailing, throttle},
     state::AppState,
 };
 
@@ -81,22 +81,33 @@ fn username_taken() -> AppError {
 /// Creates an unverified account with an empty profile and mails a verification link; for
 /// an email that already has an account, mails its owner a notice instead.
 ///
-/// The password is hashed before anything is looked up, so an email that already has an
-/// account costs the same time as a new one, and gets the same answer.
+/// What costs a password hash comes last: invalid input, a client over its sign-up budget
+/// and a taken username are refused before it. The password is hashed before the email is
+/// looked up, so an email that already has an account costs the same time as a new one, and
+/// gets the same answer.
 ///
 /// # Errors
-/// `BAD_USER_INPUT` naming the field for each broken rule and for a taken username.
+/// `BAD_USER_INPUT` naming the field for each broken rule and for a taken username;
+/// `RATE_LIMITED` past the sign-ups allowed per client address, or when no hasher is free.
 #[tracing::instrument(skip_all)]
-pub async fn sign_up(state: &AppState, req: SignUpRequest) -> Result<SignUpOutcome, AppError> {
+pub async fn sign_up(
+    state: &AppState,
+    req: SignUpRequest,
+    client: &ClientKey,
+) -> Result<SignUpOutcome, AppError> {
     let username = Username::parse(&req.username)?;
     let email = Email::parse(&req.email)?;
     let password = Password::new_for(req.password, "password", username.as_str(), email.as_str())?;
-    let hash = state.hasher.hash(&password).await?;
-    let now = state.clock.now();
-
+    throttle::charge_signup(state, client).await?;
     let username_key = username.key();
     let email_key = email.as_str().to_owned();
+    if repo::users::username_taken(&state.db, &username_key).await? {
+        return Err(username_taken());
+    }
+    let hash = state.hasher.hash(&password, client).await?;
+    let now = state.clock.now();
 
+    // Checked again inside the transaction: a concurrent sign-up may have taken it.
     let txn = db::begin_write(&state.db).await?;
     if repo::users::username_taken(&txn, &username_key).await? {
         return Err(username_taken());

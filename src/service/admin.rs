@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::{
     auth::password::Hasher,
     db,
-    domain::{Email, Password, Username, profile},
+    domain::{ClientKey, Email, Password, Username, profile},
     error::AppError,
     repo::{
         self,
@@ -82,6 +82,12 @@ pub async fn list_users(
     }
     if search.is_some_and(|s| s.len() > 256) {
         return Err(AppError::input("search", "At most 256 characters"));
+    }
+    if search.is_some_and(|s| s.chars().any(char::is_control)) {
+        return Err(AppError::input(
+            "search",
+            "Control characters are not allowed",
+        ));
     }
     let after = after.map(parse_cursor).transpose()?;
     let limit = u64::try_from(first).unwrap_or(0);
@@ -317,7 +323,7 @@ pub async fn create_admin(
         return Ok(CreateAdmin::Promoted(user.id));
     }
     let password = Password::new_for(password()?, "password", username.as_str(), email.as_str())?;
-    let hash = hasher.hash(&password).await?;
+    let hash = hasher.hash(&password, &ClientKey::of(None)).await?;
     let txn = db::begin_write(db).await?;
     let new = NewUser {
         username: username.into_inner(),

@@ -84,6 +84,7 @@ pub async fn confirm_reset(
     state: &AppState,
     token: &str,
     new_password: String,
+    client: &ClientInfo,
 ) -> Result<(), AppError> {
     if !looks_like_token(token) {
         return Err(invalid_link());
@@ -93,7 +94,7 @@ pub async fn confirm_reset(
         .await?
         .ok_or_else(invalid_link)?;
     let password = Password::new_for(new_password, "newPassword", &user.username, &user.email)?;
-    let password_hash = state.hasher.hash(&password).await?;
+    let password_hash = state.hasher.hash(&password, &client.key()).await?;
 
     let now = state.clock.now();
     let txn = db::begin_write(&state.db).await?;
@@ -135,11 +136,19 @@ pub async fn change_password(
         .ok_or(AppError::Unauthenticated(
             "The session has ended; sign in again",
         ))?;
+    // The new password's rules first: a request that breaks one costs no hash.
+    if new_password == current.expose() {
+        return Err(AppError::input(
+            "newPassword",
+            "The new password must differ from the current one",
+        ));
+    }
+    let password = Password::new_for(new_password, "newPassword", &user.username, &user.email)?;
     let charged =
         throttle::charge_login(state, &username_lookup_key(&user.username), client.ip).await?;
     let verified = state
         .hasher
-        .verify(current, Some(&user.password_hash))
+        .verify(current, Some(&user.password_hash), &client.key())
         .await?;
     if !verified.matches {
         return Err(AppError::input(
@@ -148,14 +157,7 @@ pub async fn change_password(
         ));
     }
     throttle::settle_success(&state.db, charged).await?;
-    if new_password == current.expose() {
-        return Err(AppError::input(
-            "newPassword",
-            "The new password must differ from the current one",
-        ));
-    }
-    let password = Password::new_for(new_password, "newPassword", &user.username, &user.email)?;
-    let password_hash = state.hasher.hash(&password).await?;
+    let password_hash = state.hasher.hash(&password, &client.key()).await?;
 
     let now = state.clock.now();
     let txn = db::begin_write(&state.db).await?;

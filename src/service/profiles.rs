@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use crate::{
     db,
-    domain::{Username, image, profile},
+    domain::{LookupRefused, Username, image, profile},
     entity::profiles,
     error::AppError,
     media::MediaKey,
@@ -47,16 +47,19 @@ impl From<profiles::Model> for ProfileData {
 /// The profile of the active user with this username, compared case-insensitively.
 ///
 /// # Errors
-/// Only internal ones (the database failing).
+/// `BAD_USER_INPUT` on `username` for control characters (no name has them).
 #[tracing::instrument(skip_all)]
 pub async fn public_profile(
     state: &AppState,
     username: &str,
 ) -> Result<Option<PublicProfile>, AppError> {
-    let key = crate::domain::username_lookup_key(username);
-    if key.chars().count() > crate::domain::username_max_len() {
-        return Ok(None);
-    }
+    let max = crate::domain::username_max_len();
+    let key = match crate::domain::parse_username_lookup(username, max) {
+        Ok(key) => key,
+        // No account has a name that long (or empty): there is no such profile.
+        Err(LookupRefused::TooLong | LookupRefused::Empty) => return Ok(None),
+        Err(why) => return Err(why.input_error("username", max)),
+    };
     let row = repo::profiles::find_public_by_username(&state.db, &key).await?;
     Ok(row.map(|r| PublicProfile {
         username: r.username,

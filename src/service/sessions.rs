@@ -26,7 +26,7 @@ use crate::{
         tokens::{OpaqueToken, TokenHash, looks_like_token, seal, unseal},
     },
     db,
-    domain::{Password, username_lookup_key},
+    domain::{ClientKey, MAX_LOOKUP_LEN, Password, parse_username_lookup},
     entity::sessions,
     error::AppError,
     repo::{
@@ -42,6 +42,13 @@ use crate::{
 pub struct ClientInfo {
     pub ip: Option<IpAddr>,
     pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    /// The client as per-client limits count it.
+    pub fn key(&self) -> ClientKey {
+        ClientKey::of(self.ip)
+    }
 }
 
 /// The user an issued pair belongs to: loaded already, or only known by id.
@@ -131,14 +138,8 @@ pub async fn login(
     password: &Password,
     client: &ClientInfo,
 ) -> Result<Issued, AppError> {
-    let username_key = username_lookup_key(identifier);
-    // No username or address is longer; refusing here also keeps throttle keys short.
-    if username_key.is_empty() || username_key.chars().count() > 254 {
-        return Err(AppError::input(
-            "usernameOrEmail",
-            "Enter a username or an email address",
-        ));
-    }
+    let username_key = parse_username_lookup(identifier, MAX_LOOKUP_LEN)
+        .map_err(|why| why.input_error("usernameOrEmail", MAX_LOOKUP_LEN))?;
     let email_key = identifier.trim().to_lowercase();
     let charged = throttle::charge_login(state, &username_key, client.ip)
         .await
@@ -151,7 +152,11 @@ pub async fn login(
     let user = repo::users::find_by_login(&state.db, &username_key, &email_key).await?;
     let verified = state
         .hasher
-        .verify(password, user.as_ref().map(|u| &u.password_hash))
+        .verify(
+            password,
+            user.as_ref().map(|u| &u.password_hash),
+            &client.key(),
+        )
         .await?;
     let user = match user {
         Some(u) if verified.matches && u.is_active => u,
@@ -161,8 +166,15 @@ pub async fn login(
             return Err(invalid_credentials());
         }
     };
+    // Right password: the account's successful logins are bounded too (each one is a
+    // session and a hash), and the failure counters are settled either way.
+    if let Err(limited) = throttle::charge_success(state, user.id).await {
+        settle(state, charged).await;
+        crate::metrics::login("throttled");
+        return Err(limited);
+    }
     let rehashed = if verified.needs_rehash {
-        Some(state.hasher.hash(password).await?)
+        Some(state.hasher.hash(password, &client.key()).await?)
     } else {
         None
     };
@@ -181,17 +193,18 @@ pub async fn login(
     let session_id = session.id;
     let refresh = OpaqueToken::generate()?;
     let txn = db::begin_write(&state.db).await?;
+    // The user's row first: its lock makes concurrent logins of one account take turns, so
+    // each sees the others' sessions when it trims them to the cap.
+    repo::users::record_login(&txn, user.id, now, rehashed).await?;
     repo::sessions::insert(&txn, session).await?;
     repo::refresh_tokens::insert(&txn, &refresh.hash(), session_id, None, now).await?;
-    repo::users::record_login(&txn, user.id, now, rehashed).await?;
+    let cap = s.sessions_max_per_account as usize;
+    let ended = repo::sessions::revoke_beyond_newest(&txn, user.id, cap, now).await?;
     txn.commit().await?;
     // After the commit, not inside the transaction: every login from one address updates
-    // the same counter row, and its lock must not be held for a whole transaction. The
-    // login has happened by now; a counter left charged only costs the user one attempt.
-    if let Err(err) = throttle::settle_success(&state.db, charged).await {
-        tracing::warn!(error = ?err, "login throttle counters not settled");
-    }
-    tracing::info!(user_id = %user.id, %session_id, "logged in");
+    // the same counter row, and its lock must not be held for a whole transaction.
+    settle(state, charged).await;
+    tracing::info!(user_id = %user.id, %session_id, sessions_ended = ended, "logged in");
     crate::metrics::login("success");
 
     let mut account = Account::from(user);
@@ -203,6 +216,15 @@ pub async fn login(
         refresh_expires_in: seconds_until(idle, now),
         user: IssuedFor::Loaded(account),
     })
+}
+
+/// A login got past the password: its account starts over and its address gets the attempt
+/// back. The login has happened by now; a counter left charged only costs the user one
+/// attempt, so a failure here is logged, not answered.
+async fn settle(state: &AppState, charged: throttle::Charged) {
+    if let Err(err) = throttle::settle_success(&state.db, charged).await {
+        tracing::warn!(error = ?err, "login throttle counters not settled");
+    }
 }
 
 /// Exchanges a refresh token for a new pair of the same session (see the module docs for

@@ -9,25 +9,13 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::{error::AppError, repo::rate_counters, state::AppState};
+use crate::{domain::ClientKey, error::AppError, repo::rate_counters, state::AppState};
 
 /// The counters one login attempt was charged to.
 #[derive(Debug)]
 pub struct Charged {
     account_key: String,
     ip_key: Option<String>,
-}
-
-/// The part of an address that identifies one client: an IPv6 host controls a whole /64,
-/// so it is counted as one.
-fn address_key(ip: IpAddr) -> String {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-            format!("{}/64", std::net::Ipv6Addr::from(prefix))
-        }
-    }
 }
 
 fn retry_after(window_start: DateTime<Utc>, window: TimeDelta, now: DateTime<Utc>) -> u64 {
@@ -51,7 +39,7 @@ pub async fn charge_login(
     let floor = now - window;
     let charged = Charged {
         account_key: format!("account:{account}"),
-        ip_key: ip.map(|ip| format!("ip:{}", address_key(ip))),
+        ip_key: ip.map(|ip| format!("ip:{}", ClientKey::of(Some(ip)).as_str())),
     };
     // Both counters in one statement: one round trip, one commit.
     let mut keys = vec![charged.account_key.as_str()];
@@ -80,6 +68,58 @@ pub async fn charge_login(
     }
 }
 
+/// Charges one successful login to the account.
+///
+/// # Errors
+/// `RATE_LIMITED` past `LOGIN_MAX_SUCCESSES` within the login window.
+pub async fn charge_success(state: &AppState, user_id: uuid::Uuid) -> Result<(), AppError> {
+    let s = &state.settings;
+    charge(
+        state,
+        &format!("login-ok:{user_id}"),
+        s.login_max_successes,
+        s.login_throttle_window,
+        "login_success",
+    )
+    .await
+}
+
+/// Charges one sign-up to the client address.
+///
+/// # Errors
+/// `RATE_LIMITED` past `SIGNUP_MAX_PER_IP` within `SIGNUP_THROTTLE_WINDOW`.
+pub async fn charge_signup(state: &AppState, client: &ClientKey) -> Result<(), AppError> {
+    let s = &state.settings;
+    charge(
+        state,
+        &format!("signup:{}", client.as_str()),
+        s.signup_max_per_ip,
+        s.signup_throttle_window,
+        "signup",
+    )
+    .await
+}
+
+/// Counts one hit on `key` in a fixed window of `window`.
+async fn charge(
+    state: &AppState,
+    key: &str,
+    max: u32,
+    window: std::time::Duration,
+    kind: &'static str,
+) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let window = TimeDelta::from_std(window).map_err(AppError::internal)?;
+    let (hits, started) = rate_counters::hit(&state.db, key, now, now - window).await?;
+    if hits > i32::try_from(max).unwrap_or(i32::MAX) {
+        let retry_after_secs = retry_after(started, window, now);
+        tracing::info!(kind, retry_after_secs, "throttled");
+        crate::metrics::throttled(kind);
+        return Err(AppError::RateLimited { retry_after_secs });
+    }
+    Ok(())
+}
+
 /// A login succeeded: its account starts over, and its address gets the attempt back. Run
 /// it in the transaction that records the login.
 ///
@@ -94,22 +134,4 @@ pub async fn settle_success(
         rate_counters::refund(db, ip_key).await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::address_key;
-
-    #[test]
-    fn an_ipv6_slash_64_counts_as_one_client() {
-        let a = address_key("2001:db8:1:2::1".parse().unwrap());
-        let b = address_key("2001:db8:1:2:ffff::9".parse().unwrap());
-        let c = address_key("2001:db8:1:3::1".parse().unwrap());
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-        assert_eq!(
-            address_key("::ffff:192.0.2.7".parse().unwrap()),
-            "192.0.2.7"
-        );
-    }
 }

@@ -79,7 +79,8 @@ async fn sign_up_creates_an_unverified_account_with_a_profile_that_can_log_in() 
 #[tokio::test]
 async fn each_username_rule_is_reported_on_the_username_field() {
     each_backend(|app| async move {
-        let huge = "a".repeat(1024 * 1024);
+        // As long as a JSON body may be (HTTP_MAX_JSON_BYTES): refused by the rule, unread.
+        let huge = "a".repeat(60_000);
         for bad in [
             "",
             "ab",
@@ -130,7 +131,7 @@ async fn each_password_rule_is_reported_on_the_password_field() {
         for bad in cases {
             refused(&app, "someone1", "someone@example.com", bad, "password").await;
         }
-        let huge = "p".repeat(1024 * 1024);
+        let huge = "p".repeat(60_000);
         refused(&app, "someone1", "someone@example.com", &huge, "password").await;
     })
     .await;

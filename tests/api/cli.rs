@@ -268,9 +268,12 @@ async fn create_admin_creates_a_verified_administrator_or_promotes_an_account() 
         // An existing account is promoted; no password is read.
         let settings =
             authql::config::Settings::with_overrides(&[("DATABASE_URL", url.as_str())]).unwrap();
-        let hasher = authql::auth::password::Hasher::new(settings.password_hash, 1)
-            .await
-            .unwrap();
+        let hasher = authql::auth::password::Hasher::new(
+            settings.password_hash,
+            authql::config::HashBudget::for_tool(1),
+        )
+        .await
+        .unwrap();
         let txn = sea_orm::TransactionTrait::begin(&db).await.unwrap();
         authql::repo::users::insert_with_profile(
             &txn,
@@ -281,6 +284,7 @@ async fn create_admin_creates_a_verified_administrator_or_promotes_an_account() 
                     .hash(
                         &authql::domain::Password::candidate("x-ops-passphrase".into(), "p")
                             .unwrap(),
+                        &authql::domain::ClientKey::of(None),
                     )
                     .await
                     .unwrap(),

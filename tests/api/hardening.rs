@@ -71,7 +71,7 @@ async fn batches_are_capped() {
 
 #[tokio::test]
 async fn the_request_body_size_is_capped() {
-    each_backend_with(&[("HTTP_MAX_BODY_BYTES", "10000")], |app| async move {
+    each_backend_with(&[("HTTP_MAX_JSON_BYTES", "10000")], |app| async move {
         let res = app
             .post_graphql(json!({ "query": format!("{{ __typename }} # {}", "x".repeat(20_000)) }))
             .await;

@@ -242,7 +242,7 @@ pub struct TestApp {
 /// What is left to undo once the test body is over.
 pub struct Running {
     shutdown: oneshot::Sender<()>,
-    server: JoinHandle<std::io::Result<()>>,
+    server: JoinHandle<()>,
     worker: Option<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)>,
     topology: Option<Topology>,
     db: TestDb,

@@ -1,0 +1,341 @@
+//! The server loop: accepts connections up to a cap in all and a cap per client address,
+//! and closes a connection whose client takes too long to send a request's line and
+//! headers (`HTTP_HEADER_TIMEOUT`) or leaves it idle between requests
+//! (`HTTP_IDLE_TIMEOUT`). Bodies have a deadline of their own (`HTTP_BODY_TIMEOUT`), kept
+//! by the handler that reads them. A slow client is dropped; the rest are served.
+//!
+//! Each connection has a watchdog that knows which phase it is in: waiting for a request's
+//! headers (from the connection's start, or from the first byte after an idle spell),
+//! serving a request (from the moment its headers are parsed until its answer is written),
+//! or idle (after an answer). Only the first and the last are timed.
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    net::IpAddr,
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU8, AtomicU64, Ordering},
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use axum::{Router, body::Body, extract::ConnectInfo};
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    server::graceful::GracefulShutdown,
+    service::TowerToHyperService,
+};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream},
+    sync::{Notify, Semaphore},
+    time::Instant,
+};
+use tower::ServiceExt as _;
+
+use crate::{config::Cidr, domain::ClientKey};
+
+/// What one connection, and one client's connections, may take.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    /// Largest request line and headers (a GET query string is in the line).
+    pub max_head_bytes: usize,
+    /// Proxies carry many clients' connections: no per-address cap for them.
+    pub trusted_proxies: Vec<Cidr>,
+}
+
+const WAITING_FOR_HEADERS: u8 = 0;
+const SERVING: u8 = 1;
+const IDLE: u8 = 2;
+
+/// Where a connection is in its life, and since when.
+struct Activity {
+    epoch: Instant,
+    phase: AtomicU8,
+    since_ms: AtomicU64,
+    changed: Notify,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            epoch: Instant::now(),
+            phase: AtomicU8::new(WAITING_FOR_HEADERS),
+            since_ms: AtomicU64::new(0),
+            changed: Notify::new(),
+        }
+    }
+
+    fn set(&self, phase: u8) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.since_ms.store(ms, Ordering::Release);
+        self.phase.store(phase, Ordering::Release);
+        self.changed.notify_one();
+    }
+
+    /// Completes when the phase has lasted longer than its limit.
+    async fn overstayed(&self, header_timeout: Duration, idle_timeout: Duration) {
+        loop {
+            let changed = self.changed.notified();
+            let phase = self.phase.load(Ordering::Acquire);
+            let since = Duration::from_millis(self.since_ms.load(Ordering::Acquire));
+            let limit = match phase {
+                WAITING_FOR_HEADERS => header_timeout,
+                IDLE => idle_timeout,
+                _ => {
+                    changed.await;
+                    continue;
+                }
+            };
+            let deadline = self.epoch + since + limit;
+            if Instant::now() >= deadline {
+                return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => {}
+                () = changed => {}
+            }
+        }
+    }
+}
+
+/// The socket, telling the watchdog when an idle connection starts sending again.
+struct Watched {
+    tcp: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.tcp).poll_read(cx, buf);
+        if buf.filled().len() > before && self.activity.phase.load(Ordering::Acquire) == IDLE {
+            self.activity.set(WAITING_FOR_HEADERS);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+}
+
+/// A response body that marks the connection idle once it has been sent (or dropped).
+struct Answer {
+    body: Body,
+    activity: Arc<Activity>,
+    done: bool,
+}
+
+impl Answer {
+    fn finish(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.activity.set(IDLE);
+        }
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl hyper::body::Body for Answer {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) {
+            self.finish();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Open connections per client address.
+#[derive(Default)]
+struct PerAddress(Mutex<HashMap<ClientKey, usize>>);
+
+/// One connection counted against its address until dropped.
+struct AddressSlot {
+    counts: Arc<PerAddress>,
+    key: ClientKey,
+}
+
+impl PerAddress {
+    fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<AddressSlot> {
+        let key = ClientKey::of(Some(ip));
+        let mut counts = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = counts.entry(key.clone()).or_default();
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            counts: self.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut counts = self
+            .counts
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = counts.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `stop` completes, then lets open connections finish
+/// their current request (callers bound how long they wait for this future).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    stop: impl Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address = Arc::new(PerAddress::default());
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    // The watchdog keeps the header and idle timeouts; hyper's own timer (which would cut
+    // idle connections at the header timeout) stays off.
+    http.timer(TokioTimer::new())
+        .header_read_timeout(None)
+        .max_buf_size(limits.max_head_bytes.max(8 * 1024));
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        // At the cap, new connections wait in the kernel's backlog.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            () = &mut stop => break,
+        };
+        let Ok(slot) = slot else { break };
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(err) => {
+                    // Out of file descriptors, or a connection reset before it was taken.
+                    tracing::warn!(error = %err, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let ip = peer.ip().to_canonical();
+        let address_slot = if limits.trusted_proxies.iter().any(|c| c.contains(ip)) {
+            None
+        } else {
+            match per_address.take(ip, limits.max_connections_per_ip) {
+                Some(taken) => Some(taken),
+                None => {
+                    crate::metrics::connection_dropped("per_ip");
+                    tracing::debug!(%ip, "connection refused: too many from this address");
+                    continue;
+                }
+            }
+        };
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %err, "TCP_NODELAY not set");
+        }
+        let activity = Arc::new(Activity::new());
+        let io = TokioIo::new(Watched {
+            tcp,
+            activity: activity.clone(),
+        });
+        let service = {
+            let (serving, answered) = (activity.clone(), activity.clone());
+            app.clone()
+                .map_request(move |mut req: hyper::Request<Incoming>| {
+                    serving.set(SERVING);
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    req
+                })
+                .map_response(move |res: axum::response::Response| {
+                    res.map(|body| Answer {
+                        body,
+                        activity: answered.clone(),
+                        done: false,
+                    })
+                })
+        };
+        let conn = graceful.watch(http.serve_connection(io, TowerToHyperService::new(service)));
+        let (header_timeout, idle_timeout) = (limits.header_timeout, limits.idle_timeout);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = conn => {}
+                () = activity.overstayed(header_timeout, idle_timeout) => {
+                    crate::metrics::connection_dropped("timeout");
+                    tracing::debug!(%peer, "connection closed: too slow or idle too long");
+                }
+            }
+            drop(address_slot);
+            drop(slot);
+        });
+    }
+    graceful.shutdown().await;
+}
