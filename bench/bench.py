@@ -5,6 +5,7 @@ Each figure is reported next to the bound it is held against, measured in the sa
 Run it with `bench/run` (see BENCHMARKS.md). Standard library only."""
 
 import argparse
+import http.client as httpc
 import json
 import os
 import re
@@ -222,6 +223,131 @@ def signup_to_mail(base, sink_log, rate, seconds):
     }
 
 
+LOGIN_Q = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }"
+ME_Q = "{ me { id username email emailVerified firstName lastName isAdmin isActive createdAt " \
+    "lastLoginAt profile { username bio contact avatarUrl } } }"
+
+
+def legit_client(port, source, users, seconds, pace_s=0.05):
+    """One ordinary client on its own address: every `pace_s` it logs in (the users in
+    turn) and calls `me` ten times with the new token, for `seconds`. Returns the latency
+    of each kind of call and how many answers were errors."""
+    conn = httpc.HTTPConnection("127.0.0.1", port, source_address=(source, 0), timeout=30)
+
+    def post(body, token=None):
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        t0 = time.perf_counter()
+        conn.request("POST", "/graphql", json.dumps(body), headers)
+        raw = conn.getresponse().read()
+        return (time.perf_counter() - t0) * 1000, json.loads(raw)
+
+    login_ms, me_ms, errors = [], [], []
+    end = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < end:
+        started = time.monotonic()
+        name = users[i % len(users)]
+        i += 1
+        ms, out = post({"query": LOGIN_Q,
+                        "variables": {"i": {"usernameOrEmail": name, "password": PASSWORD}}})
+        login_ms.append(ms)
+        token = ((out.get("data") or {}).get("login") or {}).get("accessToken")
+        if not token:
+            errors.append(out.get("errors"))
+            continue
+        for _ in range(10):
+            ms, out = post({"query": ME_Q}, token)
+            me_ms.append(ms)
+            if "errors" in out:
+                errors.append(out["errors"])
+        time.sleep(max(0.0, pace_s - (time.monotonic() - started)))
+    conn.close()
+    return {
+        "logins": len(login_ms),
+        "login_p50_ms": percentile(login_ms, 50),
+        "login_p99_ms": percentile(login_ms, 99),
+        "login_max_ms": max(login_ms) if login_ms else None,
+        "me_calls": len(me_ms),
+        "me_p50_ms": percentile(me_ms, 50),
+        "me_p99_ms": percentile(me_ms, 99),
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+    }
+
+
+def flood_scenarios(tmp, sink_port, D):
+    """One hostile client (127.0.0.1) floods batched sign-ups and wrong-password logins
+    while an ordinary client (127.0.0.2) logs in and calls `me`; the ordinary client's
+    latencies are measured alone and during the flood. The service runs as a deployment
+    does: APP_ENV=production, JSON logs at info, every limit at its default, its own fresh
+    database. A second round opens the login and sign-up throttles, so that every one of
+    the flood's operations reaches the hasher: what a flood from many addresses looks like
+    to the hasher queue."""
+    db = DB + "_flood"
+    out = {}
+    for name, extra in (("defaults", {}),
+                        ("throttles_open", {"LOGIN_MAX_FAILURES": "10000",
+                                            "LOGIN_MAX_FAILURES_PER_IP": "1000000",
+                                            "SIGNUP_MAX_PER_IP": "1000000"})):
+        psql("postgres", f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        psql("postgres", f'CREATE DATABASE "{db}"')
+        port = free_port()
+        env = {
+            **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME")},
+            "APP_ENV": "production",
+            "APP_URL": "https://app.bench.example",
+            "PUBLIC_URL": "https://auth.bench.example",
+            "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + db,
+            "SMTP_URL": f"smtp://127.0.0.1:{sink_port}",
+            "BIND": f"127.0.0.1:{port}",
+            "METRICS_BIND": f"127.0.0.1:{free_port()}",
+            "LOG_FORMAT": "json",
+            "MEDIA_DIR": str(tmp / "media-flood"),
+            **extra,
+        }
+        base = f"http://127.0.0.1:{port}"
+        api = start([str(BIN), "serve"], env)
+        try:
+            wait_ready(base)
+            # 40 ordinary accounts, signed up from addresses of their own (sign-ups are
+            # limited per address), so that no account logs in more often than a person.
+            users = [f"person{i}" for i in range(40)]
+            for i, user in enumerate(users):
+                c = httpc.HTTPConnection("127.0.0.1", port,
+                                               source_address=(f"127.0.1.{i // 10 + 1}", 0))
+                c.request("POST", "/graphql", json.dumps({
+                    "query": "mutation($i: SignUpInput!) { signUp(input: $i) }",
+                    "variables": {"i": {"username": user, "email": f"{user}@bench.example",
+                                        "password": PASSWORD}}}),
+                    {"Content-Type": "application/json"})
+                answer = json.loads(c.getresponse().read())
+                c.close()
+                if "errors" in answer:
+                    raise RuntimeError(f"seeding {user}: {answer['errors']}")
+            log(f"flood ({name}): the ordinary client alone")
+            alone = legit_client(port, "127.0.0.2", users[:20], D)
+            log(f"flood ({name}): the ordinary client during the flood")
+            result = {}
+            flood = threading.Thread(target=lambda: result.__setitem__(
+                "flood", wrk(base, "flood.lua", [], 16, D + 3)))
+            flood.start()
+            time.sleep(1)
+            during = legit_client(port, "127.0.0.2", users[20:], D)
+            flood.join()
+            out[name] = {"alone": alone, "during": during, "flood": result.get("flood"),
+                         "rss_peak_mib": rss_kib(api.pid)[1] / 1024}
+        finally:
+            api.send_signal(signal.SIGTERM)
+            try:
+                api.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                api.kill()
+            psql("postgres", f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--duration", type=int, default=15, help="seconds per scenario")
@@ -294,8 +420,12 @@ def main():
         "MAIL_LIMIT_PER_ADDRESS": "1000",
         "BIND": f"127.0.0.1:{api_port}",
         "METRICS_BIND": f"127.0.0.1:{free_port()}",
+        # Load from one address and 64 accounts: the per-address and per-account budgets
+        # (measured at their defaults in the flood scenarios) would refuse most of it.
         "LOGIN_MAX_FAILURES": "10000",
         "LOGIN_MAX_FAILURES_PER_IP": "1000000",
+        "LOGIN_MAX_SUCCESSES": "1000000",
+        "SIGNUP_MAX_PER_IP": "1000000",
         "RUST_LOG": "warn",
         "MEDIA_DIR": str(tmp / "media"),
     }
@@ -378,6 +508,10 @@ def main():
             log("signUp-to-mail at 50/s")
             results["signup_to_mail_50ps"] = signup_to_mail(base, sink_log, 50, D)
         results["rss_peak_mib"] = rss_kib(api.pid)[1] / 1024
+        if wanted("flood"):
+            api.send_signal(signal.SIGTERM)
+            api.wait(timeout=30)
+            results["flood"] = flood_scenarios(tmp, sink_port, D)
     finally:
         stop_all()
         for q in ("", ".dead", ".retry.10s", ".retry.60s", ".retry.300s", ".retry.1800s"):
@@ -419,6 +553,20 @@ def report(r):
                        None)
         yield lambda: ("signUp->mail p99 ms (50/s)", r["signup_to_mail_50ps"]["p99_ms"], 800.0,
                        "<=bound")
+        for name in ("defaults", "throttles_open"):
+            f = r["flood"][name]
+            yield lambda f=f, name=name: (f"flood {name}: login p99 ms", f["during"]["login_p99_ms"],
+                                          1000.0, "<=bound")
+            yield lambda f=f, name=name: (f"flood {name}: login p99 alone",
+                                          f["alone"]["login_p99_ms"], None, None)
+            yield lambda f=f, name=name: (f"flood {name}: me p99 ms", f["during"]["me_p99_ms"],
+                                          2 * f["alone"]["me_p99_ms"], "<=bound")
+            yield lambda f=f, name=name: (f"flood {name}: me p99 alone", f["alone"]["me_p99_ms"],
+                                          None, None)
+            yield lambda f=f, name=name: (f"flood {name}: ordinary errors",
+                                          f["during"]["errors"], None, None)
+            yield lambda f=f, name=name: (f"flood {name}: flood batches/s", f["flood"]["rps"],
+                                          None, None)
         yield lambda: ("RSS peak MiB", r["rss_peak_mib"], 150.0, "<=bound")
         yield lambda: ("RSS idle MiB", r["rss_idle_mib"], None, None)
         yield lambda: ("start to ready s", r["start_to_ready_s"], 1.0, "<=bound")

@@ -201,6 +201,7 @@ impl App {
         ));
         let limits = http::serve::ConnectionLimits {
             header_timeout: self.state.settings.http.header_timeout,
+            request_timeout: self.state.settings.http.request_timeout,
             idle_timeout: self.state.settings.http.idle_timeout,
             max_connections: self.state.settings.http.max_connections,
             max_connections_per_ip: self.state.settings.http.max_connections_per_ip,

@@ -2,6 +2,9 @@
 //! hundred hashes waiting cannot make another client wait behind all of them, only behind
 //! one of them per hasher. The queue is bounded in all and per client, and so is the time
 //! one waits; past any bound the caller is refused at once instead of waiting without end.
+//! When the queue is full, a newcomer takes the place of the last waiter of the client with
+//! the most waiting (as long as that client has more than one): a few clients filling the
+//! queue do not shut everyone else out.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -74,6 +77,28 @@ impl Inner {
             }
         }
         self.free += 1;
+    }
+
+    /// Frees a place for a client that has `queued` waiting: the last waiter of the client
+    /// with the most waiting gives its place up (and is refused), if it has more than the
+    /// newcomer would. `false` when no client has more.
+    fn shed_for(&mut self, queued: usize) -> bool {
+        let Some((heaviest, _)) = self
+            .queues
+            .iter()
+            .filter(|(_, q)| q.len() > queued + 1)
+            .max_by_key(|(_, q)| q.len())
+        else {
+            return false;
+        };
+        let heaviest = heaviest.clone();
+        let Some(queue) = self.queues.get_mut(&heaviest) else {
+            return false;
+        };
+        // Dropping its sender tells the waiter it was shed.
+        drop(queue.pop_back());
+        self.waiting -= 1;
+        true
     }
 
     /// Takes a waiter out of its queue; `false` when it is no longer there (it was given
@@ -168,12 +193,12 @@ impl FairQueue {
                     inner: self.inner.clone(),
                 });
             }
-            if inner.waiting >= self.limits.queue {
-                return Err(Refusal::QueueFull);
-            }
             let queued = inner.queues.get(client).map_or(0, VecDeque::len);
             if queued >= self.limits.per_client {
                 return Err(Refusal::ClientFull);
+            }
+            if inner.waiting >= self.limits.queue && !inner.shed_for(queued) {
+                return Err(Refusal::QueueFull);
             }
             let id = inner.next_id;
             inner.next_id += 1;
@@ -202,8 +227,13 @@ impl FairQueue {
                     inner: self.inner.clone(),
                 })
             }
+            // Shed for a client with fewer waiting: the place is gone already.
+            Ok(Err(_)) => {
+                place.served = true;
+                Err(Refusal::QueueFull)
+            }
             // Dropping the place gives up the wait (or a turn that came just now).
-            _ => Err(Refusal::TimedOut),
+            Err(_) => Err(Refusal::TimedOut),
         }
     }
 
@@ -263,34 +293,61 @@ mod tests {
         assert_eq!(q.snapshot(), (1, 0));
     }
 
+    fn waiter(q: &FairQueue, c: u8) -> tokio::task::JoinHandle<Result<(), Refusal>> {
+        let q = q.clone();
+        tokio::spawn(async move { q.turn(&client(c)).await.map(drop) })
+    }
+
+    async fn until_waiting(q: &FairQueue, n: usize) {
+        while q.snapshot().1 < n {
+            tokio::task::yield_now().await;
+        }
+    }
+
     #[tokio::test]
     async fn the_queue_is_bounded_in_all_and_per_client() {
-        let q = queue(1, 3, 2, 5_000);
-        let _held = q.turn(&client(1)).await.unwrap();
-        let waits: Vec<_> = [1, 1]
-            .into_iter()
-            .map(|c| {
-                let q = q.clone();
-                tokio::spawn(async move { q.turn(&client(c)).await.map(drop) })
-            })
-            .collect();
-        while q.snapshot().1 < 2 {
-            tokio::task::yield_now().await;
-        }
+        let q = queue(1, 10, 2, 5_000);
+        let held = q.turn(&client(9)).await.unwrap();
+        let mine = [waiter(&q, 1), waiter(&q, 1)];
+        until_waiting(&q, 2).await;
         assert_eq!(q.turn(&client(1)).await.err(), Some(Refusal::ClientFull));
-        let other = {
-            let q = q.clone();
-            tokio::spawn(async move { q.turn(&client(2)).await.map(drop) })
-        };
-        while q.snapshot().1 < 3 {
-            tokio::task::yield_now().await;
-        }
-        assert_eq!(q.turn(&client(3)).await.err(), Some(Refusal::QueueFull));
-        drop(_held);
-        for w in waits {
+        drop(held);
+        for w in mine {
             assert!(w.await.unwrap().is_ok());
         }
-        assert!(other.await.unwrap().is_ok());
+        // Full of clients with one waiter each: a newcomer is refused.
+        let q = queue(1, 2, 4, 5_000);
+        let held = q.turn(&client(9)).await.unwrap();
+        let others = [waiter(&q, 1), waiter(&q, 2)];
+        until_waiting(&q, 2).await;
+        assert_eq!(q.turn(&client(3)).await.err(), Some(Refusal::QueueFull));
+        drop(held);
+        for w in others {
+            assert!(w.await.unwrap().is_ok());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_sheds_the_busiest_client_for_a_newcomer() {
+        let q = queue(1, 4, 4, 5_000);
+        let held = q.turn(&client(9)).await.unwrap();
+        let flood: Vec<_> = (0..4).map(|_| waiter(&q, 1)).collect();
+        until_waiting(&q, 4).await;
+        // The queue is full of client 1: client 2 still gets a place, and client 1's last
+        // waiter is refused at once.
+        let newcomer = waiter(&q, 2);
+        while !flood.iter().any(|f| f.is_finished()) {
+            tokio::task::yield_now().await;
+        }
+        drop(held);
+        let mut outcomes = Vec::new();
+        for f in flood {
+            outcomes.push(f.await.unwrap());
+        }
+        assert!(newcomer.await.unwrap().is_ok());
+        let shed = outcomes.iter().filter(|o| **o == Err(Refusal::QueueFull));
+        assert_eq!(shed.count(), 1, "{outcomes:?}");
+        assert_eq!(q.snapshot(), (1, 0));
     }
 
     #[tokio::test]

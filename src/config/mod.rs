@@ -407,6 +407,13 @@ pub const VARIABLES: &[Variable] = &[
         false,
     ),
     var(
+        "HTTP_REQUEST_TIMEOUT",
+        Some("60s"),
+        "longest a request may take from its headers to the end of its answer (a client that \
+         does not read its answers is dropped)",
+        false,
+    ),
+    var(
         "HTTP_IDLE_TIMEOUT",
         Some("60s"),
         "a kept-alive connection with no request for this long is closed",
@@ -521,6 +528,7 @@ pub struct HttpLimits {
     pub max_json_bytes: usize,
     pub header_timeout: Duration,
     pub body_timeout: Duration,
+    pub request_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
@@ -827,6 +835,7 @@ impl Settings {
                     max_json_bytes: bytes("HTTP_MAX_JSON_BYTES", 1024, 16 * 1024 * 1024)?,
                     header_timeout: timeout("HTTP_HEADER_TIMEOUT")?,
                     body_timeout: timeout("HTTP_BODY_TIMEOUT")?,
+                    request_timeout: timeout("HTTP_REQUEST_TIMEOUT")?,
                     idle_timeout: timeout("HTTP_IDLE_TIMEOUT")?,
                     max_connections: bytes("HTTP_MAX_CONNECTIONS", 1, 1_000_000)?,
                     max_connections_per_ip: bytes("HTTP_MAX_CONNECTIONS_PER_IP", 1, 1_000_000)?,

@@ -13,10 +13,7 @@
 //! measured, and a too-deep one dropped, on that same stack. A scan that is wrong can then
 //! cost time, never the process.
 
-use async_graphql::parser::types::{
-    BaseType, Directive, ExecutableDocument, Selection, SelectionSet, Type, VariableDefinition,
-};
-use async_graphql_value::{ConstValue, Value};
+use async_graphql::parser::types::ExecutableDocument;
 
 /// What a document may hold before it is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +22,8 @@ pub struct DocumentLimits {
     pub max_nesting: usize,
     /// Most tokens (names, numbers, strings, punctuators; not whitespace or comments).
     pub max_tokens: usize,
+    /// Most fields the operations may select with their fragments spread in place.
+    pub max_fields: usize,
 }
 
 impl From<&crate::config::GraphqlLimits> for DocumentLimits {
@@ -32,6 +31,8 @@ impl From<&crate::config::GraphqlLimits> for DocumentLimits {
         Self {
             max_nesting: limits.max_nesting,
             max_tokens: limits.max_tokens,
+            // Each field is one unit of complexity: more fields than that could never run.
+            max_fields: limits.max_complexity,
         }
     }
 }
@@ -45,6 +46,10 @@ pub enum Refused {
     TooManyTokens { max: usize },
     #[error("The document holds more than {max} bracket characters")]
     TooManyBrackets { max: usize },
+    #[error("With its fragments spread, the document selects more than {max} fields")]
+    TooManyFields { max: usize },
+    #[error("Fragments are spread inside one another more than {max} deep")]
+    FragmentsTooDeep { max: usize },
     #[error("Syntax error at line {line}, column {column}: {what}")]
     Syntax {
         line: usize,
@@ -54,6 +59,19 @@ pub enum Refused {
     /// The parser's own message.
     #[error("{0}")]
     Parser(String),
+}
+
+impl Refused {
+    /// `GRAPHQL_PARSE_FAILED` for what kept the document from being parsed,
+    /// `GRAPHQL_VALIDATION_FAILED` for a parsed document over a limit.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooManyFields { .. } | Self::FragmentsTooDeep { .. } => {
+                crate::error::code::GRAPHQL_VALIDATION_FAILED
+            }
+            _ => crate::error::code::GRAPHQL_PARSE_FAILED,
+        }
+    }
 }
 
 /// What the scan measured.
@@ -82,6 +100,9 @@ fn syntax(doc: &[u8], at: usize, what: &'static str) -> Refused {
 
 const BOM: &[u8] = "\u{feff}".as_bytes();
 
+/// What the scan calls a block string with no end (which the parser would read otherwise).
+pub const UNTERMINATED_BLOCK_STRING: &str = "unterminated block string";
+
 fn is_name_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
@@ -90,17 +111,19 @@ fn is_name_char(b: u8) -> bool {
 /// (`"""`) ends at the first `"""` not preceded by a backslash and has no other escape; a
 /// plain string has the escapes `\" \\ \/ \b \f \n \r \t \uXXXX` and no line break.
 ///
-/// The grammar is a PEG: a block string that never ends is not an error but a failed
-/// alternative, and the parser goes on with the other one, a plain string. Its opening
-/// quotes are then the empty string `""` followed by whatever the third quote starts: the
-/// list `["""\\"""]` with no `"""` after it holds three strings (`""`, `"\\"`, `""`).
+/// The grammar is a PEG: a block string that never ends is not an error to the parser but
+/// a failed alternative, and it goes on with the other one, a plain string (the list
+/// `["""\\"""]` with no `"""` after it holds three strings, `""`, `"\\"` and `""`). Each
+/// such opening costs the parser a pass over the rest of the document, so a document of
+/// them costs the square of its length. The scan refuses a block string that never ends
+/// instead: stricter than the grammar, for documents no client writes.
 fn string_end(doc: &[u8], start: usize) -> Result<usize, Refused> {
     if doc[start..].starts_with(b"\"\"\"") {
         let mut i = start + 3;
         loop {
             let rest = &doc[i.min(doc.len())..];
             if rest.is_empty() {
-                return Ok(start + 2);
+                return Err(syntax(doc, start, UNTERMINATED_BLOCK_STRING));
             }
             if rest.starts_with(b"\"\"\"") {
                 return Ok(i + 3);
@@ -264,8 +287,7 @@ fn parse_guarded(doc: &str, limits: &DocumentLimits) -> Result<ExecutableDocumen
     }
     let stack = BASE_STACK + brackets * STACK_PER_LEVEL;
     stacker::maybe_grow(stack, stack, || {
-        let parsed =
-            async_graphql::parser::parse_query(doc).map_err(|e| Refused::Parser(e.to_string()))?;
+        let parsed = async_graphql::parser::parse_query(doc).map_err(parser_error)?;
         // Measured (and, if too deep, dropped: dropping recurses too) on this stack.
         if depth::document(&parsed) > limits.max_nesting {
             drop(parsed);
@@ -273,106 +295,57 @@ fn parse_guarded(doc: &str, limits: &DocumentLimits) -> Result<ExecutableDocumen
                 max: limits.max_nesting,
             });
         }
+        let expanded = expansion::measure(&parsed);
+        if expanded.chain > limits.max_nesting {
+            drop(parsed);
+            return Err(Refused::FragmentsTooDeep {
+                max: limits.max_nesting,
+            });
+        }
+        if expanded.fields > limits.max_fields {
+            return Err(Refused::TooManyFields {
+                max: limits.max_fields,
+            });
+        }
         Ok(parsed)
     })
 }
 
-/// The real nesting of a parsed document, counted like the scan counts it: one level per
-/// selection set, argument list, list, object, variable list and list type.
-mod depth {
-    use super::*;
-
-    fn value(v: &Value) -> usize {
-        match v {
-            Value::List(items) => 1 + items.iter().map(value).max().unwrap_or(0),
-            Value::Object(fields) => 1 + fields.values().map(value).max().unwrap_or(0),
-            _ => 0,
-        }
-    }
-
-    fn const_value(v: &ConstValue) -> usize {
-        match v {
-            ConstValue::List(items) => 1 + items.iter().map(const_value).max().unwrap_or(0),
-            ConstValue::Object(fields) => 1 + fields.values().map(const_value).max().unwrap_or(0),
-            _ => 0,
-        }
-    }
-
-    fn ty(t: &Type) -> usize {
-        match &t.base {
-            BaseType::List(inner) => 1 + ty(inner),
-            BaseType::Named(_) => 0,
-        }
-    }
-
-    fn arguments<'a>(args: impl Iterator<Item = &'a Value>) -> usize {
-        args.map(|v| 1 + value(v)).max().unwrap_or(0)
-    }
-
-    fn directives(ds: &[async_graphql::Positioned<Directive>]) -> usize {
-        ds.iter()
-            .map(|d| arguments(d.node.arguments.iter().map(|(_, v)| &v.node)))
-            .max()
-            .unwrap_or(0)
-    }
-
-    fn variables(vs: &[async_graphql::Positioned<VariableDefinition>]) -> usize {
-        if vs.is_empty() {
-            return 0;
-        }
-        1 + vs
-            .iter()
-            .map(|v| {
-                let default = v
-                    .node
-                    .default_value
-                    .as_ref()
-                    .map_or(0, |d| const_value(&d.node));
-                ty(&v.node.var_type.node)
-                    .max(default)
-                    .max(directives(&v.node.directives))
-            })
-            .max()
-            .unwrap_or(0)
-    }
-
-    fn selection_set(set: &SelectionSet) -> usize {
-        1 + set
-            .items
-            .iter()
-            .map(|item| match &item.node {
-                Selection::Field(f) => {
-                    let inner = if f.node.selection_set.node.items.is_empty() {
-                        0
-                    } else {
-                        selection_set(&f.node.selection_set.node)
-                    };
-                    inner
-                        .max(arguments(f.node.arguments.iter().map(|(_, v)| &v.node)))
-                        .max(directives(&f.node.directives))
+/// The parser's complaint, without the copy of the offending line its message carries (an
+/// answer must stay small next to its request, and a document may be one long line).
+fn parser_error(err: async_graphql::parser::Error) -> Refused {
+    use async_graphql::parser::Error;
+    match err {
+        Error::Syntax { message, start, .. } => {
+            let expected = message
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("= "))
+                .unwrap_or("unexpected input");
+            let mut expected = expected.to_owned();
+            if expected.len() > 200 {
+                let mut end = 200;
+                while !expected.is_char_boundary(end) {
+                    end -= 1;
                 }
-                Selection::InlineFragment(i) => {
-                    selection_set(&i.node.selection_set.node).max(directives(&i.node.directives))
-                }
-                Selection::FragmentSpread(s) => directives(&s.node.directives),
-            })
-            .max()
-            .unwrap_or(0)
-    }
-
-    pub(super) fn document(doc: &ExecutableDocument) -> usize {
-        let operations = doc.operations.iter().map(|(_, op)| {
-            selection_set(&op.node.selection_set.node)
-                .max(variables(&op.node.variable_definitions))
-                .max(directives(&op.node.directives))
-        });
-        let fragments = doc
-            .fragments
-            .values()
-            .map(|f| selection_set(&f.node.selection_set.node).max(directives(&f.node.directives)));
-        operations.chain(fragments).max().unwrap_or(0)
+                expected.truncate(end);
+                expected.push('…');
+            }
+            Refused::Parser(format!(
+                "Syntax error at line {}, column {}: {expected}",
+                start.line, start.column
+            ))
+        }
+        other => Refused::Parser(other.to_string()),
     }
 }
+
+/// The real nesting of a parsed document, counted as the scan counts it.
+pub fn depth(doc: &ExecutableDocument) -> usize {
+    depth::document(doc)
+}
+
+mod depth;
+mod expansion;
 
 #[cfg(test)]
 mod tests;

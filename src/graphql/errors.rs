@@ -82,6 +82,16 @@ fn cap(errors: &mut Vec<ServerError>, max: usize) -> Option<ServerError> {
 /// Gives an error its code (an error without one is internal: logged, and its message
 /// replaced), and an internal error the request id.
 fn settle(err: &mut ServerError, request_id: Option<&str>) {
+    // A declared variable that was not sent is bad input on that variable (as Apollo and
+    // SPEC.md have it); the executor's wording reads like an undeclared one.
+    if !has_code(err)
+        && let Some(name) = missing_variable(&err.message).map(str::to_owned)
+    {
+        err.message = format!("Variable \"${name}\" is declared but was not sent");
+        let extensions = err.extensions.get_or_insert_with(Default::default);
+        extensions.set("code", code::BAD_USER_INPUT);
+        extensions.set("field", name);
+    }
     if !has_code(err) {
         match late_code(err) {
             Some(code) => set_code(err, code),
@@ -124,12 +134,21 @@ fn validation_code(err: &ServerError) -> &'static str {
     }
 }
 
+/// The variable named by the executor's "Variable x is not defined.": one the operation
+/// declares but the request did not send (and that has no default).
+fn missing_variable(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("Variable ")?
+        .strip_suffix(" is not defined.")
+        .filter(|name| !name.is_empty() && !name.contains(' '))
+}
+
 /// The code of an error that reached the response without one.
 fn late_code(err: &ServerError) -> Option<&'static str> {
     let m = err.message.as_str();
     if m.starts_with("Unknown operation named") || m.starts_with("Operation name required") {
         Some(code::GRAPHQL_VALIDATION_FAILED)
-    } else if (m.starts_with("Variable ") && m.ends_with("is not defined."))
+    } else if missing_variable(m).is_some()
         || m.starts_with("Failed to parse")
         || m.starts_with("Expected input type")
         || m.starts_with("Invalid value for argument")

@@ -156,7 +156,7 @@ impl Extension for LimitsExtension {
         let mut request = request;
         if !is_pre_parsed(&request) {
             let doc = document::parse(&request.query, &(&self.0).into())
-                .map_err(|refused| error(code::GRAPHQL_PARSE_FAILED, refused.to_string()))?;
+                .map_err(|refused| error(refused.code(), refused.to_string()))?;
             request.set_parsed_query(doc);
         }
         next.run(ctx, request).await

@@ -9,11 +9,11 @@
 use std::{net::SocketAddr, time::Duration};
 
 use async_graphql::{
-    BatchRequest, BatchResponse, ParseRequestError, Request as GqlRequest,
-    http::MultipartOptions,
+    BatchRequest, BatchResponse, Request as GqlRequest,
     parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
 use axum::{
+    Extension,
     body::{Body, Bytes},
     extract::{ConnectInfo, RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
@@ -22,7 +22,7 @@ use axum::{
 use serde_json::json;
 use tracing::Instrument as _;
 
-use super::{HttpState, client, graphiql, request_id::RequestIdExt};
+use super::{HttpState, client, graphiql, request_id::RequestIdExt, serve::ConnectionHold};
 use crate::{
     error::{INTERNAL_MESSAGE, code},
     graphql::{
@@ -31,13 +31,7 @@ use crate::{
         document::{self, DocumentLimits},
         limits::PreParsed,
     },
-    service::profiles::MAX_AVATAR_BYTES,
 };
-
-/// Largest file a multipart request may carry.
-const MAX_UPLOAD_BYTES: usize = MAX_AVATAR_BYTES;
-/// Files a multipart request may carry.
-const MAX_UPLOAD_FILES: usize = 1;
 
 /// The two media types a GraphQL response can be sent as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,57 +186,12 @@ fn has_preflight_header(headers: &HeaderMap) -> bool {
         })
 }
 
-/// Parses a GraphQL multipart request (operations, map, and one file of at most
-/// [`MAX_UPLOAD_BYTES`]).
-async fn parse_multipart(
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Result<BatchRequest, (StatusCode, &'static str, String)> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let options = MultipartOptions::default().max_file_size(MAX_UPLOAD_BYTES);
-    let batch = async_graphql::http::receive_batch_body(
-        Some(content_type),
-        futures_util::io::Cursor::new(body),
-        options,
-    )
-    .await
-    .map_err(|e| match e {
-        ParseRequestError::InvalidMultipart(multer::Error::FieldSizeExceeded { .. })
-        | ParseRequestError::PayloadTooLarge => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            code::BAD_USER_INPUT,
-            format!(
-                "Uploads are at most {} MiB",
-                MAX_UPLOAD_BYTES / (1024 * 1024)
-            ),
-        ),
-        other => (
-            StatusCode::BAD_REQUEST,
-            code::GRAPHQL_PARSE_FAILED,
-            format!("Not a GraphQL multipart request: {other}"),
-        ),
-    })?;
-    let files = match &batch {
-        BatchRequest::Single(r) => r.uploads.len(),
-        BatchRequest::Batch(rs) => rs.iter().map(|r| r.uploads.len()).sum(),
-    };
-    if files > MAX_UPLOAD_FILES {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            code::BAD_USER_INPUT,
-            format!("At most {MAX_UPLOAD_FILES} file per request"),
-        ));
-    }
-    Ok(batch)
-}
-
 /// Reads a JSON body as one GraphQL request (an object) or a batch (a non-empty array of
 /// them), checking each member's type as the GraphQL-over-HTTP specification says.
-fn parse_body(body: &[u8]) -> Result<BatchRequest, String> {
+///
+/// # Errors
+/// A message saying what is wrong with the body.
+pub fn parse_body(body: &[u8]) -> Result<BatchRequest, String> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| format!("The body is not valid JSON: {e}"))?;
     let check = |item: &serde_json::Value| -> Result<(), String> {
@@ -339,6 +288,7 @@ pub async fn post(
     State(http): State<HttpState>,
     request_id: RequestIdExt,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    hold: Option<Extension<ConnectionHold>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -371,7 +321,13 @@ pub async fn post(
         Err(err) => return body_error(rt, err),
     };
     let parsed = match kind {
-        BodyKind::Multipart => parse_multipart(&headers, body).await,
+        BodyKind::Multipart => {
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            super::multipart::read(content_type, body, limits.max_json_bytes).await
+        }
         _ => parse_body(&body)
             .map_err(|message| (StatusCode::BAD_REQUEST, code::GRAPHQL_PARSE_FAILED, message)),
     };
@@ -403,7 +359,7 @@ pub async fn post(
             BatchRequest::Batch(attached)
         }
     };
-    run_to_completion(&http, rt, &request_id.0.0, batch).await
+    run_to_completion(&http, rt, &request_id.0.0, batch, hold).await
 }
 
 /// Runs the operations in a task of their own, so that they finish even when the client
@@ -411,14 +367,25 @@ pub async fn post(
 /// transaction. (A request future dropped while `BEGIN` is in flight can otherwise hand its
 /// connection back to the pool still inside a transaction, holding row locks that every
 /// later login would wait on.)
+///
+/// The connection's places under the connection caps (`hold`) stay taken until the task
+/// ends, so a client that sends and disconnects cannot pile up work beyond its cap.
 async fn run_to_completion(
     http: &HttpState,
     rt: ResponseType,
     request_id: &str,
     batch: BatchRequest,
+    hold: Option<Extension<ConnectionHold>>,
 ) -> Response {
     let schema = http.schema.clone();
-    let task = tokio::spawn(async move { schema.execute_batch(batch).await }.in_current_span());
+    let task = tokio::spawn(
+        async move {
+            let answer = schema.execute_batch(batch).await;
+            drop(hold);
+            answer
+        }
+        .in_current_span(),
+    );
     match task.await {
         Ok(answer) => respond(rt, answer),
         Err(err) => {
@@ -440,6 +407,7 @@ pub async fn get(
     State(http): State<HttpState>,
     request_id: RequestIdExt,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    hold: Option<Extension<ConnectionHold>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -476,7 +444,7 @@ pub async fn get(
             return request_error(
                 StatusCode::BAD_REQUEST,
                 rt,
-                code::GRAPHQL_PARSE_FAILED,
+                refused.code(),
                 &refused.to_string(),
             );
         }
@@ -495,7 +463,14 @@ pub async fn get(
     let mut request = request.data(PreParsed);
     request.set_parsed_query(doc);
     let request = attach(&http, request, &request_id.0, peer, &headers).await;
-    run_to_completion(&http, rt, &request_id.0.0, BatchRequest::Single(request)).await
+    run_to_completion(
+        &http,
+        rt,
+        &request_id.0.0,
+        BatchRequest::Single(request),
+        hold,
+    )
+    .await
 }
 
 /// Whether the operation a GET would run is a mutation (GET must never change anything, so

@@ -6,6 +6,7 @@ pub mod graphql;
 mod health;
 mod jwks;
 mod media;
+pub mod multipart;
 pub mod probe;
 pub mod request_id;
 pub mod serve;

@@ -4,10 +4,18 @@
 //! (`HTTP_IDLE_TIMEOUT`). Bodies have a deadline of their own (`HTTP_BODY_TIMEOUT`), kept
 //! by the handler that reads them. A slow client is dropped; the rest are served.
 //!
-//! Each connection has a watchdog that knows which phase it is in: waiting for a request's
-//! headers (from the connection's start, or from the first byte after an idle spell),
-//! serving a request (from the moment its headers are parsed until its answer is written),
-//! or idle (after an answer). Only the first and the last are timed.
+//! Each connection has a watchdog that knows which phase it is in, each with its limit:
+//! waiting for a request's headers (from the connection's start, or from the first byte
+//! after an idle spell: `HTTP_HEADER_TIMEOUT`), serving a request (from the moment its
+//! headers are parsed until its answer is written: `HTTP_REQUEST_TIMEOUT`, which also ends
+//! a client that stops reading its answers), or idle (after an answer:
+//! `HTTP_IDLE_TIMEOUT`). A socket that will not take more of an answer for
+//! `HTTP_REQUEST_TIMEOUT` (a client that stops reading) ends the connection too.
+//!
+//! A connection's places under both caps are held until the work it started is done: an
+//! operation runs to its end when its client goes away (see `graphql::run_to_completion`),
+//! and it counts against its client until then, so a client that sends and disconnects
+//! cannot pile up work beyond its connection cap.
 
 use std::{
     collections::HashMap,
@@ -43,6 +51,7 @@ use crate::{config::Cidr, domain::ClientKey};
 #[derive(Debug, Clone)]
 pub struct ConnectionLimits {
     pub header_timeout: Duration,
+    pub request_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
@@ -61,6 +70,9 @@ struct Activity {
     epoch: Instant,
     phase: AtomicU8,
     since_ms: AtomicU64,
+    /// Since when the socket has refused to take more of an answer (milliseconds since
+    /// `epoch`, plus one; 0 while writes go through): a client that stops reading.
+    stalled_ms: AtomicU64,
     changed: Notify,
 }
 
@@ -70,32 +82,49 @@ impl Activity {
             epoch: Instant::now(),
             phase: AtomicU8::new(WAITING_FOR_HEADERS),
             since_ms: AtomicU64::new(0),
+            stalled_ms: AtomicU64::new(0),
             changed: Notify::new(),
         }
     }
 
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+    }
+
     fn set(&self, phase: u8) {
-        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.since_ms.store(ms, Ordering::Release);
+        self.since_ms.store(self.now_ms(), Ordering::Release);
         self.phase.store(phase, Ordering::Release);
         self.changed.notify_one();
     }
 
+    /// A write went through (`true`) or had to wait for the client (`false`).
+    fn wrote(&self, through: bool) {
+        if through {
+            self.stalled_ms.store(0, Ordering::Release);
+        } else if self.stalled_ms.load(Ordering::Acquire) == 0 {
+            self.stalled_ms.store(self.now_ms() + 1, Ordering::Release);
+            self.changed.notify_one();
+        }
+    }
+
     /// Completes when the phase has lasted longer than its limit.
-    async fn overstayed(&self, header_timeout: Duration, idle_timeout: Duration) {
+    async fn overstayed(&self, limits: &ConnectionLimits) {
         loop {
             let changed = self.changed.notified();
             let phase = self.phase.load(Ordering::Acquire);
             let since = Duration::from_millis(self.since_ms.load(Ordering::Acquire));
             let limit = match phase {
-                WAITING_FOR_HEADERS => header_timeout,
-                IDLE => idle_timeout,
-                _ => {
-                    changed.await;
-                    continue;
-                }
+                WAITING_FOR_HEADERS => limits.header_timeout,
+                IDLE => limits.idle_timeout,
+                _ => limits.request_timeout,
             };
-            let deadline = self.epoch + since + limit;
+            let mut deadline = self.epoch + since + limit;
+            // An answer the client does not take is as slow as a request it does not send.
+            let stalled = self.stalled_ms.load(Ordering::Acquire);
+            if stalled > 0 {
+                let stalled = self.epoch + Duration::from_millis(stalled - 1);
+                deadline = deadline.min(stalled + limits.request_timeout);
+            }
             if Instant::now() >= deadline {
                 return;
             }
@@ -134,7 +163,9 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.tcp).poll_write(cx, buf);
+        self.activity.wrote(polled.is_ready());
+        polled
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -150,7 +181,10 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs);
+
+        self.activity.wrote(polled.is_ready());
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -202,6 +236,20 @@ impl hyper::body::Body for Answer {
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
     }
+}
+
+/// A connection's places under the global and the per-address cap, taken until the
+/// connection and every operation it started are done. Handlers that run work on past
+/// their request (a spawned operation) keep a clone.
+#[derive(Clone)]
+pub struct ConnectionHold {
+    _places: Arc<Places>,
+}
+
+/// Released when dropped.
+struct Places {
+    _global: tokio::sync::OwnedSemaphorePermit,
+    _address: Option<AddressSlot>,
 }
 
 /// Open connections per client address.
@@ -257,6 +305,7 @@ pub async fn serve(
     limits: ConnectionLimits,
     stop: impl Future<Output = ()>,
 ) {
+    let limits = Arc::new(limits);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let per_address = Arc::new(PerAddress::default());
     let graceful = GracefulShutdown::new();
@@ -302,6 +351,12 @@ pub async fn serve(
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::debug!(error = %err, "TCP_NODELAY not set");
         }
+        let hold = ConnectionHold {
+            _places: Arc::new(Places {
+                _global: slot,
+                _address: address_slot,
+            }),
+        };
         let activity = Arc::new(Activity::new());
         let io = TokioIo::new(Watched {
             tcp,
@@ -309,10 +364,12 @@ pub async fn serve(
         });
         let service = {
             let (serving, answered) = (activity.clone(), activity.clone());
+            let held = hold.clone();
             app.clone()
                 .map_request(move |mut req: hyper::Request<Incoming>| {
                     serving.set(SERVING);
                     req.extensions_mut().insert(ConnectInfo(peer));
+                    req.extensions_mut().insert(held.clone());
                     req
                 })
                 .map_response(move |res: axum::response::Response| {
@@ -324,17 +381,16 @@ pub async fn serve(
                 })
         };
         let conn = graceful.watch(http.serve_connection(io, TowerToHyperService::new(service)));
-        let (header_timeout, idle_timeout) = (limits.header_timeout, limits.idle_timeout);
+        let limits = limits.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = conn => {}
-                () = activity.overstayed(header_timeout, idle_timeout) => {
+                () = activity.overstayed(&limits) => {
                     crate::metrics::connection_dropped("timeout");
                     tracing::debug!(%peer, "connection closed: too slow or idle too long");
                 }
             }
-            drop(address_slot);
-            drop(slot);
+            drop(hold);
         });
     }
     graceful.shutdown().await;

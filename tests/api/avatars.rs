@@ -256,6 +256,92 @@ async fn a_multipart_request_carries_one_file_at_most() {
     .await;
 }
 
+/// A multipart request with these parts, as given.
+async fn raw_multipart(
+    app: &TestApp,
+    token: &str,
+    operations: &str,
+    map: &str,
+    filename: &str,
+) -> (u16, Value) {
+    let boundary = "form-boundary-2";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{map}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"{filename}\"\r\n\
+         Content-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(PNG);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let res = app
+        .client
+        .post(app.url("/graphql"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .header("apollo-require-preflight", "true")
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_multipart_map_places_one_file_at_one_path_and_operations_keep_the_json_cap() {
+    each_backend(|app| async move {
+        let t = app.register("gil").await;
+        let operations = json!({ "query": UPLOAD, "variables": { "file": null } }).to_string();
+        let code = |body: &Value| body["errors"][0]["extensions"]["code"].clone();
+        // One file named at many paths would be copied once per path.
+        let many = json!({ "0": vec!["variables.file"; 50_000] }).to_string();
+        let (status, body) = raw_multipart(&app, &t.access, &operations, &many, "a.png").await;
+        assert_eq!(status, 413, "{body}");
+        let some = json!({ "0": vec!["variables.file"; 50] }).to_string();
+        let (status, body) = raw_multipart(&app, &t.access, &operations, &some, "a.png").await;
+        assert_eq!(
+            (status, code(&body)),
+            (400, json!("BAD_USER_INPUT")),
+            "{body}"
+        );
+        let two = json!({ "0": ["variables.file", "variables.file"] }).to_string();
+        let (status, body) = raw_multipart(&app, &t.access, &operations, &two, "a.png").await;
+        assert_eq!(
+            (status, code(&body)),
+            (400, json!("BAD_USER_INPUT")),
+            "{body}"
+        );
+        // `operations` is held to the JSON body cap, multipart or not.
+        let padded = format!(
+            "{{\"query\":\"{UPLOAD} # {}\",\"variables\":{{\"file\":null}}}}",
+            "x".repeat(70_000)
+        );
+        let one = json!({ "0": ["variables.file"] }).to_string();
+        let (status, body) = raw_multipart(&app, &t.access, &padded, &one, "a.png").await;
+        assert_eq!(status, 413, "{body}");
+        // A file's name is short and plain.
+        let long = "n".repeat(1_000);
+        let (status, body) = raw_multipart(&app, &t.access, &operations, &one, &long).await;
+        assert_eq!(
+            (status, code(&body)),
+            (400, json!("GRAPHQL_PARSE_FAILED")),
+            "{body}"
+        );
+        // The well-formed request runs.
+        let (status, body) = raw_multipart(&app, &t.access, &operations, &one, "a.png").await;
+        assert_eq!(status, 200);
+        assert!(
+            body["data"]["uploadAvatar"]["avatarUrl"].is_string(),
+            "{body}"
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn media_serves_only_names_it_issued() {
     each_backend(|app| async move {

@@ -257,3 +257,89 @@ async fn past_the_connection_cap_a_new_connection_waits_for_a_free_slot() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_client_that_never_reads_its_answers_is_dropped_at_the_request_timeout() {
+    let limits = [("HTTP_REQUEST_TIMEOUT", "2s"), ("HTTP_IDLE_TIMEOUT", "60s")];
+    each_backend_with(&limits, |app| async move {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        socket
+            .bind(SocketAddr::new(IpAddr::from([127, 0, 0, 8]), 0))
+            .unwrap();
+        let mut conn = socket.connect(addr(&app)).await.unwrap();
+        // Far more answers than the socket buffers on both sides hold (loopback buffers
+        // grow to megabytes), and none of them read.
+        let pipelined = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".repeat(60_000);
+        let _ = tokio::time::timeout(Duration::from_secs(3), conn.write_all(pipelined.as_bytes()))
+            .await;
+        // The server answers until the buffers are full, then waits on this client; give it
+        // time to fill them, and the request timeout to pass after that.
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        served(&app).await;
+        // Dropped by now: what is left to read ends well before the 5,000 answers.
+        let (answers, _) = read_until_closed(&mut conn, Duration::from_secs(5))
+            .await
+            .expect("closed at the request timeout");
+        let count = answers.matches("HTTP/1.1 200").count();
+        assert!(count < 60_000, "all {count} answers were written");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn work_a_client_started_counts_against_its_cap_after_it_hangs_up() {
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+    each_backend_with(&[("HTTP_MAX_CONNECTIONS_PER_IP", "2")], |app| async move {
+        // Hold the row every sign-up from 127.0.0.20 updates first, so theirs wait.
+        let txn = app.db.begin().await.unwrap();
+        txn.execute_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            "INSERT INTO rate_counters (key, hits, window_start) VALUES ($1, 0, $2)",
+            ["signup:127.0.0.20".into(), chrono::Utc::now().into()],
+        ))
+        .await
+        .unwrap();
+        for i in 0..2 {
+            let body = serde_json::json!({
+                "query": "mutation($i: SignUpInput!) { signUp(input: $i) }",
+                "variables": { "i": { "username": format!("hangup{i}"),
+                    "email": format!("hangup{i}@example.com"), "password": crate::helpers::PASSWORD } }
+            })
+            .to_string();
+            let mut conn = connect_from(&app, [127, 0, 0, 20]).await;
+            let request = format!(
+                "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            conn.write_all(request.as_bytes()).await.unwrap();
+            // Hang up once the operation has started (and waits on the row): it runs on.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            drop(conn);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut third = connect_from(&app, [127, 0, 0, 20]).await;
+        let closed = read_until_closed(&mut third, Duration::from_secs(2)).await;
+        assert!(closed.is_some(), "a third connection was taken while two operations run");
+        txn.rollback().await.unwrap();
+        // Once they are done, the address has its places back.
+        let mut served_again = false;
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let mut conn = connect_from(&app, [127, 0, 0, 20]).await;
+            if conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.is_err() {
+                continue;
+            }
+            let mut buf = [0u8; 12];
+            if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(1), conn.read(&mut buf)).await
+                && n > 0
+            {
+                served_again = true;
+                break;
+            }
+        }
+        assert!(served_again);
+    })
+    .await;
+}

@@ -437,25 +437,79 @@ async fn with_introspection_off_asking_for_the_schema_says_so() {
 }
 
 #[tokio::test]
-async fn an_undefined_variable_is_a_validation_failure() {
+async fn an_undefined_variable_is_a_validation_failure_and_a_missing_one_bad_input() {
     each_backend(|app| async move {
-        let res = app
-            .gql("query { profile(username: $who) { username } }", json!({}))
-            .await;
+        for query in [
+            "query { profile(username: $who) { username } }",
+            "query { ...F } fragment F on Query { profile(username: $who) { username } }",
+        ] {
+            let res = app.gql(query, json!({})).await;
+            assert_eq!(
+                res.error_code(),
+                "GRAPHQL_VALIDATION_FAILED",
+                "{}",
+                res.body
+            );
+        }
+        // A declared variable that is not sent is bad input on that variable, on every
+        // path.
+        let query = "query($who: String!) { profile(username: $who) { username } }";
+        let res = app.gql(query, json!({ "other": 1 })).await;
+        assert_eq!(res.error_code(), "BAD_USER_INPUT", "{}", res.body);
+        assert_eq!(res.body["errors"][0]["extensions"]["field"], "who");
+        let (_, body) = get_query(&app, query).await;
+        assert_eq!(first_code(&body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "who");
+    })
+    .await;
+}
+
+/// `query { ...F0 }` where each fragment spreads the next twice: a few hundred bytes that
+/// select 2^n fields.
+fn doubling_fragments(n: usize) -> String {
+    let mut doc = String::from("query { ...F0 }");
+    for i in 0..n {
+        doc.push_str(&format!(
+            " fragment F{i} on Query {{ ...F{} ...F{} }}",
+            i + 1,
+            i + 1
+        ));
+    }
+    doc.push_str(&format!(" fragment F{n} on Query {{ __typename }}"));
+    doc
+}
+
+#[tokio::test]
+async fn fragments_spread_into_millions_of_fields_are_refused_before_they_are_walked() {
+    each_backend(|app| async move {
+        // Within the limit: answered.
+        let res = app.gql(&doubling_fragments(8), json!({})).await;
+        assert_eq!(res.data()["__typename"], "Query");
+        for n in [10, 22, 60] {
+            let res = app.gql(&doubling_fragments(n), json!({})).await;
+            assert_eq!(
+                res.error_code(),
+                "GRAPHQL_VALIDATION_FAILED",
+                "n={n}: {}",
+                res.body
+            );
+            let message = res.body["errors"][0]["message"].as_str().unwrap();
+            assert!(message.contains("fields"), "{message}");
+        }
+        // A long chain of fragments spread inside one another, used or not.
+        let mut chain = String::from("{ __typename }");
+        for i in 0..200 {
+            chain.push_str(&format!(" fragment F{i} on Query {{ ...F{} }}", i + 1));
+        }
+        chain.push_str(" fragment F200 on Query { __typename }");
+        let res = app.gql(&chain, json!({})).await;
         assert_eq!(
             res.error_code(),
             "GRAPHQL_VALIDATION_FAILED",
             "{}",
             res.body
         );
-        // A declared variable that is not sent is bad input on that variable.
-        let res = app
-            .gql(
-                "query($who: String!) { profile(username: $who) { username } }",
-                json!({}),
-            )
-            .await;
-        assert_eq!(res.error_code(), "BAD_USER_INPUT", "{}", res.body);
+        still_answers(&app).await;
     })
     .await;
 }
