@@ -106,6 +106,7 @@ pub async fn build_state(
         tokens: Arc::new(tokens),
         verified_tokens: Arc::default(),
         relay: Arc::new(mail::relay::RelaySignals::default()),
+        throttled: Arc::default(),
         media: Arc::new(media::LocalDir::new(&settings_media_dir)),
         public_url: public_url.into(),
     })
@@ -154,9 +155,14 @@ impl App {
             })
         });
         let schema = graphql::build(state.clone());
+        let admission = http::admission::Admission::new(
+            state.settings.graphql.max_running_per_client,
+            state.settings.graphql.client_wait,
+        );
         let router = http::router(HttpState {
             state: state.clone(),
             schema,
+            admission,
         });
         Ok(Self {
             listener,

@@ -27,6 +27,8 @@ pub struct AppState {
     pub tokens: Arc<TokenConfig>,
     pub verified_tokens: Arc<VerifiedTokens>,
     pub relay: Arc<RelaySignals>,
+    /// Throttle counters this replica knows are over their limit.
+    pub throttled: Arc<crate::service::throttle::Limited>,
     pub media: Arc<dyn MediaStore>,
     /// `PUBLIC_URL`, or `http://` and the bound address: the base of absolute media URLs.
     pub public_url: Arc<str>,

@@ -12,6 +12,9 @@ errors = 0
 function count_errors(status, body)
   if status ~= 200 or string.find(body, '"errors"', 1, true) then
     errors = errors + 1
+    if errors == 1 then
+      io.stderr:write("first error answer: " .. status .. " " .. string.sub(body, 1, 300) .. "\n")
+    end
   end
 end
 

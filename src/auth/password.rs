@@ -295,7 +295,7 @@ impl Hasher {
                 Refusal::ClientFull => "client's share of the queue full",
                 Refusal::TimedOut => "no hasher in time",
             };
-            tracing::info!(why, "password hashing refused");
+            tracing::debug!(why, "password hashing refused");
             crate::metrics::throttled("password_hash");
             AppError::RateLimited {
                 retry_after_secs: 1,

@@ -287,7 +287,7 @@ pub const VARIABLES: &[Variable] = &[
     ),
     var(
         "PASSWORD_HASH_WAIT",
-        Some("1s"),
+        Some("2s"),
         "longest a request waits for a hasher before RATE_LIMITED",
         false,
     ),
@@ -371,6 +371,18 @@ pub const VARIABLES: &[Variable] = &[
         false,
     ),
     var(
+        "GRAPHQL_MAX_RUNNING_PER_CLIENT",
+        Some("4"),
+        "operations one client address may have running at once; the rest wait their turn",
+        false,
+    ),
+    var(
+        "GRAPHQL_CLIENT_WAIT",
+        Some("10s"),
+        "longest an operation waits for its client's turn before RATE_LIMITED",
+        false,
+    ),
+    var(
         "GRAPHQL_INTROSPECTION",
         None,
         "true or false: schema introspection (default: on in development, off in production)",
@@ -417,6 +429,18 @@ pub const VARIABLES: &[Variable] = &[
         "HTTP_IDLE_TIMEOUT",
         Some("60s"),
         "a kept-alive connection with no request for this long is closed",
+        false,
+    ),
+    var(
+        "HTTP_RATE_PER_IP",
+        Some("100"),
+        "requests a second one client address may send (health probes aside); 429 past it",
+        false,
+    ),
+    var(
+        "HTTP_RATE_BURST",
+        Some("200"),
+        "requests one client address may send at once before HTTP_RATE_PER_IP applies",
         false,
     ),
     var(
@@ -515,6 +539,8 @@ pub struct GraphqlLimits {
     pub max_tokens: usize,
     pub max_directives: usize,
     pub max_errors: usize,
+    pub max_running_per_client: usize,
+    pub client_wait: Duration,
     pub introspection: bool,
     pub suggestions: bool,
 }
@@ -532,6 +558,8 @@ pub struct HttpLimits {
     pub idle_timeout: Duration,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
+    pub rate_per_ip: u32,
+    pub rate_burst: u32,
 }
 
 /// How much password hashing requests may ask for, and how long they may wait for it.
@@ -815,6 +843,10 @@ impl Settings {
                     max_tokens: n("GRAPHQL_MAX_TOKENS", 50_000)?,
                     max_directives: n("GRAPHQL_MAX_DIRECTIVES", 100)?,
                     max_errors: n("GRAPHQL_MAX_ERRORS", 1000)?,
+                    max_running_per_client: n("GRAPHQL_MAX_RUNNING_PER_CLIENT", 10_000)?,
+                    client_wait: r.parse("GRAPHQL_CLIENT_WAIT", |v| {
+                        parse::duration_in(v, Duration::from_millis(10), Duration::from_secs(600))
+                    })?,
                     introspection,
                     suggestions: r
                         .parse_opt("GRAPHQL_SUGGESTIONS", parse::boolean)?
@@ -839,6 +871,10 @@ impl Settings {
                     idle_timeout: timeout("HTTP_IDLE_TIMEOUT")?,
                     max_connections: bytes("HTTP_MAX_CONNECTIONS", 1, 1_000_000)?,
                     max_connections_per_ip: bytes("HTTP_MAX_CONNECTIONS_PER_IP", 1, 1_000_000)?,
+                    rate_per_ip: r
+                        .parse("HTTP_RATE_PER_IP", |v| parse::number_in(v, 1, 10_000_000))?,
+                    rate_burst: r
+                        .parse("HTTP_RATE_BURST", |v| parse::number_in(v, 1, 10_000_000))?,
                 }
             },
             // An explicitly empty METRICS_BIND disables the listener.

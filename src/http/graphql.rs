@@ -22,8 +22,12 @@ use axum::{
 use serde_json::json;
 use tracing::Instrument as _;
 
-use super::{HttpState, client, graphiql, request_id::RequestIdExt, serve::ConnectionHold};
+use super::{
+    HttpState, admission::TimedOut, client, graphiql, request_id::RequestIdExt,
+    serve::ConnectionHold,
+};
 use crate::{
+    domain::ClientKey,
     error::{INTERNAL_MESSAGE, code},
     graphql::{
         RequestId,
@@ -359,7 +363,21 @@ pub async fn post(
             BatchRequest::Batch(attached)
         }
     };
-    run_to_completion(&http, rt, &request_id.0.0, batch, hold).await
+    let client = client::client_info(&http.state, Some(peer), &headers).key();
+    run_to_completion(&http, rt, &request_id.0.0, client, batch, hold).await
+}
+
+/// The answer to an operation whose client's turn did not come in time.
+fn busy() -> async_graphql::Response {
+    let mut err = async_graphql::ServerError::new(
+        "Too many operations from this client at once; try again in 1 s",
+        None,
+    );
+    let extensions = err.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", code::RATE_LIMITED);
+    extensions.set("retryAfter", 1);
+    crate::metrics::throttled("client_operations");
+    async_graphql::Response::from_errors(vec![err])
 }
 
 /// Runs the operations in a task of their own, so that they finish even when the client
@@ -374,13 +392,35 @@ async fn run_to_completion(
     http: &HttpState,
     rt: ResponseType,
     request_id: &str,
+    client: ClientKey,
     batch: BatchRequest,
     hold: Option<Extension<ConnectionHold>>,
 ) -> Response {
-    let schema = http.schema.clone();
+    let (schema, admission) = (http.schema.clone(), http.admission.clone());
+    let run = move |request: GqlRequest| {
+        let (schema, admission, client) = (schema.clone(), admission.clone(), client.clone());
+        async move {
+            match admission.enter(&client).await {
+                Ok(_running) => schema.execute(request).await,
+                Err(TimedOut) => busy(),
+            }
+        }
+    };
     let task = tokio::spawn(
         async move {
-            let answer = schema.execute_batch(batch).await;
+            // A batch's operations run one after another, each in its client's turn: one
+            // client takes one share of the runtime and the database pool, however many
+            // connections and operations it sends.
+            let answer = match batch {
+                BatchRequest::Single(request) => BatchResponse::Single(run(request).await),
+                BatchRequest::Batch(requests) => {
+                    let mut answers = Vec::with_capacity(requests.len());
+                    for request in requests {
+                        answers.push(run(request).await);
+                    }
+                    BatchResponse::Batch(answers)
+                }
+            };
             drop(hold);
             answer
         }
@@ -463,10 +503,12 @@ pub async fn get(
     let mut request = request.data(PreParsed);
     request.set_parsed_query(doc);
     let request = attach(&http, request, &request_id.0, peer, &headers).await;
+    let client = client::client_info(&http.state, Some(peer), &headers).key();
     run_to_completion(
         &http,
         rt,
         &request_id.0.0,
+        client,
         BatchRequest::Single(request),
         hold,
     )

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, middleware and the handlers that are not GraphQL resolvers.
 
+pub mod admission;
 pub mod client;
 pub mod graphiql;
 pub mod graphql;
@@ -8,6 +9,7 @@ mod jwks;
 mod media;
 pub mod multipart;
 pub mod probe;
+pub mod rate;
 pub mod request_id;
 pub mod serve;
 
@@ -33,6 +35,8 @@ use crate::{config::CorsOrigins, graphql::AuthqlSchema, state::AppState};
 pub struct HttpState {
     pub state: AppState,
     pub schema: AuthqlSchema,
+    /// Operations each client may have running at once.
+    pub admission: admission::Admission,
 }
 
 /// CORS from `CORS_ORIGINS`: the listed origins (or any, with `*` in development) may call
@@ -89,6 +93,7 @@ fn security_headers(router: Router, production: bool) -> Router {
 /// Every public route of authql.
 pub fn router(http: HttpState) -> Router {
     let settings = http.state.settings.clone();
+    let state = http.state.clone();
     let routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql", get(graphiql::page))
@@ -100,7 +105,9 @@ pub fn router(http: HttpState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(settings.http.max_body_bytes))
         .with_state(http);
+    let rate = rate::RequestRate::new(settings.http.rate_per_ip, settings.http.rate_burst);
     security_headers(routes, settings.is_production())
+        .layer(middleware::from_fn_with_state((state, rate), rate::limit))
         .layer(cors(&settings.cors_origins))
         .layer(middleware::from_fn(request_id::middleware))
 }

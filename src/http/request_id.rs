@@ -104,7 +104,9 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
     crate::metrics::http_request(&route, method, status, elapsed);
     let latency_ms = elapsed * 1000.0;
     span.in_scope(|| {
-        if path == "/healthz" || path == "/readyz" {
+        // Probes, and requests refused by the per-address rate (a flood of them would be a
+        // flood of log lines; the metrics count them, and the refusal is logged once).
+        if path == "/healthz" || path == "/readyz" || status == 429 {
             tracing::debug!(status, latency_ms, "request done");
         } else {
             tracing::info!(status, latency_ms, "request done");

@@ -1,15 +1,63 @@
-//! Login throttling: attempts per account name and per client address, counted in the
-//! database so every replica sees them.
+//! Throttles: login attempts per account name and per client address, successful logins
+//! per account, sign-ups per client address; counted in the database so every replica
+//! sees them.
 //!
 //! An attempt is counted *before* the password is checked, so a burst of concurrent
 //! requests (or many `login` fields in one request) cannot slip past the limit; a login
 //! that succeeds then clears its account counter and gives back its address attempt.
+//!
+//! Once a counter is over its limit, this replica remembers it until its window ends
+//! ([`Limited`]): a flood of attempts that can only be refused is refused without a
+//! database write each, so it cannot take the connection pool (or lock the counter's row)
+//! from everyone else.
 
-use std::net::IpAddr;
+use std::{collections::HashMap, net::IpAddr, sync::Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::{domain::ClientKey, error::AppError, repo::rate_counters, state::AppState};
+
+/// Counters known to be over their limit, with the end of their window. Bounded: when full
+/// of live entries, a new one is simply not remembered (the database still refuses it).
+#[derive(Debug, Default)]
+pub struct Limited(Mutex<HashMap<String, DateTime<Utc>>>);
+
+/// Most counters remembered at once.
+const MAX_REMEMBERED: usize = 65_536;
+
+impl Limited {
+    /// Seconds until the window of the first of `keys` known to be limited ends.
+    fn retry_after(&self, keys: &[&str], now: DateTime<Utc>) -> Option<u64> {
+        let known = self.0.lock().ok()?;
+        keys.iter()
+            .filter_map(|k| known.get(*k))
+            .filter(|until| **until > now)
+            .map(|until| {
+                u64::try_from((*until - now).num_seconds())
+                    .unwrap_or(0)
+                    .max(1)
+            })
+            .max()
+    }
+
+    fn remember(&self, key: &str, until: DateTime<Utc>, now: DateTime<Utc>) {
+        let Ok(mut known) = self.0.lock() else { return };
+        if known.len() >= MAX_REMEMBERED {
+            known.retain(|_, u| *u > now);
+        }
+        if known.len() < MAX_REMEMBERED {
+            known.insert(key.to_owned(), until);
+        }
+    }
+}
+
+/// A refusal served from memory: counted in the metrics, logged only at debug (a flood
+/// would otherwise write a log line per attempt).
+fn refused_again(kind: &'static str, retry_after_secs: u64) -> AppError {
+    tracing::debug!(kind, retry_after_secs, "throttled (known)");
+    crate::metrics::throttled(kind);
+    AppError::RateLimited { retry_after_secs }
+}
 
 /// The counters one login attempt was charged to.
 #[derive(Debug)]
@@ -44,6 +92,9 @@ pub async fn charge_login(
     // Both counters in one statement: one round trip, one commit.
     let mut keys = vec![charged.account_key.as_str()];
     keys.extend(charged.ip_key.as_deref());
+    if let Some(retry_after_secs) = state.throttled.retry_after(&keys, now) {
+        return Err(refused_again("login", retry_after_secs));
+    }
     let counted = rate_counters::hit_many(&state.db, &keys, now, floor).await?;
     let limit = |key: &str| {
         let max = if key == charged.account_key {
@@ -53,9 +104,15 @@ pub async fn charge_login(
         };
         i32::try_from(max).unwrap_or(i32::MAX)
     };
-    let limited = counted
+    let over: Vec<_> = counted
         .iter()
         .filter(|(key, hits, _)| *hits > limit(key))
+        .collect();
+    for (key, _, started) in &over {
+        state.throttled.remember(key, *started + window, now);
+    }
+    let limited = over
+        .iter()
         .map(|(_, _, started)| retry_after(*started, window, now))
         .max();
     match limited {
@@ -109,9 +166,13 @@ async fn charge(
     kind: &'static str,
 ) -> Result<(), AppError> {
     let now = state.clock.now();
+    if let Some(retry_after_secs) = state.throttled.retry_after(&[key], now) {
+        return Err(refused_again(kind, retry_after_secs));
+    }
     let window = TimeDelta::from_std(window).map_err(AppError::internal)?;
     let (hits, started) = rate_counters::hit(&state.db, key, now, now - window).await?;
     if hits > i32::try_from(max).unwrap_or(i32::MAX) {
+        state.throttled.remember(key, started + window, now);
         let retry_after_secs = retry_after(started, window, now);
         tracing::info!(kind, retry_after_secs, "throttled");
         crate::metrics::throttled(kind);

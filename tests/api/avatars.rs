@@ -274,19 +274,7 @@ async fn raw_multipart(
     .into_bytes();
     body.extend_from_slice(PNG);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let res = app
-        .client
-        .post(app.url("/graphql"))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .header("apollo-require-preflight", "true")
-        .bearer_auth(token)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_multipart(Some(token), boundary, body).await;
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
 }

@@ -54,10 +54,15 @@ fn login_vars(name: &str, password: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hash_flood_from_one_address_does_not_hold_back_another_addresss_login() {
-    // The flood's attempts must reach the hasher: no login throttle in the way.
+    // The flood's attempts must reach the hasher: no login throttle in the way. A login
+    // that waits a second for a hasher is refused, so every success below waited less.
     let open = [
         ("LOGIN_MAX_FAILURES", "10000"),
         ("LOGIN_MAX_FAILURES_PER_IP", "1000000"),
+        ("PASSWORD_HASH_WAIT", "1s"),
+        // Let all 48 reach the hasher's queue (the operations a client may run at once
+        // would otherwise hold most of them back first).
+        ("GRAPHQL_MAX_RUNNING_PER_CLIENT", "64"),
     ];
     each_backend_with(&open, |app| async move {
         app.register("victim").await;
@@ -87,8 +92,8 @@ async fn a_hash_flood_from_one_address_does_not_hold_back_another_addresss_login
         // The flood fills its share of the queue, and is refused past it...
         let user = client_from([127, 0, 0, 10]);
         for _ in 0..5 {
-            // ...while every login of another address gets a hasher within
-            // PASSWORD_HASH_WAIT (else it would be RATE_LIMITED) and succeeds.
+            // ...while every login of another address gets a hasher within a second
+            // (PASSWORD_HASH_WAIT; else it would be RATE_LIMITED) and succeeds.
             let body = gql_from(&app, &user, LOGIN, login_vars("victim", PASSWORD)).await;
             assert!(
                 body["data"]["login"]["accessToken"].is_string(),
@@ -285,6 +290,53 @@ async fn successful_logins_per_account_are_bounded() {
         // A wrong password is still just wrong.
         let res = app.login("uma", "not-her-password").await;
         assert_eq!(res.error_code(), "UNAUTHENTICATED");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_client_runs_at_most_its_share_of_operations_at_once() {
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+    let share = [
+        ("GRAPHQL_MAX_RUNNING_PER_CLIENT", "1"),
+        ("GRAPHQL_CLIENT_WAIT", "300ms"),
+    ];
+    each_backend_with(&share, |app| async move {
+        // Hold the row a sign-up from 127.0.0.40 updates first: its operation waits there.
+        let txn = app.db.begin().await.unwrap();
+        txn.execute_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            "INSERT INTO rate_counters (key, hits, window_start) VALUES ($1, 0, $2)",
+            ["signup:127.0.0.40".into(), chrono::Utc::now().into()],
+        ))
+        .await
+        .unwrap();
+        let busy = client_from([127, 0, 0, 40]);
+        let pending = {
+            let (busy, url) = (busy.clone(), app.url("/graphql"));
+            tokio::spawn(async move {
+                busy.post(url)
+                    .json(&json!({ "query": SIGN_UP, "variables": sign_up_vars("held") }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json::<Value>()
+                    .await
+                    .unwrap()
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The same client's next operation waits its turn, and is refused when it does not
+        // come in time; another client's runs.
+        let body = gql_from(&app, &busy, "{ __typename }", json!({})).await;
+        assert_eq!(code(&body), "RATE_LIMITED", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["retryAfter"], 1);
+        let other = client_from([127, 0, 0, 41]);
+        let body = gql_from(&app, &other, "{ __typename }", json!({})).await;
+        assert_eq!(body["data"]["__typename"], "Query", "{body}");
+        txn.rollback().await.unwrap();
+        let body = pending.await.unwrap();
+        assert_eq!(body["data"]["signUp"], true, "{body}");
     })
     .await;
 }

@@ -75,6 +75,14 @@ async fn read_answer(conn: &mut TcpStream) -> String {
     }
 }
 
+/// `GET /healthz` on a raw connection, and its answer.
+async fn health_on(conn: &mut TcpStream) -> String {
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    read_answer(conn).await
+}
+
 async fn served(app: &TestApp) {
     let res = app.get("/healthz").await;
     assert_eq!(res.status(), 200);
@@ -216,20 +224,12 @@ async fn connections_from_one_address_are_capped_and_other_addresses_still_serve
         assert!(after < Duration::from_secs(2), "{after:?}");
         // Another address is served meanwhile.
         let mut other = connect_from(&app, [127, 0, 0, 4]).await;
-        other
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
-        assert!(read_answer(&mut other).await.starts_with("HTTP/1.1 200"));
+        assert!(health_on(&mut other).await.starts_with("HTTP/1.1 200"));
         // A slot given back is a slot to take again.
         drop(held.pop());
         tokio::time::sleep(Duration::from_millis(200)).await;
         let mut again = connect_from(&app, [127, 0, 0, 3]).await;
-        again
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
-        assert!(read_answer(&mut again).await.starts_with("HTTP/1.1 200"));
+        assert!(health_on(&mut again).await.starts_with("HTTP/1.1 200"));
     })
     .await;
 }
@@ -340,6 +340,72 @@ async fn work_a_client_started_counts_against_its_cap_after_it_hangs_up() {
             }
         }
         assert!(served_again);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_client_over_its_request_rate_gets_429_while_others_are_served() {
+    let defaults = [("HTTP_RATE_PER_IP", "100"), ("HTTP_RATE_BURST", "200")];
+    each_backend_with(&defaults, |app| async move {
+        let from = |ip: [u8; 4]| {
+            reqwest::Client::builder()
+                .local_address(IpAddr::from(ip))
+                .build()
+                .unwrap()
+        };
+        let flooder = from([127, 0, 0, 30]);
+        let url = app.url("/graphql?query=%7B__typename%7D");
+        // 40 connections sending as fast as they are answered, for two seconds.
+        let started = Instant::now();
+        let senders: Vec<_> = (0..40)
+            .map(|_| {
+                let (flooder, url) = (flooder.clone(), url.clone());
+                tokio::spawn(async move {
+                    let (mut served, mut refused) = (0usize, Vec::new());
+                    while started.elapsed() < Duration::from_secs(2) {
+                        let sent = Instant::now();
+                        let res = flooder.get(&url).send().await.unwrap();
+                        match res.status().as_u16() {
+                            200 => served += 1,
+                            429 => refused.push((sent.elapsed(), res)),
+                            other => panic!("{other}"),
+                        }
+                    }
+                    (served, refused)
+                })
+            })
+            .collect();
+        let (mut served, mut refused) = (0, Vec::new());
+        for s in senders {
+            let (ok, no) = s.await.unwrap();
+            served += ok;
+            refused.extend(no);
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        // The burst, then the rate: no more got through (a little slack for the clock).
+        assert!(
+            (served as f64) <= 200.0 + 100.0 * elapsed + 20.0,
+            "{served} served in {elapsed:.1} s"
+        );
+        assert!(refused.len() >= 20, "{} refused", refused.len());
+        // A refusal is answered a second later, with its code and when to come back.
+        let (took, one) = refused.pop().unwrap();
+        assert!(took >= Duration::from_millis(900), "{took:?}");
+        assert!(one.headers().contains_key("retry-after"));
+        let body: serde_json::Value = one.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+        assert!(
+            body["errors"][0]["extensions"]["retryAfter"]
+                .as_u64()
+                .unwrap()
+                >= 1
+        );
+        // Health probes and other addresses are not held back.
+        let health = flooder.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(health.status(), 200);
+        let other = from([127, 0, 0, 31]).get(&url).send().await.unwrap();
+        assert_eq!(other.status(), 200);
     })
     .await;
 }

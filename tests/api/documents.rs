@@ -84,18 +84,7 @@ async fn multipart(app: &TestApp, query: &str) -> (u16, Value) {
          {operations}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n\
          {{}}\r\n--{boundary}--\r\n"
     );
-    let res = app
-        .client
-        .post(app.url("/graphql"))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .header("apollo-require-preflight", "true")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_multipart(None, boundary, body.into_bytes()).await;
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
 }

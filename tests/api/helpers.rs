@@ -312,6 +312,10 @@ pub async fn spawn(env: Env, overrides: &[(&str, &str)], worker: Worker) -> (Tes
         ("SMTP_URL".into(), smtp.url()),
         ("MAIL_DIR".into(), mail_dir.display().to_string()),
         ("MAIL_RETRY_DELAYS".into(), "200ms,400ms".into()),
+        // Every request of a test comes from one address, faster than one client sends;
+        // connections.rs tests the per-address request rate at its defaults.
+        ("HTTP_RATE_PER_IP".into(), "1000000".into()),
+        ("HTTP_RATE_BURST".into(), "1000000".into()),
     ];
     if env.broker {
         let url = amqp_url().expect("TEST_AMQP_URL");
@@ -592,6 +596,16 @@ impl TestApp {
             bytes,
         );
         body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        self.post_multipart(token, boundary, body).await
+    }
+
+    /// `POST /graphql` with a multipart body as given (and the preflight header).
+    pub async fn post_multipart(
+        &self,
+        token: Option<&str>,
+        boundary: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
         let mut req = self
             .client
             .post(self.url("/graphql"))
