@@ -35,6 +35,7 @@ use crate::{
         document::{self, DocumentLimits},
         limits::PreParsed,
     },
+    service::sessions::ClientInfo,
 };
 
 /// The two media types a GraphQL response can be sent as.
@@ -145,15 +146,24 @@ async fn attach(
     http: &HttpState,
     request: GqlRequest,
     id: &RequestId,
-    peer: SocketAddr,
+    client: &ClientInfo,
     headers: &HeaderMap,
 ) -> GqlRequest {
-    let state = &http.state;
-    let context = RequestContext::new(
-        client::client_info(state, Some(peer), headers),
-        client::bearer(state, headers).await,
-    );
+    let context = RequestContext::new(client.clone(), client::bearer(&http.state, headers).await);
     request.data(id.clone()).data(context)
+}
+
+/// The client of a request: as the rate middleware found it, or worked out here.
+fn client_of(
+    http: &HttpState,
+    known: Option<Extension<ClientInfo>>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> ClientInfo {
+    known.map_or_else(
+        || client::client_info(&http.state, Some(peer), headers),
+        |Extension(client)| client,
+    )
 }
 
 /// How a POST body carries its operation, judged by `Content-Type`.
@@ -293,6 +303,7 @@ pub async fn post(
     request_id: RequestIdExt,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     hold: Option<Extension<ConnectionHold>>,
+    known: Option<Extension<ClientInfo>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -351,20 +362,20 @@ pub async fn post(
         Ok(batch) => batch,
         Err((status, code, message)) => return request_error(status, rt, code, &message),
     };
+    let client = client_of(&http, known, peer, &headers);
     let batch = match batch {
         BatchRequest::Single(r) => {
-            BatchRequest::Single(attach(&http, r, &request_id.0, peer, &headers).await)
+            BatchRequest::Single(attach(&http, r, &request_id.0, &client, &headers).await)
         }
         BatchRequest::Batch(items) => {
             let mut attached = Vec::with_capacity(items.len());
             for r in items {
-                attached.push(attach(&http, r, &request_id.0, peer, &headers).await);
+                attached.push(attach(&http, r, &request_id.0, &client, &headers).await);
             }
             BatchRequest::Batch(attached)
         }
     };
-    let client = client::client_info(&http.state, Some(peer), &headers).key();
-    run_to_completion(&http, rt, &request_id.0.0, client, batch, hold).await
+    run_to_completion(&http, rt, &request_id.0.0, client.key(), batch, hold).await
 }
 
 /// The answer to an operation whose client's turn did not come in time.
@@ -448,6 +459,7 @@ pub async fn get(
     request_id: RequestIdExt,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     hold: Option<Extension<ConnectionHold>>,
+    known: Option<Extension<ClientInfo>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -502,13 +514,13 @@ pub async fn get(
     }
     let mut request = request.data(PreParsed);
     request.set_parsed_query(doc);
-    let request = attach(&http, request, &request_id.0, peer, &headers).await;
-    let client = client::client_info(&http.state, Some(peer), &headers).key();
+    let client = client_of(&http, known, peer, &headers);
+    let request = attach(&http, request, &request_id.0, &client, &headers).await;
     run_to_completion(
         &http,
         rt,
         &request_id.0.0,
-        client,
+        client.key(),
         BatchRequest::Single(request),
         hold,
     )

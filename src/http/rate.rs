@@ -103,7 +103,7 @@ fn refill(bucket: Bucket, now: Instant, per_second: f64, burst: f64) -> Bucket {
 /// Middleware: refuses a request from an address that has spent its tokens.
 pub async fn limit(
     State(state): State<(AppState, RequestRate)>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
     let (state, rate) = state;
@@ -115,8 +115,11 @@ pub async fn limit(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let client = super::client::client_info(&state, peer, req.headers()).key();
-    match rate.take(client, Instant::now()) {
+    // Worked out once per request: the handlers find it in the request's extensions.
+    let client = super::client::client_info(&state, peer, req.headers());
+    let key = client.key();
+    req.extensions_mut().insert(client);
+    match rate.take(key, Instant::now()) {
         Ok(()) => next.run(req).await,
         Err(wait) => {
             tokio::time::sleep(REFUSAL_DELAY).await;

@@ -296,21 +296,13 @@ async fn successful_logins_per_account_are_bounded() {
 
 #[tokio::test]
 async fn a_client_runs_at_most_its_share_of_operations_at_once() {
-    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
     let share = [
         ("GRAPHQL_MAX_RUNNING_PER_CLIENT", "1"),
         ("GRAPHQL_CLIENT_WAIT", "300ms"),
     ];
     each_backend_with(&share, |app| async move {
         // Hold the row a sign-up from 127.0.0.40 updates first: its operation waits there.
-        let txn = app.db.begin().await.unwrap();
-        txn.execute_raw(Statement::from_sql_and_values(
-            txn.get_database_backend(),
-            "INSERT INTO rate_counters (key, hits, window_start) VALUES ($1, 0, $2)",
-            ["signup:127.0.0.40".into(), chrono::Utc::now().into()],
-        ))
-        .await
-        .unwrap();
+        let txn = app.hold_signups_from("127.0.0.40").await;
         let busy = client_from([127, 0, 0, 40]);
         let pending = {
             let (busy, url) = (busy.clone(), app.url("/graphql"));

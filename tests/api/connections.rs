@@ -289,17 +289,9 @@ async fn a_client_that_never_reads_its_answers_is_dropped_at_the_request_timeout
 
 #[tokio::test]
 async fn work_a_client_started_counts_against_its_cap_after_it_hangs_up() {
-    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
     each_backend_with(&[("HTTP_MAX_CONNECTIONS_PER_IP", "2")], |app| async move {
         // Hold the row every sign-up from 127.0.0.20 updates first, so theirs wait.
-        let txn = app.db.begin().await.unwrap();
-        txn.execute_raw(Statement::from_sql_and_values(
-            txn.get_database_backend(),
-            "INSERT INTO rate_counters (key, hits, window_start) VALUES ($1, 0, $2)",
-            ["signup:127.0.0.20".into(), chrono::Utc::now().into()],
-        ))
-        .await
-        .unwrap();
+        let txn = app.hold_signups_from("127.0.0.20").await;
         for i in 0..2 {
             let body = serde_json::json!({
                 "query": "mutation($i: SignUpInput!) { signUp(input: $i) }",

@@ -503,6 +503,22 @@ impl TestApp {
         Gql { status, body }
     }
 
+    /// Holds the sign-up counter row of `ip` in an open transaction: every sign-up from that
+    /// address waits on it (the row lock on PostgreSQL, the write lock on SQLite) until the
+    /// transaction ends.
+    pub async fn hold_signups_from(&self, ip: &str) -> sea_orm::DatabaseTransaction {
+        use sea_orm::{Statement, TransactionTrait};
+        let txn = self.db.begin().await.expect("a transaction");
+        txn.execute_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            "INSERT INTO rate_counters (key, hits, window_start) VALUES ($1, 0, $2)",
+            [format!("signup:{ip}").into(), chrono::Utc::now().into()],
+        ))
+        .await
+        .expect("the counter row held");
+        txn
+    }
+
     /// Moves the service's clock forward (expiry without waiting).
     pub fn advance(&self, by: std::time::Duration) {
         self.state.clock.advance(by);
