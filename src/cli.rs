@@ -28,13 +28,17 @@ pub enum Command {
     },
     /// Consume the mail queue and send mail over SMTP (needs AMQP_URL).
     Worker,
-    /// Create a verified administrator, or promote the account with this username or
-    /// email. The password of a new account is read from stdin (or asked for, unechoed).
+    /// Create a new verified administrator (refused when the username or the email has an
+    /// account). The password is read from stdin (or asked for, unechoed).
     CreateAdmin {
         #[arg(long)]
         username: String,
         #[arg(long)]
         email: String,
+        /// Instead, make the existing account with this username and this email (both its
+        /// own, the email verified) an administrator; its sessions end.
+        #[arg(long)]
+        promote: bool,
     },
     /// Manage the database schema.
     Migrate {
@@ -63,6 +67,14 @@ pub enum Command {
         /// JWKS may refuse new tokens until they re-fetch it).
         #[arg(long)]
         now: bool,
+    },
+    /// Revoke a signing key (a leaked one): it stops signing and verifying at once here,
+    /// and on every replica at its next key refresh (within a minute), which also forgets
+    /// the tokens it verified. Its tokens are refused from then on; when no other key can
+    /// sign, a new one signs at once.
+    RevokeKey {
+        /// The key id (`kid`) as the JWKS and the tokens' header show it.
+        kid: String,
     },
 }
 
@@ -139,8 +151,13 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve { no_migrate } => serve(settings, !no_migrate).await,
         Command::Migrate { action } => migrate(settings, action.unwrap_or(MigrateAction::Up)).await,
         Command::RotateKeys { now } => rotate_keys(settings, now).await,
+        Command::RevokeKey { kid } => revoke_key(settings, &kid).await,
         Command::Worker => crate::worker::run(settings, shutdown_signal()).await,
-        Command::CreateAdmin { username, email } => create_admin(settings, &username, &email).await,
+        Command::CreateAdmin {
+            username,
+            email,
+            promote,
+        } => create_admin(settings, &username, &email, promote).await,
         Command::Schema | Command::Healthcheck { .. } | Command::HashCost { .. } => Ok(()),
     };
     match result {
@@ -183,12 +200,42 @@ async fn rotate_keys(settings: Settings, at_once: bool) -> anyhow::Result<()> {
     } else {
         ROTATION_DELAY
     };
-    let (kid, from) = rotate(&conn, crate::clock::Clock::system().now(), delay)
+    let custody = settings.key_custody();
+    crate::auth::keys::seal_stored_keys(&conn, &custody)
         .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        .map_err(key_error)?;
+    let (kid, from) = rotate(&conn, &custody, crate::clock::Clock::system().now(), delay)
+        .await
+        .map_err(key_error)?;
     println!("{kid}");
     tracing::info!(%kid, signs_from = %from, "new signing key published");
     conn.close().await?;
+    Ok(())
+}
+
+fn key_error(e: AppError) -> anyhow::Error {
+    match e {
+        AppError::Internal(cause) => cause,
+        AppError::NotFound(why) => anyhow::anyhow!("{why}"),
+        other => anyhow::anyhow!("{other:?}"),
+    }
+}
+
+async fn revoke_key(settings: Settings, kid: &str) -> anyhow::Result<()> {
+    let conn = connect(&settings).await?;
+    db::migrate(&conn).await?;
+    let custody = settings.key_custody();
+    let now = crate::clock::Clock::system().now();
+    let revoked = crate::auth::keys::revoke(&conn, &custody, kid, now)
+        .await
+        .map_err(key_error);
+    conn.close().await.ok();
+    let revoked = revoked?;
+    match &revoked.replacement {
+        Some(new) => println!("revoked {kid}; {new} signs from now"),
+        None => println!("revoked {kid}"),
+    }
+    tracing::info!(%kid, replacement = ?revoked.replacement, "signing key revoked");
     Ok(())
 }
 
@@ -270,21 +317,40 @@ fn read_password() -> Result<String, AppError> {
     Ok(line.strip_suffix('\r').unwrap_or(line).to_owned())
 }
 
-async fn create_admin(settings: Settings, username: &str, email: &str) -> anyhow::Result<()> {
+async fn create_admin(
+    settings: Settings,
+    username: &str,
+    email: &str,
+    promote: bool,
+) -> anyhow::Result<()> {
     use crate::{
         config::HashBudget,
-        service::admin::{self, CreateAdmin},
+        service::admin::{self, CreateAdmin, Existing},
+    };
+    let existing = if promote {
+        Existing::Promote
+    } else {
+        Existing::Refuse
     };
     let conn = connect(&settings).await?;
     db::migrate(&conn).await?;
     let hasher = Hasher::new(settings.password_hash, HashBudget::for_tool(1))
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let outcome = admin::create_admin(&conn, &hasher, username, email, read_password).await;
+    let outcome =
+        admin::create_admin(&conn, &hasher, username, email, existing, read_password).await;
     conn.close().await.ok();
     match outcome {
         Ok(CreateAdmin::Created(id)) => println!("created administrator {username} ({id})"),
-        Ok(CreateAdmin::Promoted(id)) => println!("made {id} an administrator"),
+        Ok(CreateAdmin::Promoted {
+            id,
+            username,
+            email,
+            sessions_ended,
+        }) => println!(
+            "promoted {username} <{email}> ({id}) to administrator; {sessions_ended} of its \
+             sessions ended"
+        ),
         Err(AppError::BadUserInput { field, message }) => anyhow::bail!("{field}: {message}"),
         Err(err) => return Err(anyhow::anyhow!("{err:?}")),
     }

@@ -82,10 +82,18 @@ pub async fn build_state(
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))
         .context("cannot start the password hasher")?;
-    let keys = KeyRing::load(db.clone(), settings.access_token_ttl, clock.now())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
-        .context("cannot load the signing keys")?;
+    let keys = KeyRing::load(
+        db.clone(),
+        settings.key_custody(),
+        settings.access_token_ttl,
+        clock.now(),
+    )
+    .await
+    .map_err(|e| match e {
+        crate::error::AppError::Internal(cause) => cause,
+        other => anyhow::anyhow!("{other:?}"),
+    })
+    .context("cannot load the signing keys")?;
     let settings_media_dir = settings.media_dir.clone();
     let public_url = settings
         .public_url

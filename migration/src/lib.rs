@@ -11,6 +11,7 @@ mod m20261124_000003_create_sessions;
 mod m20261124_000004_create_signing_keys;
 mod m20261124_000005_create_rate_counters;
 mod m20261124_000006_create_mail_tables;
+mod m20261130_000007_account_integrity;
 
 /// The ordered list of authql's migrations.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_create_signing_keys::Migration),
             Box::new(m20261124_000005_create_rate_counters::Migration),
             Box::new(m20261124_000006_create_mail_tables::Migration),
+            Box::new(m20261130_000007_account_integrity::Migration),
         ]
     }
 }

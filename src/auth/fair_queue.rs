@@ -237,6 +237,11 @@ impl FairQueue {
         }
     }
 
+    /// How many turns there are in all.
+    pub fn permits(&self) -> usize {
+        self.limits.permits.max(1)
+    }
+
     /// Turns free right now and places taken in the queue (for tests and metrics).
     pub fn snapshot(&self) -> (usize, usize) {
         let inner = lock(&self.inner);

@@ -91,31 +91,47 @@ pub async fn verify(
     if token.len() > 4096 {
         return Err(refused());
     }
-    if let Some(claims) = cache.get(token) {
-        return check_time(claims, now);
+    if let Some((kid, claims)) = cache.get(token) {
+        // A key revoked since is forgotten with every token it verified.
+        if !keys.verifies(&kid) {
+            cache.forget_kid(&kid);
+            return Err(refused());
+        }
+        return check_time(claims, config, now);
     }
-    let claims = verify_signature_and_claims(keys, config, token, now).await?;
-    let claims = check_time(claims, now)?;
-    cache.put(token, &claims);
+    let (kid, claims) = verify_signature_and_claims(keys, config, token, now).await?;
+    let claims = check_time(claims, config, now)?;
+    cache.put(token, kid, &claims);
     Ok(claims)
 }
 
-/// Time is checked against authql's clock, with a 30 s leeway (not the library's 60).
-fn check_time(claims: AccessClaims, now: DateTime<Utc>) -> Result<AccessClaims, AppError> {
+/// Time is checked against authql's clock, with a 30 s leeway (not the library's 60); a
+/// token may not live longer than authql issues them for (`exp − iat` at most the
+/// configured lifetime), so one minted with a stolen key for years is refused too.
+fn check_time(
+    claims: AccessClaims,
+    config: &TokenConfig,
+    now: DateTime<Utc>,
+) -> Result<AccessClaims, AppError> {
     let leeway = i64::try_from(LEEWAY.as_secs()).unwrap_or(30);
+    let lifetime = i64::try_from(config.ttl.as_secs()).unwrap_or(i64::MAX);
     let now = now.timestamp();
-    if claims.exp + leeway < now || claims.iat - leeway > now {
+    if claims.exp.saturating_add(leeway) < now
+        || claims.iat.saturating_sub(leeway) > now
+        || claims.exp.saturating_sub(claims.iat) > lifetime
+    {
         return Err(refused());
     }
     Ok(claims)
 }
 
+/// The token's key id and its verified claims.
 async fn verify_signature_and_claims(
     keys: &KeyRing,
     config: &TokenConfig,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<AccessClaims, AppError> {
+) -> Result<(String, AccessClaims), AppError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| refused())?;
     let typ_ok = header.typ.as_deref().is_some_and(|t| {
         t.eq_ignore_ascii_case(TYP) || t.eq_ignore_ascii_case("application/at+jwt")
@@ -123,8 +139,8 @@ async fn verify_signature_and_claims(
     if header.alg != Algorithm::EdDSA || !typ_ok || header.crit.is_some() {
         return Err(refused());
     }
-    let kid = header.kid.as_deref().ok_or_else(refused)?;
-    let key = keys.verifying_key(kid, now).await.ok_or_else(refused)?;
+    let kid = header.kid.ok_or_else(refused)?;
+    let key = keys.verifying_key(&kid, now).await.ok_or_else(refused)?;
 
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.set_issuer(&[&config.issuer]);
@@ -140,7 +156,7 @@ async fn verify_signature_and_claims(
     if claims.client_id != config.client_id {
         return Err(refused());
     }
-    Ok(claims)
+    Ok((kid, claims))
 }
 
 /// Access tokens whose signature and claims were verified already, so a client that sends
@@ -149,23 +165,31 @@ async fn verify_signature_and_claims(
 /// checked on every use. Bounded: when full, it starts over.
 #[derive(Debug, Default)]
 pub struct VerifiedTokens {
-    entries: std::sync::Mutex<std::collections::HashMap<String, AccessClaims>>,
+    /// Token → the key id that verified it, and its claims.
+    entries: std::sync::Mutex<std::collections::HashMap<String, (String, AccessClaims)>>,
 }
 
 /// Tokens remembered at most (a few MiB).
 const CACHE_CAPACITY: usize = 10_000;
 
 impl VerifiedTokens {
-    fn get(&self, token: &str) -> Option<AccessClaims> {
+    fn get(&self, token: &str) -> Option<(String, AccessClaims)> {
         self.entries.lock().ok()?.get(token).cloned()
     }
 
-    fn put(&self, token: &str, claims: &AccessClaims) {
+    fn put(&self, token: &str, kid: String, claims: &AccessClaims) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= CACHE_CAPACITY {
                 entries.clear();
             }
-            entries.insert(token.to_owned(), claims.clone());
+            entries.insert(token.to_owned(), (kid, claims.clone()));
+        }
+    }
+
+    /// Forgets every token the key `kid` verified (it was revoked).
+    pub fn forget_kid(&self, kid: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, (k, _)| k != kid);
         }
     }
 }

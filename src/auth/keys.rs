@@ -13,7 +13,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::{
     Algorithm, DecodingKey, EncodingKey,
@@ -21,6 +20,7 @@ use jsonwebtoken::{
 };
 use sea_orm::DatabaseConnection;
 
+use super::custody::Custody;
 use crate::{
     entity::signing_keys::{self, PrivateKey},
     error::AppError,
@@ -54,8 +54,10 @@ pub fn publish_after_retirement(access_ttl: Duration) -> Duration {
     access_ttl + LEEWAY + RELOAD_INTERVAL
 }
 
-/// A freshly generated key that signs from `activates_at`, ready to store.
+/// A freshly generated key that signs from `activates_at`, ready to store (its private
+/// half in `custody`'s form).
 fn generate(
+    custody: &Custody,
     now: DateTime<Utc>,
     activates_at: DateTime<Utc>,
 ) -> Result<signing_keys::Model, AppError> {
@@ -69,13 +71,15 @@ fn generate(
         jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(okp) => okp.x.clone(),
         _ => return Err(AppError::internal(anyhow::anyhow!("not an OKP key"))),
     };
+    let private_key = PrivateKey(custody.seal(&kid, &der).map_err(AppError::internal)?);
     Ok(signing_keys::Model {
         kid,
-        private_key: PrivateKey(STANDARD.encode(&der)),
+        private_key,
         public_key: x,
         created_at: now,
         activates_at,
         retired_at: None,
+        revoked_at: None,
     })
 }
 
@@ -92,11 +96,52 @@ fn public_jwk(der: &[u8]) -> Result<Jwk, AppError> {
     Ok(jwk)
 }
 
-fn jwk_of(row: &signing_keys::Model) -> Result<Jwk, AppError> {
-    let der = STANDARD
-        .decode(&row.private_key.0)
-        .map_err(AppError::internal)?;
-    public_jwk(&der)
+/// The public JWK of a stored key, from its public half alone.
+fn jwk_of(row: &signing_keys::Model) -> Jwk {
+    use jsonwebtoken::jwk::{
+        AlgorithmParameters, CommonParameters, EllipticCurve, OctetKeyPairParameters,
+        OctetKeyPairType,
+    };
+    Jwk {
+        common: CommonParameters {
+            public_key_use: Some(PublicKeyUse::Signature),
+            key_algorithm: Some(KeyAlgorithm::EdDSA),
+            key_id: Some(row.kid.clone()),
+            ..CommonParameters::default()
+        },
+        algorithm: AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+            key_type: OctetKeyPairType::OctetKeyPair,
+            curve: EllipticCurve::Ed25519,
+            x: row.public_key.clone(),
+        }),
+    }
+}
+
+/// Opens (and so checks) every stored key with `custody`, and seals those stored in clear
+/// when `custody` seals: the migration of keys stored before sealing existed. Refuses a
+/// sealed key without a key to open it, and a key this one does not open.
+///
+/// # Errors
+/// A [`CustodyError`] (as an internal error carrying its message) or a database error.
+pub async fn seal_stored_keys(db: &DatabaseConnection, custody: &Custody) -> Result<u64, AppError> {
+    let mut sealed = 0;
+    // A revoked key is never used again: it need not open.
+    let rows = repo::signing_keys::all(db).await?;
+    for row in rows.into_iter().filter(|r| r.revoked_at.is_none()) {
+        let der = custody
+            .open(&row.kid, &row.private_key.0)
+            .map_err(AppError::internal)?;
+        if custody.seals() && !Custody::is_sealed(&row.private_key.0) {
+            let stored = custody.seal(&row.kid, &der).map_err(AppError::internal)?;
+            if repo::signing_keys::reseal(db, &row.kid, &row.private_key.0, stored).await? {
+                sealed += 1;
+            }
+        }
+    }
+    if sealed > 0 {
+        tracing::info!(sealed, "signing keys stored in clear are sealed now");
+    }
+    Ok(sealed)
 }
 
 /// Makes sure a key exists, creating the first one if there is none. (Replicas starting
@@ -104,11 +149,15 @@ fn jwk_of(row: &signing_keys::Model) -> Result<Jwk, AppError> {
 ///
 /// # Errors
 /// Only internal ones.
-pub async fn ensure_active(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<(), AppError> {
+pub async fn ensure_active(
+    db: &DatabaseConnection,
+    custody: &Custody,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
     if !repo::signing_keys::current(db).await?.is_empty() {
         return Ok(());
     }
-    repo::signing_keys::insert(db, generate(now, now)?).await?;
+    repo::signing_keys::insert(db, generate(custody, now, now)?).await?;
     tracing::info!("generated the first signing key");
     Ok(())
 }
@@ -120,14 +169,54 @@ pub async fn ensure_active(db: &DatabaseConnection, now: DateTime<Utc>) -> Resul
 /// Only internal ones.
 pub async fn rotate(
     db: &DatabaseConnection,
+    custody: &Custody,
     now: DateTime<Utc>,
     delay: Duration,
 ) -> Result<(String, DateTime<Utc>), AppError> {
     let activates_at = now + TimeDelta::from_std(delay).map_err(AppError::internal)?;
-    let key = generate(now, activates_at)?;
+    let key = generate(custody, now, activates_at)?;
     let kid = key.kid.clone();
     repo::signing_keys::stage(db, key).await?;
     Ok((kid, activates_at))
+}
+
+/// What `revoke-key` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revoked {
+    /// The key that signs from now on, when the revoked one was signing (or about to) and
+    /// no other key could take over.
+    pub replacement: Option<String>,
+}
+
+/// Revokes the key `kid`: from now it neither signs nor verifies, and is no longer
+/// published; every replica drops it at its next key refresh ([`RELOAD_INTERVAL`]), and
+/// with it the tokens it had verified. When no key is left to sign, a new one signs at once.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown or already revoked key; otherwise only internal ones.
+pub async fn revoke(
+    db: &DatabaseConnection,
+    custody: &Custody,
+    kid: &str,
+    now: DateTime<Utc>,
+) -> Result<Revoked, AppError> {
+    let txn = crate::db::begin_write(db).await?;
+    if repo::signing_keys::revoke(&txn, kid, now).await?.is_none() {
+        return Err(AppError::NotFound(
+            "No signing key with this id (or it is revoked already)",
+        ));
+    }
+    let replacement = if repo::signing_keys::current(&txn).await?.is_empty() {
+        let key = generate(custody, now, now)?;
+        let kid = key.kid.clone();
+        repo::signing_keys::insert(&txn, key).await?;
+        Some(kid)
+    } else {
+        // A staged key (rotate-keys) takes over now rather than when it was due.
+        None
+    };
+    txn.commit().await?;
+    Ok(Revoked { replacement })
 }
 
 /// A key this process may sign with, and when.
@@ -149,25 +238,30 @@ struct Loaded {
 /// The keys this process signs and verifies with, cached from the database.
 pub struct KeyRing {
     db: DatabaseConnection,
+    custody: Custody,
     access_ttl: Duration,
     loaded: RwLock<Loaded>,
     last_reload: Mutex<Instant>,
 }
 
 impl KeyRing {
-    /// Ensures a signing key exists, then loads every published key.
+    /// Checks every stored key opens with `custody` (sealing those in clear when it
+    /// seals), ensures a signing key exists, then loads every published key.
     ///
     /// # Errors
-    /// Only internal ones.
+    /// A key that `custody` cannot open (its message says why); otherwise only internal ones.
     pub async fn load(
         db: DatabaseConnection,
+        custody: Custody,
         access_ttl: Duration,
         now: DateTime<Utc>,
     ) -> Result<Self, AppError> {
-        ensure_active(&db, now).await?;
-        let loaded = Self::fetch(&db, access_ttl, now).await?;
+        seal_stored_keys(&db, &custody).await?;
+        ensure_active(&db, &custody, now).await?;
+        let loaded = Self::fetch(&db, &custody, access_ttl, now).await?;
         Ok(Self {
             db,
+            custody,
             access_ttl,
             loaded: RwLock::new(loaded),
             last_reload: Mutex::new(Instant::now()),
@@ -176,6 +270,7 @@ impl KeyRing {
 
     async fn fetch(
         db: &DatabaseConnection,
+        custody: &Custody,
         access_ttl: Duration,
         now: DateTime<Utc>,
     ) -> Result<Loaded, AppError> {
@@ -191,10 +286,10 @@ impl KeyRing {
                 row.kid.clone(),
                 DecodingKey::from_ed_components(x).map_err(AppError::internal)?,
             );
-            jwks.push(jwk_of(row)?);
+            jwks.push(jwk_of(row));
             if row.retired_at.is_none_or(|r| r > now) {
-                let der = STANDARD
-                    .decode(&row.private_key.0)
+                let der = custody
+                    .open(&row.kid, &row.private_key.0)
                     .map_err(AppError::internal)?;
                 signers.push(Signer {
                     kid: row.kid.clone(),
@@ -218,7 +313,7 @@ impl KeyRing {
     /// # Errors
     /// Only internal ones.
     pub async fn reload(&self, now: DateTime<Utc>) -> Result<(), AppError> {
-        let fresh = Self::fetch(&self.db, self.access_ttl, now).await?;
+        let fresh = Self::fetch(&self.db, &self.custody, self.access_ttl, now).await?;
         if let Ok(mut loaded) = self.loaded.write() {
             *loaded = fresh;
         }
@@ -267,6 +362,14 @@ impl KeyRing {
         None
     }
 
+    /// Whether tokens signed with `kid` still verify (the key was not revoked or dropped
+    /// at the last refresh).
+    pub fn verifies(&self, kid: &str) -> bool {
+        self.loaded
+            .read()
+            .is_ok_and(|l| l.verifying.contains_key(kid))
+    }
+
     fn cached(&self, kid: &str) -> Option<DecodingKey> {
         self.loaded.read().ok()?.verifying.get(kid).cloned()
     }
@@ -282,20 +385,25 @@ impl KeyRing {
 
 #[cfg(test)]
 mod tests {
+    use base64::{Engine as _, engine::general_purpose::STANDARD};
+
     use super::*;
 
     #[test]
     fn a_generated_key_has_a_thumbprint_kid_and_a_32_byte_public_key() {
-        let key = generate(Utc::now(), Utc::now()).unwrap();
+        let key = generate(&Custody::Clear, Utc::now(), Utc::now()).unwrap();
         assert_eq!(key.kid.len(), 43, "{}", key.kid);
         let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(&key.public_key)
             .unwrap();
         assert_eq!(x.len(), 32);
+        let der = STANDARD.decode(&key.private_key.0).unwrap();
         assert_eq!(
-            jwk_of(&key).unwrap().common.key_id.as_deref(),
+            public_jwk(&der).unwrap().common.key_id.as_deref(),
             Some(key.kid.as_str())
         );
+        // The JWK published from the public half alone is the same key.
+        assert_eq!(jwk_of(&key), public_jwk(&der).unwrap());
         assert!(!format!("{key:?}").contains(&key.private_key.0));
     }
 }

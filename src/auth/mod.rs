@@ -1,5 +1,6 @@
 //! Credentials: password hashing, opaque tokens, and EdDSA access tokens with their keys.
 
+pub mod custody;
 pub mod fair_queue;
 pub mod jwt;
 pub mod keys;

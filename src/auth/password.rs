@@ -64,6 +64,11 @@ enum Job {
     },
 }
 
+/// Every hashing turn, held by [`Hasher::pause`] until dropped.
+pub struct Paused {
+    _turns: Vec<super::fair_queue::Turn>,
+}
+
 /// Hashes and verifies passwords without blocking the async runtime.
 #[derive(Clone)]
 pub struct Hasher {
@@ -310,6 +315,33 @@ impl Hasher {
         answer
             .await
             .map_err(|_| AppError::internal(anyhow::anyhow!("a hasher thread failed")))
+    }
+
+    /// Takes every hashing turn until the guard is dropped: new hashes and verifications
+    /// wait meanwhile (and are refused after `PASSWORD_HASH_WAIT`). For holding requests
+    /// at their password check: maintenance, and tests that must force a race
+    /// deterministically.
+    ///
+    /// # Errors
+    /// `RATE_LIMITED` when the turns do not all come free within the wait.
+    pub async fn pause(&self) -> Result<Paused, AppError> {
+        let mut turns = Vec::new();
+        for _ in 0..self.turns.permits() {
+            let turn =
+                self.turns
+                    .turn(&ClientKey::of(None))
+                    .await
+                    .map_err(|_| AppError::RateLimited {
+                        retry_after_secs: 1,
+                    })?;
+            turns.push(turn);
+        }
+        Ok(Paused { _turns: turns })
+    }
+
+    /// Requests waiting for a hashing turn right now.
+    pub fn waiting(&self) -> usize {
+        self.turns.snapshot().1
     }
 
     /// How many hashes this hasher has computed (new ones and verifications).

@@ -201,6 +201,13 @@ pub const VARIABLES: &[Variable] = &[
         false,
     ),
     var(
+        "SIGNING_KEY_ENCRYPTION_KEY",
+        None,
+        "base64 of 32 random bytes (openssl rand -base64 32) sealing the private signing keys \
+         at rest; required in production; keys stored in clear are sealed at start",
+        true,
+    ),
+    var(
         "ACCESS_TOKEN_TTL",
         Some("15m"),
         "lifetime of an access token (e.g. 15m)",
@@ -233,7 +240,16 @@ pub const VARIABLES: &[Variable] = &[
     var(
         "LOGIN_MAX_FAILURES",
         Some("10"),
-        "failed logins per account name within LOGIN_THROTTLE_WINDOW before RATE_LIMITED",
+        "failed logins on one account (whichever name is typed; an unknown name by name) \
+         from one client address within LOGIN_THROTTLE_WINDOW before RATE_LIMITED",
+        false,
+    ),
+    var(
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+        Some("50"),
+        "failed logins on one account from all addresses within LOGIN_THROTTLE_WINDOW before \
+         it is locked (its owner is mailed a link that unlocks it for the address opening it; \
+         a completed password reset lifts the lock)",
         false,
     ),
     var(
@@ -490,6 +506,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// The 32-byte key that seals the private signing keys. `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealingKey(pub [u8; 32]);
+
+impl std::fmt::Debug for SealingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealingKey(***)")
+    }
+}
+
 /// A value that must never be printed: `Debug` shows only that it is there.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -621,6 +647,8 @@ pub struct Settings {
     pub jwt_audience: String,
     pub jwt_client_id: String,
     pub access_token_ttl: Duration,
+    /// The key sealing the private signing keys at rest.
+    pub signing_key_encryption_key: Option<SealingKey>,
     pub refresh_token_ttl: Duration,
     pub session_max_age: Duration,
     pub refresh_reuse_grace: Duration,
@@ -632,6 +660,7 @@ pub struct Settings {
     pub trusted_proxies: Vec<Cidr>,
     pub login_max_failures: u32,
     pub login_max_failures_per_ip: u32,
+    pub login_max_failures_per_account: u32,
     pub login_throttle_window: Duration,
     pub login_max_successes: u32,
     pub signup_max_per_ip: u32,
@@ -811,6 +840,9 @@ impl Settings {
             jwt_issuer: r.parse("JWT_ISSUER", parse::non_empty)?,
             jwt_audience: r.parse("JWT_AUDIENCE", parse::non_empty)?,
             jwt_client_id: r.parse("JWT_CLIENT_ID", parse::non_empty)?,
+            signing_key_encryption_key: r
+                .parse_opt("SIGNING_KEY_ENCRYPTION_KEY", parse::sealing_key)?
+                .map(SealingKey),
             access_token_ttl: r.parse("ACCESS_TOKEN_TTL", |v| {
                 parse::duration_in(v, Duration::from_secs(30), Duration::from_secs(24 * 3600))
             })?,
@@ -888,6 +920,9 @@ impl Settings {
             login_max_failures: r
                 .parse("LOGIN_MAX_FAILURES", |v| parse::number_in(v, 1, 10_000))?,
             login_max_failures_per_ip: r.parse("LOGIN_MAX_FAILURES_PER_IP", |v| {
+                parse::number_in(v, 1, 1_000_000)
+            })?,
+            login_max_failures_per_account: r.parse("LOGIN_MAX_FAILURES_PER_ACCOUNT", |v| {
                 parse::number_in(v, 1, 1_000_000)
             })?,
             login_throttle_window: r.parse("LOGIN_THROTTLE_WINDOW", |v| {
@@ -969,6 +1004,13 @@ impl Settings {
         if self.cors_origins == CorsOrigins::Any {
             return unsafe_("CORS_ORIGINS", "`*` lets any website call the API");
         }
+        if self.signing_key_encryption_key.is_none() {
+            return unsafe_(
+                "SIGNING_KEY_ENCRYPTION_KEY",
+                "must be set (base64 of 32 random bytes) so that the private signing keys are \
+                 sealed at rest",
+            );
+        }
         if self.amqp_url.is_none() && self.smtp_url.is_none() {
             return unsafe_(
                 "SMTP_URL",
@@ -991,6 +1033,11 @@ impl Settings {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| (*v).to_owned())
         })
+    }
+
+    /// How the private signing keys are kept at rest.
+    pub fn key_custody(&self) -> crate::auth::custody::Custody {
+        crate::auth::custody::Custody::new(self.signing_key_encryption_key.as_ref().map(|k| &k.0))
     }
 
     pub fn is_production(&self) -> bool {

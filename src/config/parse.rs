@@ -287,3 +287,23 @@ pub(super) fn boolean(v: &str) -> Result<bool, String> {
         _ => Err("expected true or false".into()),
     }
 }
+
+/// Base64 (standard or URL-safe, padded or not) of exactly 32 bytes.
+pub(super) fn sealing_key(v: &str) -> Result<[u8; 32], String> {
+    use base64::{
+        Engine as _,
+        engine::general_purpose::{STANDARD, URL_SAFE},
+    };
+    let v = v.trim();
+    let padded = format!("{v}{}", "=".repeat((4 - v.len() % 4) % 4));
+    let bytes = STANDARD
+        .decode(&padded)
+        .or_else(|_| URL_SAFE.decode(&padded))
+        .map_err(|_| "expected base64 of 32 random bytes (openssl rand -base64 32)".to_owned())?;
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+        format!(
+            "expected 32 bytes, got {}: generate one with openssl rand -base64 32",
+            bytes.len()
+        )
+    })
+}

@@ -95,6 +95,10 @@ fn an_empty_metrics_bind_disables_the_metrics_listener() {
 fn production_refuses_a_missing_or_plain_http_app_url() {
     let prod = [
         ("APP_ENV", "production"),
+        (
+            "SIGNING_KEY_ENCRYPTION_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        ),
         ("SMTP_URL", "smtp://mail:25"),
         ("PUBLIC_URL", "https://auth.example.com"),
     ];
@@ -109,6 +113,10 @@ fn production_refuses_wildcard_cors_and_the_dev_mailbox() {
         ("APP_ENV", "production"),
         ("APP_URL", "https://app.example.com"),
         ("PUBLIC_URL", "https://auth.example.com"),
+        (
+            "SIGNING_KEY_ENCRYPTION_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        ),
     ];
     let cors = [
         &base[..],
@@ -240,6 +248,10 @@ fn introspection_and_suggestions_default_by_environment() {
     assert!(dev.graphql.introspection && dev.graphql.suggestions);
     let prod = settings(&[
         ("APP_ENV", "production"),
+        (
+            "SIGNING_KEY_ENCRYPTION_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        ),
         ("APP_URL", "https://app.example.com"),
         ("PUBLIC_URL", "https://auth.example.com"),
         ("SMTP_URL", "smtp://mail:25"),
@@ -256,4 +268,39 @@ fn introspection_and_suggestions_default_by_environment() {
         error_for(&[("GRAPHQL_INTROSPECTION", "maybe")]).variable(),
         "GRAPHQL_INTROSPECTION"
     );
+}
+
+#[test]
+fn production_requires_a_signing_key_encryption_key_of_32_bytes() {
+    let base = [
+        ("APP_ENV", "production"),
+        ("APP_URL", "https://app.example.com"),
+        ("PUBLIC_URL", "https://auth.example.com"),
+        ("AMQP_URL", "amqp://127.0.0.1:5672/%2f"),
+    ];
+    assert_eq!(error_for(&base).variable(), "SIGNING_KEY_ENCRYPTION_KEY");
+    for bad in [
+        "",
+        "not base64!",
+        "AAECAwQFBgcICQoLDA0ODw==",
+        &"A".repeat(64),
+    ] {
+        let vars = [&base[..], &[("SIGNING_KEY_ENCRYPTION_KEY", bad)]].concat();
+        let err = error_for(&vars);
+        assert_eq!(err.variable(), "SIGNING_KEY_ENCRYPTION_KEY", "{bad:?}");
+        assert!(!err.to_string().contains(bad) || bad.is_empty(), "{err}");
+    }
+    // Standard or URL-safe base64, padded or not.
+    for good in [
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+        "-_-_AwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+    ] {
+        let vars = [&base[..], &[("SIGNING_KEY_ENCRYPTION_KEY", good)]].concat();
+        let s = settings(&vars).unwrap();
+        assert!(s.key_custody().seals(), "{good}");
+        assert!(!format!("{s:?}").contains(good));
+    }
+    // Development runs without one (keys in clear, sealed once it is set).
+    assert!(!settings(&[]).unwrap().key_custody().seals());
 }

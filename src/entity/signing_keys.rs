@@ -2,7 +2,9 @@
 
 use sea_orm::entity::prelude::*;
 
-/// A private key (PKCS#8 DER, base64). Its `Debug` never prints it.
+/// A private key as stored: sealed (`sealed:v1:` and base64 of nonce, ciphertext and tag,
+/// see `auth::keys`), or, without `SIGNING_KEY_ENCRYPTION_KEY` in development, PKCS#8 DER
+/// in base64. Its `Debug` never prints it.
 #[derive(Clone, PartialEq, Eq, DeriveValueType)]
 pub struct PrivateKey(pub String);
 
@@ -25,6 +27,8 @@ pub struct Model {
     pub activates_at: DateTimeUtc,
     /// When a newer key took over.
     pub retired_at: Option<DateTimeUtc>,
+    /// When `authql revoke-key` withdrew it: it neither signs nor verifies from then on.
+    pub revoked_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -30,6 +30,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub last_login_at: Option<DateTimeUtc>,
+    /// Bumped by every password change and reset: a login only starts a session if the
+    /// version it checked the password of is still the stored one.
+    pub credential_version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

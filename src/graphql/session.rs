@@ -1,4 +1,5 @@
-//! Session resolvers: `login`, `refresh`, `logout`, `logoutAll`, `sessions`, `revokeSession`.
+//! Session resolvers: `login`, `unlockAccount`, `refresh`, `logout`, `logoutAll`,
+//! `sessions`, `revokeSession`.
 
 use async_graphql::{Context, ID, Object, Result, ResultExt};
 
@@ -6,7 +7,11 @@ use super::{
     context,
     types::{AuthPayload, LoginInput, Session},
 };
-use crate::{domain::Password, error::AppError, service::sessions};
+use crate::{
+    domain::Password,
+    error::AppError,
+    service::{passwords, sessions},
+};
 
 #[derive(Default)]
 pub struct SessionQuery;
@@ -27,7 +32,9 @@ pub struct SessionMutation;
 #[Object]
 impl SessionMutation {
     /// Signs in with a username or email and a password, starting a session. Failed
-    /// attempts are throttled per account name and per client address (`RATE_LIMITED`).
+    /// attempts are throttled per account (whichever of its names is typed) from each
+    /// client address, per account from all addresses, and per client address
+    /// (`RATE_LIMITED`).
     async fn login(
         &self,
         ctx: &Context<'_>,
@@ -47,6 +54,23 @@ impl SessionMutation {
             .await
             .extend()?;
         Ok(issued.into())
+    }
+
+    /// Lets the device that opens the link in a "someone is trying to sign in" mail sign in
+    /// to its locked account again (for one login window; its own failed attempts are
+    /// forgotten). The link works once. Answers `true`, or `BAD_USER_INPUT` on `token` for
+    /// a link that is invalid, spent or expired.
+    async fn unlock_account(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `token` parameter of the link in the mail.")] token: String,
+    ) -> Result<bool> {
+        let state = context::state(ctx)?;
+        let req = context::request(ctx)?;
+        passwords::unlock_account(state, &token, &req.client.key())
+            .await
+            .extend()?;
+        Ok(true)
     }
 
     /// Exchanges a refresh token for a new pair; the presented token is spent. Presenting a

@@ -41,15 +41,18 @@ pub enum MailKind {
     PasswordReset,
     /// Notice: someone tried to sign up with an address that has an account.
     SignupAttempt,
+    /// Notice: failed logins locked the account; a link unlocks it for the owner.
+    SignInAttempts,
 }
 
 impl MailKind {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::VerifyEmail,
         Self::ResetPassword,
         Self::PasswordChanged,
         Self::PasswordReset,
         Self::SignupAttempt,
+        Self::SignInAttempts,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +62,7 @@ impl MailKind {
             Self::PasswordChanged => "password_changed",
             Self::PasswordReset => "password_reset",
             Self::SignupAttempt => "signup_attempt",
+            Self::SignInAttempts => "sign_in_attempts",
         }
     }
 

@@ -28,6 +28,7 @@ fn sources(kind: MailKind) -> (&'static str, &'static str) {
         MailKind::PasswordChanged => pair!("password_changed"),
         MailKind::PasswordReset => pair!("password_reset"),
         MailKind::SignupAttempt => pair!("signup_attempt"),
+        MailKind::SignInAttempts => pair!("sign_in_attempts"),
     }
 }
 

@@ -14,6 +14,8 @@ use crate::{
 pub enum Purpose {
     VerifyEmail,
     ResetPassword,
+    /// Lets the address that opens it past an account-wide login lock.
+    UnlockAccount,
 }
 
 impl Purpose {
@@ -21,6 +23,7 @@ impl Purpose {
         match self {
             Self::VerifyEmail => "verify_email",
             Self::ResetPassword => "reset_password",
+            Self::UnlockAccount => "unlock_account",
         }
     }
 }

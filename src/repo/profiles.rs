@@ -43,6 +43,9 @@ pub async fn find_public_by_username(
             .eq(username_lower),
         )
         .filter(users::Column::IsActive.eq(true))
+        // Public once the owner proved the address: before, whether an account exists for
+        // a name says whether a sign-up's email was new.
+        .filter(users::Column::EmailVerified.eq(true))
         .into_model::<PublicProfileRow>()
         .one(db)
         .await

@@ -107,6 +107,58 @@ pub async fn clear(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
     .map(|_| ())
 }
 
+/// Starts `key` afresh: one hit in a window beginning `now`.
+///
+/// # Errors
+/// When the statement fails.
+pub async fn start(db: &impl ConnectionTrait, key: &str, now: DateTime<Utc>) -> Result<(), DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "INSERT INTO rate_counters (key, hits, window_start) VALUES ($1, 1, $2) \
+         ON CONFLICT (key) DO UPDATE SET hits = 1, window_start = $2",
+        [key.into(), now.into()],
+    ))
+    .await
+    .map(|_| ())
+}
+
+/// The hits on `key` and when its window started, if that window began after
+/// `window_floor` (is still running).
+///
+/// # Errors
+/// When the query fails.
+pub async fn live(
+    db: &impl ConnectionTrait,
+    key: &str,
+    window_floor: DateTime<Utc>,
+) -> Result<Option<(i32, DateTime<Utc>)>, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "SELECT hits, window_start FROM rate_counters WHERE key = $1 AND window_start > $2",
+            [key.into(), window_floor.into()],
+        ))
+        .await?;
+    row.map(|r| Ok((r.try_get("", "hits")?, r.try_get("", "window_start")?)))
+        .transpose()
+}
+
+/// Forgets `key` and every key that starts with `key` followed by `@` (its per-address
+/// counters).
+///
+/// # Errors
+/// When the statement fails.
+pub async fn clear_with_prefix(db: &impl ConnectionTrait, key: &str) -> Result<u64, DbErr> {
+    let prefix = format!("{key}@");
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "DELETE FROM rate_counters WHERE key = $1 OR substr(key, 1, length($2)) = $2",
+        [key.into(), prefix.into()],
+    ))
+    .await
+    .map(|r| r.rows_affected())
+}
+
 /// Deletes counters whose window is over.
 ///
 /// # Errors

@@ -83,6 +83,24 @@ pub async fn find_live_user(
         .await
 }
 
+/// Whether the session is live now.
+///
+/// # Errors
+/// When the query fails.
+pub async fn is_live(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use sea_orm::PaginatorTrait;
+    Ok(Entity::find()
+        .filter(Column::Id.eq(id))
+        .filter(live(now))
+        .count(db)
+        .await?
+        == 1)
+}
+
 /// A user's live sessions, most recently used first.
 ///
 /// # Errors

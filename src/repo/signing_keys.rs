@@ -8,13 +8,15 @@ use sea_orm::{
 
 use crate::entity::signing_keys::{self, Column, Entity};
 
-/// Keys not yet retired (the signing one, and one staged to take over), newest first.
+/// Keys not yet retired nor revoked (the signing one, and one staged to take over), newest
+/// first.
 ///
 /// # Errors
 /// When the query fails.
 pub async fn current(db: &impl ConnectionTrait) -> Result<Vec<signing_keys::Model>, DbErr> {
     Entity::find()
         .filter(Column::RetiredAt.is_null())
+        .filter(Column::RevokedAt.is_null())
         .order_by_desc(Column::ActivatesAt)
         .all(db)
         .await
@@ -47,7 +49,8 @@ pub async fn stage(db: &DatabaseConnection, key: signing_keys::Model) -> Result<
     txn.commit().await
 }
 
-/// Keys still published: current ones and those retired after `retired_after`.
+/// Keys still published: current ones and those retired after `retired_after`; never a
+/// revoked one.
 ///
 /// # Errors
 /// When the query fails.
@@ -61,6 +64,7 @@ pub async fn published(
                 .add(Column::RetiredAt.is_null())
                 .add(Column::RetiredAt.gt(retired_after)),
         )
+        .filter(Column::RevokedAt.is_null())
         .order_by_desc(Column::ActivatesAt)
         .all(db)
         .await
@@ -75,8 +79,65 @@ pub async fn delete_retired_before(
     retired_before: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     Entity::delete_many()
-        .filter(Column::RetiredAt.lt(retired_before))
+        .filter(
+            Condition::any()
+                .add(Column::RetiredAt.lt(retired_before))
+                .add(Column::RevokedAt.lt(retired_before)),
+        )
         .exec(db)
         .await
         .map(|r| r.rows_affected)
+}
+
+/// Every stored key, revoked ones included.
+///
+/// # Errors
+/// When the query fails.
+pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<signing_keys::Model>, DbErr> {
+    Entity::find().order_by_asc(Column::CreatedAt).all(db).await
+}
+
+/// Replaces the stored form of a key's private half (sealing a clear one), only if it is
+/// still `was` (a replica sealing it at the same moment is not overwritten).
+///
+/// # Errors
+/// When the update fails.
+pub async fn reseal(
+    db: &impl ConnectionTrait,
+    kid: &str,
+    was: &str,
+    stored: String,
+) -> Result<bool, DbErr> {
+    let result = Entity::update_many()
+        .col_expr(Column::PrivateKey, Expr::value(stored))
+        .filter(Column::Kid.eq(kid))
+        .filter(Column::PrivateKey.eq(was))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Revokes a key: from `now` it neither signs nor verifies, nor is it published. Returns
+/// the key as it was, if there is one with this id that was not revoked already.
+///
+/// # Errors
+/// When a statement fails.
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    kid: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<signing_keys::Model>, DbErr> {
+    let Some(key) = Entity::find_by_id(kid.to_owned())
+        .filter(Column::RevokedAt.is_null())
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(now))
+        .filter(Column::Kid.eq(kid))
+        .exec(db)
+        .await?;
+    Ok(Some(key))
 }

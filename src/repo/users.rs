@@ -48,6 +48,7 @@ pub async fn insert_with_profile(
         created_at: Set(now),
         updated_at: Set(now),
         last_login_at: Set(None),
+        credential_version: Set(0),
     };
     let user = users::Entity::insert(user).exec_with_returning(db).await?;
     profiles::Entity::insert(profiles::ActiveModel {
@@ -95,12 +96,44 @@ pub async fn find_by_username(
         .await
 }
 
-/// Whether a username (lower-cased) is taken.
+/// Whether a username (lower-cased) is taken: by an account, or held by a sign-up that
+/// created none (see [`hold_username`]).
 ///
 /// # Errors
 /// When the query fails.
 pub async fn username_taken(db: &impl ConnectionTrait, key: &str) -> Result<bool, DbErr> {
-    Ok(find_by_username(db, key).await?.is_some())
+    if find_by_username(db, key).await?.is_some() {
+        return Ok(true);
+    }
+    let held = db
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "SELECT 1 AS held FROM username_holds WHERE username_key = $1",
+            [key.into()],
+        ))
+        .await?;
+    Ok(held.is_some())
+}
+
+/// Holds a username (lower-cased) that a sign-up asked for without creating an account
+/// (its email had one), exactly as an unverified account would hold it: a second sign-up
+/// or a profile change is told it is taken either way.
+///
+/// # Errors
+/// When the statement fails.
+pub async fn hold_username(
+    db: &impl ConnectionTrait,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "INSERT INTO username_holds (username_key, created_at) VALUES ($1, $2) \
+         ON CONFLICT (username_key) DO NOTHING",
+        [key.into(), now.into()],
+    ))
+    .await
+    .map(|_| ())
 }
 
 /// The user with this (lower-cased) email.
@@ -128,7 +161,18 @@ pub async fn find_by_id(
     users::Entity::find_by_id(id).one(db).await
 }
 
-/// Records a successful login, storing a stronger hash of the password if one was made.
+/// What a login checked the password against: the account's credential version and the
+/// stored hash it read.
+#[derive(Debug, Clone)]
+pub struct CheckedCredential {
+    pub version: i32,
+    pub hash: PasswordHash,
+}
+
+/// Records a successful login, if the password it checked is still the stored one (the
+/// credential version has not moved) and the account is still active. A stronger hash of
+/// the password, if one was made, is written only over the hash it replaces. Returns
+/// whether the login stands; `false` means the credential changed meanwhile.
 ///
 /// # Errors
 /// When the update fails.
@@ -136,17 +180,27 @@ pub async fn record_login(
     db: &impl ConnectionTrait,
     id: Uuid,
     now: DateTime<Utc>,
+    checked: &CheckedCredential,
     rehashed: Option<PasswordHash>,
-) -> Result<(), DbErr> {
+) -> Result<bool, DbErr> {
+    use users::Column as C;
     let mut update = users::Entity::update_many()
-        .col_expr(users::Column::LastLoginAt, Expr::value(now))
-        .filter(users::Column::Id.eq(id));
+        .col_expr(C::LastLoginAt, Expr::value(now))
+        .filter(C::Id.eq(id))
+        .filter(C::CredentialVersion.eq(checked.version))
+        .filter(C::IsActive.eq(true));
     if let Some(hash) = rehashed {
-        update = update
-            .col_expr(users::Column::PasswordHash, Expr::value(hash.0))
-            .col_expr(users::Column::UpdatedAt, Expr::value(now));
+        update = update.col_expr(
+            C::PasswordHash,
+            Expr::case(
+                Expr::col(C::PasswordHash).eq(checked.hash.0.clone()),
+                Expr::value(hash.0),
+            )
+            .finally(Expr::col(C::PasswordHash))
+            .into(),
+        );
     }
-    update.exec(db).await.map(|_| ())
+    Ok(update.exec(db).await?.rows_affected == 1)
 }
 
 /// Marks a user's email verified.
@@ -167,7 +221,10 @@ pub async fn mark_email_verified(
         .map(|_| ())
 }
 
-/// Stores a new password hash.
+/// Stores a new password hash and bumps the credential version, so that no login that
+/// checked the old password can still start a session. With `expected`, only if the
+/// version is still that one (a change that raced a reset loses); returns whether it was
+/// stored.
 ///
 /// # Errors
 /// When the update fails.
@@ -175,15 +232,40 @@ pub async fn set_password(
     db: &impl ConnectionTrait,
     id: Uuid,
     hash: PasswordHash,
+    expected: Option<i32>,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    users::Entity::update_many()
-        .col_expr(users::Column::PasswordHash, Expr::value(hash.0))
-        .col_expr(users::Column::UpdatedAt, Expr::value(now))
-        .filter(users::Column::Id.eq(id))
-        .exec(db)
+) -> Result<bool, DbErr> {
+    use users::Column as C;
+    let mut update = users::Entity::update_many()
+        .col_expr(C::PasswordHash, Expr::value(hash.0))
+        .col_expr(C::CredentialVersion, Expr::col(C::CredentialVersion).add(1))
+        .col_expr(C::UpdatedAt, Expr::value(now))
+        .filter(C::Id.eq(id));
+    if let Some(version) = expected {
+        update = update.filter(C::CredentialVersion.eq(version));
+    }
+    Ok(update.exec(db).await?.rows_affected == 1)
+}
+
+/// The ids of the active administrators, locked until the transaction ends (on
+/// PostgreSQL `FOR UPDATE`; SQLite's write transaction holds the whole database), so that
+/// two changes that could each remove an administrator take turns and the second sees
+/// the first.
+///
+/// # Errors
+/// When the query fails.
+pub async fn lock_active_admins(db: &impl ConnectionTrait) -> Result<Vec<Uuid>, DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    users::Entity::find()
+        .select_only()
+        .column(users::Column::Id)
+        .filter(users::Column::IsAdmin.eq(true))
+        .filter(users::Column::IsActive.eq(true))
+        .order_by_asc(users::Column::Id)
+        .lock_exclusive()
+        .into_tuple()
+        .all(db)
         .await
-        .map(|_| ())
 }
 
 /// Changes to an account; `None` leaves a field as it is.

@@ -81,6 +81,11 @@ fn username_taken() -> AppError {
 /// Creates an unverified account with an empty profile and mails a verification link; for
 /// an email that already has an account, mails its owner a notice instead.
 ///
+/// Neither outcome can be told from the other: the answer, the work done (a hash and one
+/// write transaction), the username afterwards (an unverified account holds it; a sign-up
+/// for a taken email holds it in `username_holds`, so a second sign-up is told it is taken
+/// either way) and the public profile (shown only once the email is verified) are the same.
+///
 /// What costs a password hash comes last: invalid input, a client over its sign-up budget
 /// and a taken username are refused before it. The password is hashed before the email is
 /// looked up, so an email that already has an account costs the same time as a new one, and
@@ -113,6 +118,7 @@ pub async fn sign_up(
         return Err(username_taken());
     }
     if let Some(owner) = repo::users::find_by_email(&txn, &email_key).await? {
+        repo::users::hold_username(&txn, &username_key, now).await?;
         notify_owner(&txn, state, &owner, now).await?;
         txn.commit().await?;
         state.relay.wake();
@@ -145,6 +151,7 @@ pub async fn sign_up(
             match repo::users::find_by_email(&state.db, &email_key).await? {
                 Some(owner) => {
                     let txn = db::begin_write(&state.db).await?;
+                    repo::users::hold_username(&txn, &username_key, now).await?;
                     notify_owner(&txn, state, &owner, now).await?;
                     txn.commit().await?;
                     state.relay.wake();

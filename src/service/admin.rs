@@ -140,7 +140,9 @@ pub struct AdminUpdate {
 
 /// Changes any field of an account. Deactivating ends every session of the user; a new
 /// email is unverified unless `emailVerified` says otherwise. An administrator cannot take
-/// their own administrator rights or deactivate themselves.
+/// their own administrator rights or deactivate themselves, and no change may leave zero
+/// active administrators (checked in the change's transaction, so concurrent changes
+/// cannot either).
 ///
 /// # Errors
 /// `FORBIDDEN` for non-administrators and for those two self-changes; `NOT_FOUND` for an
@@ -165,6 +167,9 @@ pub async fn update_user(
     let email = update.email.as_deref().map(Email::parse).transpose()?;
     let now = state.clock.now();
     let txn = db::begin_write(&state.db).await?;
+    if update.is_admin == Some(false) || update.is_active == Some(false) {
+        keep_an_admin(&txn, me, id).await?;
+    }
     let current = repo::users::find_by_id(&txn, id)
         .await?
         .ok_or(AppError::NotFound("No such user"))?;
@@ -245,6 +250,7 @@ pub async fn delete_user(state: &AppState, me: &CurrentUser, id: Uuid) -> Result
         ));
     }
     let txn = db::begin_write(&state.db).await?;
+    keep_an_admin(&txn, me, id).await?;
     let avatar = repo::profiles::find_by_user(&txn, id)
         .await?
         .and_then(|p| p.avatar);
@@ -281,50 +287,66 @@ pub async fn revoke_sessions(
 /// What `authql create-admin` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CreateAdmin {
+    /// A new, verified administrator.
     Created(Uuid),
-    Promoted(Uuid),
+    /// An existing account (named by both its username and its email) made administrator;
+    /// its sessions ended.
+    Promoted {
+        id: Uuid,
+        username: String,
+        email: String,
+        sessions_ended: u64,
+    },
 }
 
-/// Creates a verified administrator, or promotes the existing account with this username
-/// or email. `password` is asked for only when an account must be created.
+/// Whether `create-admin` may make an existing account administrator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Refuse when the username or the email has an account (the default: someone may
+    /// have signed up with the name the operator meant for themselves).
+    Refuse,
+    /// Promote the account that has both this username and this (verified) email.
+    Promote,
+}
+
+fn taken(field: &'static str, what: &str) -> AppError {
+    AppError::input(
+        field,
+        format!(
+            "An account with this {what} exists; nothing was changed. To make it an \
+             administrator, run create-admin --promote with its username and its email"
+        ),
+    )
+}
+
+/// Creates a new verified administrator; or, with [`Existing::Promote`], makes the account
+/// that has both this username and this email an administrator (its email must be verified,
+/// and its sessions end, so that it signs in again with its new rights). `password` is asked
+/// for only when an account is created.
 ///
 /// # Errors
-/// `BAD_USER_INPUT` for a broken rule, or when the username and the email belong to two
-/// different accounts.
+/// `BAD_USER_INPUT` for a broken rule; without `Promote`, when the username or the email
+/// has an account; with it, unless both name one and the same account with a verified email.
 pub async fn create_admin(
     db: &DatabaseConnection,
     hasher: &Hasher,
     username: &str,
     email: &str,
+    existing: Existing,
     password: impl FnOnce() -> Result<String, AppError>,
 ) -> Result<CreateAdmin, AppError> {
     let username = Username::parse(username)?;
     let email = Email::parse(email)?;
-    let by_name = repo::users::find_by_username(db, &username.key()).await?;
-    let by_email = repo::users::find_by_email(db, email.as_str()).await?;
     let now = chrono::Utc::now();
-    let existing = match (by_name, by_email) {
-        (Some(a), Some(b)) if a.id != b.id => {
-            return Err(AppError::input(
-                "email",
-                "The username and the email belong to two different accounts",
-            ));
-        }
-        (Some(u), _) | (None, Some(u)) => Some(u),
-        (None, None) => None,
-    };
-    if let Some(user) = existing {
-        let changes = UserChanges {
-            is_admin: Some(true),
-            is_active: Some(true),
-            ..UserChanges::default()
-        };
-        repo::users::update(db, user.id, changes, now).await?;
-        return Ok(CreateAdmin::Promoted(user.id));
+    if existing == Existing::Promote {
+        return promote(db, &username, &email, now).await;
     }
+    refuse_taken(db, &username, &email).await?;
     let password = Password::new_for(password()?, "password", username.as_str(), email.as_str())?;
     let hash = hasher.hash(&password, &ClientKey::of(None)).await?;
     let txn = db::begin_write(db).await?;
+    // Again, in the transaction that creates it: a sign-up may have taken either meanwhile.
+    refuse_taken(&txn, &username, &email).await?;
     let new = NewUser {
         username: username.into_inner(),
         email: email.into_inner(),
@@ -332,7 +354,94 @@ pub async fn create_admin(
         email_verified: true,
         is_admin: true,
     };
-    let user = repo::users::insert_with_profile(&txn, new, now).await?;
+    let user = match repo::users::insert_with_profile(&txn, new, now).await {
+        Err(e) if is_unique_violation(&e) => return Err(taken("username", "username or email")),
+        other => other?,
+    };
     txn.commit().await?;
     Ok(CreateAdmin::Created(user.id))
+}
+
+async fn refuse_taken(
+    conn: &impl sea_orm::ConnectionTrait,
+    username: &Username,
+    email: &Email,
+) -> Result<(), AppError> {
+    if repo::users::username_taken(conn, &username.key()).await? {
+        return Err(taken("username", "username"));
+    }
+    if repo::users::find_by_email(conn, email.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(taken("email", "email"));
+    }
+    Ok(())
+}
+
+async fn promote(
+    db: &DatabaseConnection,
+    username: &Username,
+    email: &Email,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<CreateAdmin, AppError> {
+    let txn = db::begin_write(db).await?;
+    let by_name = repo::users::find_by_username(&txn, &username.key()).await?;
+    let by_email = repo::users::find_by_email(&txn, email.as_str()).await?;
+    let user = match (by_name, by_email) {
+        (Some(a), Some(b)) if a.id == b.id => a,
+        (Some(_), Some(_)) => {
+            return Err(AppError::input(
+                "email",
+                "The username and the email belong to two different accounts; nothing was changed",
+            ));
+        }
+        (None, _) => return Err(AppError::input("username", "No account has this username")),
+        (_, None) => return Err(AppError::input("email", "No account has this email")),
+    };
+    if !user.email_verified {
+        return Err(AppError::input(
+            "email",
+            "This account's email is not verified; only a verified account can be promoted",
+        ));
+    }
+    let changes = UserChanges {
+        is_admin: Some(true),
+        is_active: Some(true),
+        ..UserChanges::default()
+    };
+    repo::users::update(&txn, user.id, changes, now).await?;
+    let scope = Scope::AllOf {
+        user: user.id,
+        keep: None,
+    };
+    let sessions_ended = repo::sessions::revoke(&txn, scope, RevokeReason::Revoked, now).await?;
+    txn.commit().await?;
+    Ok(CreateAdmin::Promoted {
+        id: user.id,
+        username: user.username,
+        email: user.email,
+        sessions_ended,
+    })
+}
+
+/// Refuses a change that would leave no active administrator, and a change by someone who
+/// is no longer one. Call it inside the change's write transaction, before the change: the
+/// administrators' rows stay locked until it commits, so two administrators demoting or
+/// deleting each other at once take turns, and the second sees the first's change.
+async fn keep_an_admin(
+    txn: &sea_orm::DatabaseTransaction,
+    me: &CurrentUser,
+    removing: Uuid,
+) -> Result<(), AppError> {
+    let admins = repo::users::lock_active_admins(txn).await?;
+    if !admins.contains(&me.account.id) {
+        return Err(AppError::Forbidden("Only administrators may do this"));
+    }
+    if admins.iter().all(|id| *id == removing) {
+        return Err(AppError::Forbidden(
+            "At least one active administrator must remain",
+        ));
+    }
+    Ok(())
 }

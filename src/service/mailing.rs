@@ -126,6 +126,33 @@ pub async fn send_reset(
     .await
 }
 
+/// Issues an unlock token (replacing any earlier one) and mails the owner that someone is
+/// trying to sign in, with its link. Not counted against the per-address mail limit: an
+/// attacker who spends that limit must not stop this mail (it has its own, one per login
+/// window).
+///
+/// # Errors
+/// Only internal ones.
+pub async fn send_unlock(
+    txn: &DatabaseTransaction,
+    state: &AppState,
+    user_id: Uuid,
+    username: &str,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    send_token_mail(
+        txn,
+        state,
+        user_id,
+        username,
+        email,
+        Purpose::UnlockAccount,
+        now,
+    )
+    .await
+}
+
 async fn send_token_mail(
     txn: &DatabaseTransaction,
     state: &AppState,
@@ -143,6 +170,11 @@ async fn send_token_mail(
             MailKind::VerifyEmail,
         ),
         Purpose::ResetPassword => (s.reset_token_ttl, "reset-password", MailKind::ResetPassword),
+        Purpose::UnlockAccount => (
+            s.reset_token_ttl,
+            "unlock-account",
+            MailKind::SignInAttempts,
+        ),
     };
     let token = OpaqueToken::generate()?;
     let expires = now + TimeDelta::from_std(ttl).map_err(AppError::internal)?;

@@ -3,7 +3,7 @@
 use crate::{
     auth::tokens::{TokenHash, looks_like_token},
     db,
-    domain::{Email, Password, username_lookup_key},
+    domain::{ClientKey, Email, Password},
     entity::users,
     error::AppError,
     mail::MailKind,
@@ -101,8 +101,12 @@ pub async fn confirm_reset(
     if !repo::email_tokens::spend(&txn, &hash, Purpose::ResetPassword, now).await? {
         return Err(invalid_link());
     }
-    repo::users::set_password(&txn, user.id, password_hash, now).await?;
+    // A reset always wins: it bumps the credential version whatever it was, so no login
+    // that checked the old password can still start a session.
+    repo::users::set_password(&txn, user.id, password_hash, None, now).await?;
     repo::users::mark_email_verified(&txn, user.id, now).await?;
+    // The owner proved themselves: every login lock of the account is lifted.
+    throttle::lift_account_locks(&txn, user.id, state).await?;
     repo::email_tokens::delete_for(&txn, user.id, Purpose::VerifyEmail).await?;
     let scope = Scope::AllOf {
         user: user.id,
@@ -144,8 +148,8 @@ pub async fn change_password(
         ));
     }
     let password = Password::new_for(new_password, "newPassword", &user.username, &user.email)?;
-    let charged =
-        throttle::charge_login(state, &username_lookup_key(&user.username), client.ip).await?;
+    let subject = throttle::LoginSubject::Account(user.id);
+    let charged = throttle::charge_login(state, subject, client.ip).await??;
     let verified = state
         .hasher
         .verify(current, Some(&user.password_hash), &client.key())
@@ -161,7 +165,29 @@ pub async fn change_password(
 
     let now = state.clock.now();
     let txn = db::begin_write(&state.db).await?;
-    repo::users::set_password(&txn, user.id, password_hash, now).await?;
+    // Only over the password checked above: a reset (or another change) that landed
+    // meanwhile wins, and this change is refused as a wrong current password would be.
+    if !repo::users::set_password(
+        &txn,
+        user.id,
+        password_hash,
+        Some(user.credential_version),
+        now,
+    )
+    .await?
+    {
+        return Err(AppError::input(
+            "currentPassword",
+            "The current password is not correct",
+        ));
+    }
+    // The session this change is made from must still be live: a reset that ended it
+    // must not be undone by a change sent with its access token.
+    if !repo::sessions::is_live(&txn, me.session_id, now).await? {
+        return Err(AppError::Unauthenticated(
+            "The session has ended; sign in again",
+        ));
+    }
     let scope = Scope::AllOf {
         user: user.id,
         keep: Some(me.session_id),
@@ -174,5 +200,35 @@ pub async fn change_password(
     txn.commit().await?;
     state.relay.wake();
     tracing::info!(user_id = %user.id, sessions_ended = ended, "password changed");
+    Ok(())
+}
+
+/// Lets the address that opens an unlock link past its account's account-wide login lock
+/// (for one login window) and forgets that address's own failures on the account. The
+/// link is spent.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `token` for a link that is invalid, spent or expired.
+#[tracing::instrument(skip_all)]
+pub async fn unlock_account(
+    state: &AppState,
+    token: &str,
+    client: &ClientKey,
+) -> Result<(), AppError> {
+    if !looks_like_token(token) {
+        return Err(invalid_link());
+    }
+    let hash = TokenHash::of(token);
+    let now = state.clock.now();
+    let txn = db::begin_write(&state.db).await?;
+    let row = repo::email_tokens::find_valid(&txn, &hash, Purpose::UnlockAccount, now)
+        .await?
+        .ok_or_else(invalid_link)?;
+    if !repo::email_tokens::spend(&txn, &hash, Purpose::UnlockAccount, now).await? {
+        return Err(invalid_link());
+    }
+    throttle::unlock_for(&txn, row.user_id, client, now).await?;
+    txn.commit().await?;
+    tracing::info!(user_id = %row.user_id, "account unlocked for one address");
     Ok(())
 }

@@ -136,9 +136,8 @@ pub async fn update_own(
 
     let txn = db::begin_write(&state.db).await?;
     if let Some(name) = &username {
-        let taken = repo::users::find_by_username(&txn, &name.key())
-            .await?
-            .is_some_and(|u| u.id != id);
+        let own = name.key() == crate::domain::username_lookup_key(&me.account.username);
+        let taken = !own && repo::users::username_taken(&txn, &name.key()).await?;
         if taken {
             return Err(AppError::input("username", "This username is taken"));
         }

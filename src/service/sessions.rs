@@ -32,6 +32,7 @@ use crate::{
     repo::{
         self,
         sessions::{RevokeReason, Scope},
+        users::CheckedCredential,
     },
     service::{accounts::Account, auth::CurrentUser, throttle},
     state::AppState,
@@ -127,7 +128,10 @@ fn access_token(
 ///
 /// An unknown name, a wrong password and a deactivated account give the same error after
 /// the same work (a dummy hash is checked when there is no user). Every attempt is counted
-/// by the login throttle first.
+/// by the login throttle first, against the account whichever of its names was typed. A
+/// session starts only if the password checked is still the stored one when the login is
+/// recorded: a reset or change that lands meanwhile makes this login fail like a wrong
+/// password (and a stronger hash made from it is not written).
 ///
 /// # Errors
 /// `UNAUTHENTICATED` for bad credentials, `RATE_LIMITED` when throttled.
@@ -141,25 +145,36 @@ pub async fn login(
     let username_key = parse_username_lookup(identifier, MAX_LOOKUP_LEN)
         .map_err(|why| why.input_error("usernameOrEmail", MAX_LOOKUP_LEN))?;
     let email_key = identifier.trim().to_lowercase();
-    let charged = throttle::charge_login(state, &username_key, client.ip)
-        .await
-        .inspect_err(|e| {
-            if matches!(e, AppError::RateLimited { .. }) {
-                crate::metrics::login("throttled");
-            }
-        })?;
-
+    throttle::precheck_login(state, client.ip)
+        .inspect_err(|_| crate::metrics::login("throttled"))?;
     let user = repo::users::find_by_login(&state.db, &username_key, &email_key).await?;
+    let subject = match &user {
+        Some(u) => throttle::LoginSubject::Account(u.id),
+        None => throttle::LoginSubject::UnknownName(&username_key),
+    };
+    let charged = match throttle::charge_login(state, subject, client.ip).await? {
+        Ok(charged) => charged,
+        Err(refused) => {
+            crate::metrics::login("throttled");
+            if refused.locked_account_now
+                && let Some(owner) = &user
+            {
+                tell_owner_of_lock(state, owner).await;
+            }
+            return Err(refused.into());
+        }
+    };
+
+    let checked = user.as_ref().map(|u| CheckedCredential {
+        version: u.credential_version,
+        hash: u.password_hash.clone(),
+    });
     let verified = state
         .hasher
-        .verify(
-            password,
-            user.as_ref().map(|u| &u.password_hash),
-            &client.key(),
-        )
+        .verify(password, checked.as_ref().map(|c| &c.hash), &client.key())
         .await?;
-    let user = match user {
-        Some(u) if verified.matches && u.is_active => u,
+    let (user, checked) = match (user, checked) {
+        (Some(u), Some(c)) if verified.matches && u.is_active => (u, c),
         _ => {
             tracing::info!("login failed");
             crate::metrics::login("failure");
@@ -195,7 +210,14 @@ pub async fn login(
     let txn = db::begin_write(&state.db).await?;
     // The user's row first: its lock makes concurrent logins of one account take turns, so
     // each sees the others' sessions when it trims them to the cap.
-    repo::users::record_login(&txn, user.id, now, rehashed).await?;
+    // Only if the password checked above is still the stored one: a reset or change that
+    // landed meanwhile wins, and this login fails as a wrong password would.
+    if !repo::users::record_login(&txn, user.id, now, &checked, rehashed).await? {
+        drop(txn);
+        tracing::info!(user_id = %user.id, "login lost a race with a credential change");
+        crate::metrics::login("failure");
+        return Err(invalid_credentials());
+    }
     repo::sessions::insert(&txn, session).await?;
     repo::refresh_tokens::insert(&txn, &refresh.hash(), session_id, None, now).await?;
     let cap = s.sessions_max_per_account as usize;
@@ -216,6 +238,35 @@ pub async fn login(
         refresh_expires_in: seconds_until(idle, now),
         user: IssuedFor::Loaded(account),
     })
+}
+
+/// Mails the owner of a just-locked account a link that unlocks it for the address that
+/// opens it (once per login window). The refusal is answered either way, so a failure here
+/// is logged, not answered.
+async fn tell_owner_of_lock(state: &AppState, owner: &crate::entity::users::Model) {
+    let sent = async {
+        let txn = db::begin_write(&state.db).await?;
+        if !throttle::unlock_mail_allowed(&txn, state, owner.id).await? {
+            return Ok::<_, AppError>(false);
+        }
+        crate::service::mailing::send_unlock(
+            &txn,
+            state,
+            owner.id,
+            &owner.username,
+            &owner.email,
+            state.clock.now(),
+        )
+        .await?;
+        txn.commit().await?;
+        state.relay.wake();
+        Ok(true)
+    }
+    .await;
+    match sent {
+        Ok(sent) => tracing::info!(user_id = %owner.id, sent, "account locked by failed logins"),
+        Err(err) => tracing::warn!(error = ?err, "unlock mail not written"),
+    }
 }
 
 /// A login got past the password: its account starts over and its address gets the attempt

@@ -1,6 +1,14 @@
-//! Throttles: login attempts per account name and per client address, successful logins
-//! per account, sign-ups per client address; counted in the database so every replica
-//! sees them.
+//! Throttles: failed logins per account (and per account from each client address) and
+//! per client address, successful logins per account, sign-ups per client address;
+//! counted in the database so every replica sees them.
+//!
+//! Failures count against the account whatever name was typed (username or email: one
+//! bucket), unknown names by name. A client address first runs out of its own attempts on
+//! an account (`LOGIN_MAX_FAILURES`); only a guesser spread over many addresses reaches the
+//! account-wide limit (`LOGIN_MAX_FAILURES_PER_ACCOUNT`). The owner always has a way back
+//! that an attacker cannot block: a completed password reset lifts every lock of the
+//! account, and the attempt that locks it account-wide mails the owner (once per window) a
+//! link that unlocks it for the address that opens it.
 //!
 //! An attempt is counted *before* the password is checked, so a burst of concurrent
 //! requests (or many `login` fields in one request) cannot slip past the limit; a login
@@ -40,6 +48,13 @@ impl Limited {
             .max()
     }
 
+    /// Forgets every remembered counter whose key starts with `prefix` (a lock lifted).
+    fn forget_prefix(&self, prefix: &str) {
+        if let Ok(mut known) = self.0.lock() {
+            known.retain(|k, _| !k.starts_with(prefix));
+        }
+    }
+
     fn remember(&self, key: &str, until: DateTime<Utc>, now: DateTime<Utc>) {
         let Ok(mut known) = self.0.lock() else { return };
         if known.len() >= MAX_REMEMBERED {
@@ -59,11 +74,56 @@ fn refused_again(kind: &'static str, retry_after_secs: u64) -> AppError {
     AppError::RateLimited { retry_after_secs }
 }
 
+/// Whose failed logins an attempt counts against: an account (one bucket, whichever of its
+/// names was typed), or a name that is no account (by that name, so an unknown name is
+/// throttled exactly like a real one).
+#[derive(Debug, Clone, Copy)]
+pub enum LoginSubject<'a> {
+    Account(uuid::Uuid),
+    UnknownName(&'a str),
+}
+
+impl LoginSubject<'_> {
+    /// The counter key part: the account id, or a digest of the name (a typed name may be
+    /// long; the key column is not).
+    fn key(&self) -> String {
+        use sha2::{Digest, Sha256};
+        match self {
+            Self::Account(id) => format!("user:{id}"),
+            Self::UnknownName(name) => {
+                let digest = Sha256::digest(name.as_bytes());
+                let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+                format!("name:{hex}")
+            }
+        }
+    }
+}
+
 /// The counters one login attempt was charged to.
 #[derive(Debug)]
 pub struct Charged {
-    account_key: String,
+    /// Failures of this subject from this client address.
+    pair_key: String,
+    /// Failures of this subject from everywhere.
+    wide_key: String,
     ip_key: Option<String>,
+}
+
+/// A login attempt refused by the throttle.
+#[derive(Debug)]
+pub struct LoginRefused {
+    pub retry_after_secs: u64,
+    /// This attempt locked the account account-wide: its owner is to be told, with a link
+    /// that unlocks it for the address that opens it.
+    pub locked_account_now: bool,
+}
+
+impl From<LoginRefused> for AppError {
+    fn from(r: LoginRefused) -> Self {
+        AppError::RateLimited {
+            retry_after_secs: r.retry_after_secs,
+        }
+    }
 }
 
 fn retry_after(window_start: DateTime<Utc>, window: TimeDelta, now: DateTime<Utc>) -> u64 {
@@ -71,58 +131,161 @@ fn retry_after(window_start: DateTime<Utc>, window: TimeDelta, now: DateTime<Utc
     u64::try_from(left).unwrap_or(0).max(1)
 }
 
-/// Charges one attempt to `account` (the normalised name as typed, known or not) and to
-/// the client address.
+fn unlock_key(subject: &str, client: &ClientKey) -> String {
+    format!("unlock:{subject}@{}", client.as_str())
+}
+
+/// Refuses at once, from memory, a client address known to be over its limit: a flood
+/// from one address costs no database work.
 ///
 /// # Errors
-/// `RATE_LIMITED` with the seconds until the window ends, when either limit is passed.
+/// `RATE_LIMITED` while the address is known to be limited.
+pub fn precheck_login(state: &AppState, ip: Option<IpAddr>) -> Result<(), AppError> {
+    let Some(ip) = ip else { return Ok(()) };
+    let key = format!("ip:{}", ClientKey::of(Some(ip)).as_str());
+    match state.throttled.retry_after(&[&key], state.clock.now()) {
+        Some(retry_after_secs) => Err(refused_again("login", retry_after_secs)),
+        None => Ok(()),
+    }
+}
+
+/// Charges one attempt on `subject` to three counters: the subject from this client
+/// address (`LOGIN_MAX_FAILURES`), the subject from anywhere
+/// (`LOGIN_MAX_FAILURES_PER_ACCOUNT`), and the client address
+/// (`LOGIN_MAX_FAILURES_PER_IP`). An address that opened the account's unlock link is let
+/// past the account-wide count (not past its own): an attacker elsewhere cannot keep the
+/// owner out.
+///
+/// The inner result is [`LoginRefused`], with the seconds until the window ends, when a
+/// limit is passed.
+///
+/// # Errors
+/// Only internal ones.
 pub async fn charge_login(
     state: &AppState,
-    account: &str,
+    subject: LoginSubject<'_>,
     ip: Option<IpAddr>,
-) -> Result<Charged, AppError> {
+) -> Result<Result<Charged, LoginRefused>, AppError> {
     let s = &state.settings;
     let now = state.clock.now();
     let window = TimeDelta::from_std(s.login_throttle_window).map_err(AppError::internal)?;
     let floor = now - window;
-    let charged = Charged {
-        account_key: format!("account:{account}"),
-        ip_key: ip.map(|ip| format!("ip:{}", ClientKey::of(Some(ip)).as_str())),
-    };
-    // Both counters in one statement: one round trip, one commit.
-    let mut keys = vec![charged.account_key.as_str()];
-    keys.extend(charged.ip_key.as_deref());
-    if let Some(retry_after_secs) = state.throttled.retry_after(&keys, now) {
-        return Err(refused_again("login", retry_after_secs));
+    let client = ClientKey::of(ip);
+    let subject_key = subject.key();
+    let wide_key = format!("login:{subject_key}");
+    let pair_key = format!("login:{subject_key}@{}", client.as_str());
+    let ip_key = ip.map(|_| format!("ip:{}", client.as_str()));
+
+    let mut known = vec![pair_key.as_str()];
+    known.extend(ip_key.as_deref());
+    if let Some(retry_after_secs) = state.throttled.retry_after(&known, now) {
+        return Ok(Err(LoginRefused {
+            retry_after_secs,
+            locked_account_now: false,
+        }));
     }
+    // All three counters in one statement: one round trip, one commit.
+    let mut keys = vec![pair_key.as_str(), wide_key.as_str()];
+    keys.extend(ip_key.as_deref());
     let counted = rate_counters::hit_many(&state.db, &keys, now, floor).await?;
     let limit = |key: &str| {
-        let max = if key == charged.account_key {
+        let max = if key == pair_key {
             s.login_max_failures
+        } else if key == wide_key {
+            s.login_max_failures_per_account
         } else {
             s.login_max_failures_per_ip
         };
         i32::try_from(max).unwrap_or(i32::MAX)
     };
-    let over: Vec<_> = counted
-        .iter()
-        .filter(|(key, hits, _)| *hits > limit(key))
-        .collect();
-    for (key, _, started) in &over {
-        state.throttled.remember(key, *started + window, now);
-    }
-    let limited = over
-        .iter()
-        .map(|(_, _, started)| retry_after(*started, window, now))
-        .max();
-    match limited {
-        Some(retry_after_secs) => {
-            tracing::info!(retry_after_secs, "login throttled");
-            crate::metrics::throttled("login");
-            Err(AppError::RateLimited { retry_after_secs })
+    let mut retry = None::<u64>;
+    let mut locked_account_now = false;
+    for (key, hits, started) in &counted {
+        if *hits <= limit(key) {
+            continue;
         }
-        None => Ok(charged),
+        if *key == wide_key {
+            // Locked account-wide: the first attempt past the limit tells the owner; an
+            // address the owner unlocked goes on (its own count still applies).
+            locked_account_now = *hits == limit(key) + 1;
+            let unlocked =
+                rate_counters::live(&state.db, &unlock_key(&subject_key, &client), floor)
+                    .await?
+                    .is_some();
+            if unlocked {
+                continue;
+            }
+        } else {
+            state.throttled.remember(key, *started + window, now);
+        }
+        let after = retry_after(*started, window, now);
+        retry = Some(retry.map_or(after, |r| r.max(after)));
     }
+    if let Some(retry_after_secs) = retry {
+        tracing::info!(retry_after_secs, locked_account_now, "login throttled");
+        crate::metrics::throttled("login");
+        return Ok(Err(LoginRefused {
+            retry_after_secs,
+            locked_account_now: locked_account_now && matches!(subject, LoginSubject::Account(_)),
+        }));
+    }
+    Ok(Ok(Charged {
+        pair_key,
+        wide_key,
+        ip_key,
+    }))
+}
+
+/// Lets the client address `client` past the account-wide lock of `user` for one login
+/// window, and forgets that address's own failures on the account (the owner opened the
+/// unlock link from it).
+///
+/// # Errors
+/// Only internal ones.
+pub async fn unlock_for(
+    db: &impl sea_orm::ConnectionTrait,
+    user: uuid::Uuid,
+    client: &ClientKey,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let subject_key = LoginSubject::Account(user).key();
+    rate_counters::start(db, &unlock_key(&subject_key, client), now).await?;
+    rate_counters::clear(db, &format!("login:{subject_key}@{}", client.as_str())).await?;
+    Ok(())
+}
+
+/// Lifts every login lock of `user` (its account-wide count, its count from each address):
+/// a completed password reset proved the owner.
+///
+/// # Errors
+/// Only internal ones.
+pub async fn lift_account_locks(
+    db: &impl sea_orm::ConnectionTrait,
+    user: uuid::Uuid,
+    state: &AppState,
+) -> Result<(), AppError> {
+    let subject_key = LoginSubject::Account(user).key();
+    let wide_key = format!("login:{subject_key}");
+    rate_counters::clear_with_prefix(db, &wide_key).await?;
+    state.throttled.forget_prefix(&wide_key);
+    Ok(())
+}
+
+/// Whether one unlock mail may go to `user` now: one per login window.
+///
+/// # Errors
+/// Only internal ones.
+pub async fn unlock_mail_allowed(
+    db: &impl sea_orm::ConnectionTrait,
+    state: &AppState,
+    user: uuid::Uuid,
+) -> Result<bool, AppError> {
+    let now = state.clock.now();
+    let window =
+        TimeDelta::from_std(state.settings.login_throttle_window).map_err(AppError::internal)?;
+    let (hits, _) =
+        rate_counters::hit(db, &format!("unlock-mail:{user}"), now, now - window).await?;
+    Ok(hits <= 1)
 }
 
 /// Charges one successful login to the account.
@@ -181,8 +344,9 @@ async fn charge(
     Ok(())
 }
 
-/// A login succeeded: its account starts over, and its address gets the attempt back. Run
-/// it in the transaction that records the login.
+/// A login succeeded: its account's count from this address starts over, and the address
+/// and the account-wide count get this attempt back (it was no failure). The account-wide
+/// count is not cleared: a distributed guesser gains nothing from the owner's own sign-in.
 ///
 /// # Errors
 /// Only internal ones.
@@ -190,7 +354,8 @@ pub async fn settle_success(
     db: &impl sea_orm::ConnectionTrait,
     charged: Charged,
 ) -> Result<(), AppError> {
-    rate_counters::clear(db, &charged.account_key).await?;
+    rate_counters::clear(db, &charged.pair_key).await?;
+    rate_counters::refund(db, &charged.wide_key).await?;
     if let Some(ip_key) = &charged.ip_key {
         rate_counters::refund(db, ip_key).await?;
     }

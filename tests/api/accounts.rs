@@ -240,6 +240,7 @@ async fn a_bad_token_does_not_block_public_operations() {
         app.sign_up("frank", "frank@example.com", PASSWORD)
             .await
             .data();
+        app.confirm_email("frank@example.com").await;
         let res = app
             .gql_as(
                 "not-a-token",

@@ -31,6 +31,7 @@ async fn png_jpeg_and_webp_avatars_are_stored_and_served_with_their_type() {
         &[("PUBLIC_URL", "https://auth.example.com")],
         |app| async move {
             let t = app.register("alice").await;
+            app.confirm_email("alice@example.com").await;
             for (bytes, name, content_type) in [
                 (PNG, "me.png", "image/png"),
                 (JPEG, "photo.jpeg", "image/jpeg"),

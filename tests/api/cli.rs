@@ -221,7 +221,8 @@ async fn serve_with_no_configuration_uses_a_sqlite_file_here_and_stops_on_sigter
 }
 
 #[tokio::test]
-async fn create_admin_creates_a_verified_administrator_or_promotes_an_account() {
+async fn create_admin_creates_a_new_administrator_and_never_promotes_a_squatter() {
+    use authql::repo;
     each_empty_database(|backend, url| async move {
         let dir = temp_dir();
         let run = |args: &[&str], stdin: &str| {
@@ -243,6 +244,8 @@ async fn create_admin_creates_a_verified_administrator_or_promotes_an_account() 
                 .unwrap();
             child.wait_with_output().unwrap()
         };
+        let db = sea_orm::Database::connect(&url).await.unwrap();
+        // Migrated by the first run, which also refuses a weak password.
         let out = run(
             &["--username", "root", "--email", "root@example.com"],
             "password\n",
@@ -250,22 +253,7 @@ async fn create_admin_creates_a_verified_administrator_or_promotes_an_account() 
         assert_eq!(out.status.code(), Some(1), "{backend:?}: {}", text(&out));
         assert!(text(&out).contains("password"), "{}", text(&out));
 
-        let out = run(
-            &["--username", "root", "--email", "root@example.com"],
-            "a-root-passphrase\n",
-        );
-        assert!(out.status.success(), "{}", text(&out));
-        assert!(String::from_utf8_lossy(&out.stdout).contains("created administrator root"));
-
-        let db = sea_orm::Database::connect(&url).await.unwrap();
-        let root = authql::repo::users::find_by_username(&db, "root")
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(root.is_admin && root.email_verified && root.is_active);
-        assert!(root.password_hash.0.starts_with("$argon2id$"));
-
-        // An existing account is promoted; no password is read.
+        // Someone signed up as `ops` with the operator's address before the bootstrap.
         let settings =
             authql::config::Settings::with_overrides(&[("DATABASE_URL", url.as_str())]).unwrap();
         let hasher = authql::auth::password::Hasher::new(
@@ -275,9 +263,9 @@ async fn create_admin_creates_a_verified_administrator_or_promotes_an_account() 
         .await
         .unwrap();
         let txn = sea_orm::TransactionTrait::begin(&db).await.unwrap();
-        authql::repo::users::insert_with_profile(
+        let squatter = repo::users::insert_with_profile(
             &txn,
-            authql::repo::users::NewUser {
+            repo::users::NewUser {
                 username: "ops".into(),
                 email: "ops@example.com".into(),
                 password_hash: hasher
@@ -295,17 +283,113 @@ async fn create_admin_creates_a_verified_administrator_or_promotes_an_account() 
         )
         .await
         .unwrap();
+        let now = chrono::Utc::now();
+        let session = repo::sessions::new_session(
+            squatter.id,
+            now,
+            now + chrono::TimeDelta::hours(1),
+            now + chrono::TimeDelta::hours(1),
+            None,
+            None,
+        );
+        let session_id = session.id;
+        repo::sessions::insert(&txn, session).await.unwrap();
         txn.commit().await.unwrap();
+        let is_admin = |name: &'static str| {
+            let db = db.clone();
+            async move {
+                repo::users::find_by_username(&db, name)
+                    .await
+                    .unwrap()
+                    .is_some_and(|u| u.is_admin)
+            }
+        };
+
+        // Without --promote, a taken username or email is refused, whatever the other is.
+        for args in [
+            ["--username", "ops", "--email", "admin@example.com"],
+            ["--username", "admin", "--email", "OPS@example.com"],
+            ["--username", "OPS", "--email", "ops@example.com"],
+        ] {
+            let out = run(&args, "a-root-passphrase\n");
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+            assert!(text(&out).contains("--promote"), "{}", text(&out));
+        }
+        assert!(!is_admin("ops").await);
+        assert!(
+            repo::users::find_by_username(&db, "admin")
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // A new administrator.
         let out = run(
-            &["--username", "someone-else", "--email", "OPS@example.com"],
-            "",
+            &["--username", "root", "--email", "root@example.com"],
+            "a-root-passphrase\n",
         );
         assert!(out.status.success(), "{}", text(&out));
-        let ops = authql::repo::users::find_by_username(&db, "ops")
+        assert!(String::from_utf8_lossy(&out.stdout).contains("created administrator root"));
+        let root = repo::users::find_by_username(&db, "root")
             .await
             .unwrap()
             .unwrap();
-        assert!(ops.is_admin);
+        assert!(root.is_admin && root.email_verified && root.is_active);
+        assert!(root.password_hash.0.starts_with("$argon2id$"));
+
+        // --promote needs the username and the email of one account, with a verified email.
+        for (args, why) in [
+            (
+                ["--username", "someone", "--email", "ops@example.com"],
+                "username",
+            ),
+            (
+                ["--username", "ops", "--email", "nobody@example.com"],
+                "email",
+            ),
+            (
+                ["--username", "root", "--email", "ops@example.com"],
+                "two different",
+            ),
+            (
+                ["--username", "ops", "--email", "ops@example.com"],
+                "not verified",
+            ),
+        ] {
+            let mut all = vec!["--promote"];
+            all.extend(args);
+            let out = run(&all, "");
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+            assert!(text(&out).contains(why), "{args:?}: {}", text(&out));
+            assert!(!is_admin("ops").await, "{args:?} promoted the squatter");
+        }
+
+        // Verified, named by both: promoted, told so, and its sessions end.
+        repo::users::mark_email_verified(&db, squatter.id, chrono::Utc::now())
+            .await
+            .unwrap();
+        let out = run(
+            &[
+                "--promote",
+                "--username",
+                "OPS",
+                "--email",
+                "ops@example.com",
+            ],
+            "",
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            said.contains("promoted ops <ops@example.com>") && said.contains("1 of its sessions"),
+            "{said}"
+        );
+        assert!(is_admin("ops").await);
+        assert!(
+            !repo::sessions::is_live(&db, session_id, chrono::Utc::now())
+                .await
+                .unwrap()
+        );
         db.close().await.ok();
         std::fs::remove_dir_all(dir).ok();
     })
@@ -363,4 +447,72 @@ async fn on_sigterm_serve_finishes_the_request_in_flight_then_exits() {
     // New connections are refused once it stopped.
     assert!(tokio::net::TcpStream::connect(&addr).await.is_err());
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn keys_in_clear_are_sealed_at_start_and_a_wrong_or_missing_key_refuses_to_start() {
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const OTHER: &str = "HxwdHh8AAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRo=";
+    each_empty_database(|backend, url| async move {
+        let dir = temp_dir();
+        let rotate = |key: Option<&str>| {
+            let mut cmd = authql(&dir);
+            cmd.arg("rotate-keys").env("DATABASE_URL", &url);
+            if let Some(key) = key {
+                cmd.env("SIGNING_KEY_ENCRYPTION_KEY", key);
+            }
+            cmd.output().unwrap()
+        };
+        let stored = || async {
+            let db = sea_orm::Database::connect(&url).await.unwrap();
+            let rows = authql::repo::signing_keys::all(&db).await.unwrap();
+            db.close().await.ok();
+            rows.into_iter()
+                .map(|r| r.private_key.0)
+                .collect::<Vec<_>>()
+        };
+        // Development without a key: stored in clear (base64 PKCS#8).
+        let out = rotate(None);
+        assert!(out.status.success(), "{backend:?}: {}", text(&out));
+        let clear = stored().await;
+        assert_eq!(clear.len(), 1);
+        assert!(!clear[0].starts_with("sealed:"));
+
+        // The first start with a key seals what is in clear (and the new key too).
+        let out = rotate(Some(KEY));
+        assert!(out.status.success(), "{}", text(&out));
+        let sealed = stored().await;
+        assert_eq!(sealed.len(), 2);
+        assert!(
+            sealed.iter().all(|k| k.starts_with("sealed:v1:")),
+            "{sealed:?}"
+        );
+        assert!(!sealed.contains(&clear[0]));
+
+        // Serving with another key, or with none, refuses to start and says why.
+        for (key, says) in [
+            (
+                Some(OTHER),
+                "SIGNING_KEY_ENCRYPTION_KEY does not open signing key",
+            ),
+            (None, "is sealed, and SIGNING_KEY_ENCRYPTION_KEY is not set"),
+        ] {
+            let mut cmd = authql(&dir);
+            cmd.arg("serve")
+                .env("DATABASE_URL", &url)
+                .env("BIND", "127.0.0.1:0")
+                .env("METRICS_BIND", "");
+            if let Some(key) = key {
+                cmd.env("SIGNING_KEY_ENCRYPTION_KEY", key);
+            }
+            let out = cmd.output().unwrap();
+            assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+            assert!(text(&out).contains(says), "{}", text(&out));
+            assert!(!text(&out).contains(KEY) && !text(&out).contains(OTHER));
+        }
+        // Nothing was changed by the refused starts.
+        assert_eq!(stored().await, sealed);
+        std::fs::remove_dir_all(dir).ok();
+    })
+    .await;
 }

@@ -519,6 +519,38 @@ impl TestApp {
         txn
     }
 
+    /// A second authql on this one's database (another replica behind the same load
+    /// balancer), with its own hasher; mail it writes goes out through this one's relay
+    /// path. Stop it with the returned sender.
+    pub async fn replica(&self) -> (TestApp, oneshot::Sender<()>) {
+        let mut vars = self.vars.clone();
+        vars.push(("BIND".into(), "127.0.0.1:0".into()));
+        let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let settings = Settings::with_overrides(&pairs).expect("valid test settings");
+        let app = App::build(settings, BuildOptions::default())
+            .await
+            .expect("the replica starts");
+        let addr = app.local_addr().expect("bound");
+        let state = app.state().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        let replica = TestApp {
+            backend: self.backend,
+            broker: self.broker,
+            base_url: format!("http://{addr}"),
+            client: self.client.clone(),
+            db: state.db.clone(),
+            state,
+            database_url: self.database_url.clone(),
+            smtp: self.smtp.clone(),
+            vars,
+            metrics_url: None,
+        };
+        (replica, tx)
+    }
+
     /// Moves the service's clock forward (expiry without waiting).
     pub fn advance(&self, by: std::time::Duration) {
         self.state.clock.advance(by);
@@ -550,6 +582,20 @@ impl TestApp {
         self.login_ok(username, PASSWORD).await
     }
 
+    /// Opens the verification link mailed to `email` (the newest one), as its owner would.
+    /// An account's profile is public only once its address is verified.
+    pub async fn confirm_email(&self, email: &str) {
+        let mail = self.smtp.wait_for(email, "Confirm your email").await;
+        let token = mail.token("verify-email").expect("a verification link");
+        let res = self
+            .gql(
+                "mutation($t: String!) { verifyEmail(token: $t) }",
+                json!({ "t": token }),
+            )
+            .await;
+        assert_eq!(res.data()["verifyEmail"], true, "{:?}", res.body);
+    }
+
     pub async fn login_ok(&self, username_or_email: &str, password: &str) -> Tokens {
         Tokens::from_payload(&self.login(username_or_email, password).await.data()["login"])
     }
@@ -572,6 +618,7 @@ impl TestApp {
             &self.state.hasher,
             username,
             &format!("{username}@example.com"),
+            authql::service::admin::Existing::Refuse,
             || Ok(PASSWORD.to_owned()),
         )
         .await

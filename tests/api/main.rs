@@ -15,6 +15,7 @@ mod hardening;
 mod health;
 mod helpers;
 mod inputs;
+mod integrity;
 mod login;
 mod mail;
 mod pipeline;

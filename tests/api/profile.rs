@@ -20,7 +20,8 @@ async fn insert_user(app: &TestApp, username: &str, email: &str) -> users::Model
             username: username.into(),
             email: email.into(),
             password_hash: PasswordHash("$argon2id$unused".into()),
-            email_verified: false,
+            // A profile is public once the address is verified.
+            email_verified: true,
             is_admin: false,
         },
         chrono::Utc::now(),
@@ -106,6 +107,7 @@ const UPDATE: &str = "mutation($i: UpdateProfileInput!) { updateProfile(input: $
 async fn update_profile_changes_only_the_fields_given() {
     each_backend(|app| async move {
         let t = app.register("erin").await;
+        app.confirm_email("erin@example.com").await;
         let res = app
             .gql_as(
                 &t.access,
@@ -216,6 +218,7 @@ async fn profile_fields_have_length_caps_and_nothing_is_half_written() {
 async fn a_profile_exposes_only_public_fields() {
     each_backend(|app| async move {
         app.register("iris").await;
+        app.confirm_email("iris@example.com").await;
         let res = app
             .gql("{ profile(username: \"iris\") { email } }", json!({}))
             .await;

@@ -7,7 +7,7 @@ use base64::{
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, jwk::JwkSet};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, each_backend};
+use crate::helpers::{TestApp, each_backend, each_backend_with};
 
 fn decode_part(token: &str, index: usize) -> Value {
     let part = token.split('.').nth(index).expect("three parts");
@@ -310,5 +310,119 @@ async fn an_expired_access_token_is_refused() {
         app.advance(std::time::Duration::from_secs(15 * 60 + 31));
         assert_eq!(app.me(&t.access).await.error_code(), "UNAUTHENTICATED");
     })
+    .await;
+}
+
+#[tokio::test]
+async fn a_token_that_lives_longer_than_the_configured_lifetime_is_refused() {
+    each_backend(|app| async move {
+        let t = app.register("longlived").await;
+        let (kid, key) = signing_key(&app).await;
+        let mut claims = decode_part(&t.access, 1);
+        let iat = claims["iat"].as_i64().unwrap();
+        let ttl = app.state.settings.access_token_ttl.as_secs() as i64;
+        // The configured lifetime exactly: accepted (the control).
+        claims["exp"] = json!(iat + ttl);
+        app.me(&sign(&at_header(&kid), &claims, &key)).await.data();
+        // A second longer, or years (a token minted with a leaked key): refused.
+        for exp in [iat + ttl + 1, iat + 10 * 365 * 86_400] {
+            claims["exp"] = json!(exp);
+            let res = app.me(&sign(&at_header(&kid), &claims, &key)).await;
+            assert_eq!(res.error_code(), "UNAUTHENTICATED", "exp {exp}");
+        }
+    })
+    .await;
+}
+
+/// Runs `authql revoke-key KID` as an operator would, from another process.
+async fn revoke_key(app: &TestApp, kid: &str) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_authql"))
+        .arg("revoke-key")
+        .arg(kid)
+        .env_clear()
+        .env("DATABASE_URL", &app.database_url)
+        .output()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_revoked_keys_tokens_are_refused_at_the_next_key_refresh_and_a_new_key_signs() {
+    each_backend(|app| async move {
+        let t = app.register("revoked").await;
+        let kid = kid_of(&t.access);
+        // Verified once, so the token is in the verified-token cache.
+        app.me(&t.access).await.data();
+
+        let out = revoke_key(&app, &kid).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(said.contains(&format!("revoked {kid}")), "{said}");
+
+        // What every replica does within a minute (RELOAD_INTERVAL):
+        app.state.keys.reload(app.state.clock.now()).await.unwrap();
+        let res = app.me(&t.access).await;
+        assert_eq!(res.error_code(), "UNAUTHENTICATED", "{:?}", res.body);
+        assert!(jwks(&app).await.find(&kid).is_none());
+        // A token freshly signed with the revoked key is refused too.
+        let key = authql::repo::signing_keys::all(&app.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|k| k.kid == kid)
+            .unwrap();
+        assert!(key.revoked_at.is_some());
+        let der = STANDARD.decode(&key.private_key.0).unwrap();
+        let forged = sign(
+            &at_header(&kid),
+            &decode_part(&t.access, 1),
+            &EncodingKey::from_ed_der(&der),
+        );
+        assert_eq!(app.me(&forged).await.error_code(), "UNAUTHENTICATED");
+
+        // A new key signs at once, and its tokens work.
+        let after = app.login_ok("revoked", crate::helpers::PASSWORD).await;
+        assert_ne!(kid_of(&after.access), kid);
+        app.me(&after.access).await.data();
+        assert!(jwks(&app).await.find(&kid_of(&after.access)).is_some());
+
+        // An unknown or already revoked key is an error, not a silent success.
+        let out = revoke_key(&app, &kid).await;
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("No signing key"));
+    })
+    .await;
+}
+
+const SEALING_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+#[tokio::test]
+async fn with_an_encryption_key_the_stored_private_keys_do_not_decode_as_pkcs8() {
+    each_backend_with(
+        &[("SIGNING_KEY_ENCRYPTION_KEY", SEALING_KEY)],
+        |app| async move {
+            let t = app.register("sealed").await;
+            app.me(&t.access).await.data();
+            let rows = authql::repo::signing_keys::all(&app.db).await.unwrap();
+            assert!(!rows.is_empty());
+            let pkcs8_prefix = [
+                0x30u8, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70,
+            ];
+            for row in rows {
+                let stored = &row.private_key.0;
+                assert!(stored.starts_with("sealed:v1:"), "{}", row.kid);
+                // Neither the column nor its sealed body is a PKCS#8 key.
+                for candidate in [stored.as_str(), &stored["sealed:v1:".len()..]] {
+                    if let Ok(bytes) = STANDARD.decode(candidate) {
+                        assert!(!bytes.starts_with(&pkcs8_prefix), "{}", row.kid);
+                    }
+                }
+            }
+        },
+    )
     .await;
 }
