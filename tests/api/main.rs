@@ -8,6 +8,7 @@ mod browser;
 mod budgets;
 mod cli;
 mod connections;
+mod crafted;
 mod documents;
 mod graphiql;
 mod graphql_http;
