@@ -9,6 +9,7 @@ mod budgets;
 mod cli;
 mod connections;
 mod crafted;
+mod deployment;
 mod documents;
 mod graphiql;
 mod graphql_http;
