@@ -116,6 +116,7 @@ pub async fn build_state(
         relay: Arc::new(mail::relay::RelaySignals::default()),
         throttled: Arc::default(),
         media: Arc::new(media::LocalDir::new(&settings_media_dir)),
+        reencoder: service::reencoder::Reencoder::default(),
         public_url: public_url.into(),
     })
 }

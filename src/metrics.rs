@@ -8,7 +8,7 @@
 //! | `authql_graphql_operations_total` | counter | `operation` (its root fields), `outcome` |
 //! | `authql_graphql_operation_duration_seconds` | histogram | `operation` |
 //! | `authql_logins_total` | counter | `outcome`: `success`, `failure`, `throttled` |
-//! | `authql_throttled_total` | counter | `kind`: `login`, `login_success`, `signup`, `password_hash`, `client_operations`, `requests` |
+//! | `authql_throttled_total` | counter | `kind`: `login`, `login_success`, `signup`, `password_hash`, `image_decode`, `client_operations`, `requests` |
 //! | `authql_connections_dropped_total` | counter | `reason`: `per_ip`, `timeout` |
 //! | `authql_outbox_depth` | gauge | mails waiting to be handed on |
 //! | `authql_outbox_oldest_age_seconds` | gauge | age of the oldest of them |

@@ -30,6 +30,8 @@ pub struct AppState {
     /// Throttle counters this replica knows are over their limit.
     pub throttled: Arc<crate::service::throttle::Limited>,
     pub media: Arc<dyn MediaStore>,
+    /// Turns for decoding uploaded images off the async runtime.
+    pub reencoder: crate::service::reencoder::Reencoder,
     /// `PUBLIC_URL`, or `http://` and the bound address: the base of absolute media URLs.
     pub public_url: Arc<str>,
 }

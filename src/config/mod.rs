@@ -72,6 +72,14 @@ pub const VARIABLES: &[Variable] = &[
         true,
     ),
     var(
+        "ALLOW_CLEARTEXT_TRANSPORT",
+        Some("false"),
+        "true lets APP_ENV=production send mail (SMTP_URL smtp:// without ?tls=required) and \
+         reach RabbitMQ (AMQP_URL amqp://) in cleartext to a host that is not loopback: \
+         only for a private network you trust",
+        false,
+    ),
+    var(
         "SMTP_TIMEOUT",
         Some("30s"),
         "longest one SMTP conversation may take before it counts as failed",
@@ -623,6 +631,8 @@ pub struct Settings {
     pub database_max_connections: u32,
     pub amqp_url: Option<Secret>,
     pub smtp_url: Option<Secret>,
+    /// Production may speak plain SMTP and AMQP to other machines.
+    pub allow_cleartext_transport: bool,
     pub mail_from: String,
     pub smtp_timeout: Duration,
     pub mail_dir: std::path::PathBuf,
@@ -797,6 +807,7 @@ impl Settings {
                     parse::url_with_scheme(v, &["smtp", "smtps"])
                 })?
                 .map(Secret::new),
+            allow_cleartext_transport: r.parse("ALLOW_CLEARTEXT_TRANSPORT", parse::boolean)?,
             mail_from: r.parse("MAIL_FROM", parse::mailbox)?,
             smtp_timeout: r.parse("SMTP_TIMEOUT", |v| {
                 parse::duration_in(v, Duration::from_secs(1), Duration::from_secs(600))
@@ -1017,6 +1028,38 @@ impl Settings {
                 "without AMQP_URL the API sends mail itself and needs an SMTP server \
                  (the dev mailbox is for development)",
             );
+        }
+        if !self.allow_cleartext_transport {
+            self.refuse_cleartext_transport()?;
+        }
+        Ok(())
+    }
+
+    /// Mail (with its reset and verification links) and the broker's messages must not
+    /// cross a network in cleartext: TLS, or this machine, or an operator's explicit
+    /// `ALLOW_CLEARTEXT_TRANSPORT=true`.
+    fn refuse_cleartext_transport(&self) -> Result<(), ConfigError> {
+        let remote_and_cleartext = |url: &Option<Secret>, cleartext: fn(&url::Url) -> bool| {
+            url.as_ref()
+                .and_then(|u| url::Url::parse(u.expose()).ok())
+                .is_some_and(|u| cleartext(&u) && !parse::is_loopback_host(&u))
+        };
+        if remote_and_cleartext(&self.smtp_url, parse::smtp_is_cleartext) {
+            return Err(ConfigError::Unsafe {
+                name: "SMTP_URL",
+                reason: "mail would cross the network in cleartext: use smtps:// or \
+                         smtp://…?tls=required, or, on a private network you trust, set \
+                         ALLOW_CLEARTEXT_TRANSPORT=true"
+                    .to_owned(),
+            });
+        }
+        if remote_and_cleartext(&self.amqp_url, parse::amqp_is_cleartext) {
+            return Err(ConfigError::Unsafe {
+                name: "AMQP_URL",
+                reason: "mail would cross the network to RabbitMQ in cleartext: use amqps://, \
+                         or, on a private network you trust, set ALLOW_CLEARTEXT_TRANSPORT=true"
+                    .to_owned(),
+            });
         }
         Ok(())
     }

@@ -307,3 +307,38 @@ pub(super) fn sealing_key(v: &str) -> Result<[u8; 32], String> {
         )
     })
 }
+
+/// Whether mail to this `SMTP_URL` may cross the network in cleartext: anything but
+/// implicit TLS (`smtps://`) or STARTTLS that must succeed (`?tls=required`, read as lettre
+/// reads it: the first `tls` parameter). `tls=opportunistic` counts as cleartext, since
+/// whoever sits on the path can strip the server's STARTTLS offer.
+pub(super) fn smtp_is_cleartext(url: &url::Url) -> bool {
+    let tls = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v);
+    url.scheme() != "smtps" && tls.as_deref() != Some("required")
+}
+
+/// Whether this `AMQP_URL` connects without TLS.
+pub(super) fn amqp_is_cleartext(url: &url::Url) -> bool {
+    url.scheme() != "amqps"
+}
+
+/// Whether the URL's host is this machine: `localhost`, 127.0.0.0/8 or `::1`.
+pub(super) fn is_loopback_host(url: &url::Url) -> bool {
+    let ip = match url.host() {
+        // smtp and amqp are not "special" schemes to the URL standard, so an IPv4 address
+        // arrives as a domain.
+        Some(url::Host::Domain(name)) => match name.parse::<IpAddr>() {
+            Ok(ip) => ip,
+            Err(_) => return name.eq_ignore_ascii_case("localhost"),
+        },
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+        None => return false,
+    };
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}

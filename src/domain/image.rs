@@ -1,6 +1,11 @@
 //! Recognising an uploaded image by its content: PNG, JPEG or WebP, judged by the magic
 //! bytes, a header that decodes (dimensions, and the CRC of PNG's header chunk), and an
-//! intact end of file, whatever the file is called.
+//! intact end, whatever the file is called; and writing it out again from its pixels alone
+//! ([`reencode`]), so nothing but the picture is ever stored.
+
+mod reencode;
+
+pub use reencode::{MAX_DECODED_BYTES, Reencoded, reencode};
 
 /// The image formats accepted as avatars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +48,9 @@ pub struct ImageInfo {
     pub format: ImageFormat,
     pub width: u32,
     pub height: u32,
+    /// Where the image ends: bytes after it (a polyglot's script, a camera's trailer) are
+    /// no part of it.
+    pub len: usize,
 }
 
 /// Largest side accepted, in pixels.
@@ -57,6 +65,12 @@ pub enum ImageError {
     Corrupt,
     #[error("the image is larger than {MAX_SIDE}×{MAX_SIDE} pixels")]
     TooLarge,
+    #[error("the image has more pixels than an avatar may (at most {} MiB decoded, such as \
+             4096×4096 with transparency)", MAX_DECODED_BYTES / (1024 * 1024))]
+    TooManyPixels,
+    /// Ours, not the upload's: the decoded pixels could not be written out again.
+    #[error("the image could not be written out again")]
+    Unwritable,
 }
 
 /// Recognises `bytes` as one of the accepted formats.
@@ -64,15 +78,12 @@ pub enum ImageError {
 /// # Errors
 /// When it is none of them, or is damaged, truncated or absurdly large.
 pub fn detect(bytes: &[u8]) -> Result<ImageInfo, ImageError> {
-    let (format, width, height) = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        let (w, h) = png(bytes)?;
-        (ImageFormat::Png, w, h)
+    let ((width, height, len), format) = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        (png(bytes)?, ImageFormat::Png)
     } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        let (w, h) = jpeg(bytes)?;
-        (ImageFormat::Jpeg, w, h)
+        (jpeg(bytes)?, ImageFormat::Jpeg)
     } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        let (w, h) = webp(bytes)?;
-        (ImageFormat::WebP, w, h)
+        (webp(bytes)?, ImageFormat::WebP)
     } else {
         return Err(ImageError::UnknownFormat);
     };
@@ -86,6 +97,7 @@ pub fn detect(bytes: &[u8]) -> Result<ImageInfo, ImageError> {
         format,
         width,
         height,
+        len,
     })
 }
 
@@ -120,7 +132,8 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-fn png(b: &[u8]) -> Result<(u32, u32), ImageError> {
+/// Width, height and the end of the IEND chunk.
+fn png(b: &[u8]) -> Result<(u32, u32, usize), ImageError> {
     // Signature, then IHDR: length 13, type, 13 bytes of data, CRC over type and data.
     if be32(b, 8)? != 13 || b.get(12..16) != Some(b"IHDR") {
         return Err(ImageError::Corrupt);
@@ -133,18 +146,31 @@ fn png(b: &[u8]) -> Result<(u32, u32), ImageError> {
     if !matches!(bit_depth, 1 | 2 | 4 | 8 | 16) || b[25] > 6 {
         return Err(ImageError::Corrupt);
     }
-    // A complete PNG ends with the IEND chunk.
-    if !b.ends_with(&[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82]) {
-        return Err(ImageError::Corrupt);
+    // A complete PNG ends with the IEND chunk: walk the chunks to it.
+    let mut at = 8;
+    loop {
+        let len = usize::try_from(be32(b, at)?).map_err(|_| ImageError::Corrupt)?;
+        let end = at
+            .checked_add(12)
+            .and_then(|n| n.checked_add(len))
+            .filter(|&end| end <= b.len())
+            .ok_or(ImageError::Corrupt)?;
+        if b.get(at + 4..at + 8) == Some(b"IEND") {
+            if b[at..end] != [0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82] {
+                return Err(ImageError::Corrupt);
+            }
+            return Ok((be32(b, 16)?, be32(b, 20)?, end));
+        }
+        at = end;
     }
-    Ok((be32(b, 16)?, be32(b, 20)?))
 }
 
-fn jpeg(b: &[u8]) -> Result<(u32, u32), ImageError> {
-    // A complete JPEG ends with the EOI marker.
-    if !b.ends_with(&[0xFF, 0xD9]) {
-        return Err(ImageError::Corrupt);
-    }
+/// Width, height and the end of the EOI marker, found by walking the segments and the
+/// entropy-coded data of every scan (where a 0xFF byte is always followed by a stuffed 0x00
+/// or a restart marker, so the first other marker ends the scan).
+fn jpeg(b: &[u8]) -> Result<(u32, u32, usize), ImageError> {
+    let mut size = None;
+    let mut scanned = false;
     let mut at = 2;
     loop {
         if b.get(at) != Some(&0xFF) {
@@ -158,8 +184,15 @@ fn jpeg(b: &[u8]) -> Result<(u32, u32), ImageError> {
         match marker {
             // Markers without a length.
             0x01 | 0xD0..=0xD7 => continue,
-            // Start of scan before any frame header, or end of image: no dimensions.
-            0xDA | 0xD9 => return Err(ImageError::Corrupt),
+            // End of image: complete only after a frame header and a scan.
+            0xD9 => {
+                return match size {
+                    Some((w, h)) if scanned => Ok((w, h, at)),
+                    _ => Err(ImageError::Corrupt),
+                };
+            }
+            // Start of scan before any frame header: no dimensions.
+            0xDA if size.is_none() => return Err(ImageError::Corrupt),
             _ => {}
         }
         let len = usize::try_from(be16(b, at)?).map_err(|_| ImageError::Corrupt)?;
@@ -167,19 +200,47 @@ fn jpeg(b: &[u8]) -> Result<(u32, u32), ImageError> {
             return Err(ImageError::Corrupt);
         }
         // Start of frame (baseline, progressive, …), but not DHT, JPG or DAC.
-        if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
-            return Ok((be16(b, at + 5)?, be16(b, at + 3)?));
+        if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) && size.is_none()
+        {
+            size = Some((be16(b, at + 5)?, be16(b, at + 3)?));
         }
         at += len;
+        if marker == 0xDA {
+            scanned = true;
+            at = end_of_scan(b, at)?;
+        }
     }
 }
 
-fn webp(b: &[u8]) -> Result<(u32, u32), ImageError> {
-    // The RIFF size counts everything after its own 8 bytes: a cut file disagrees.
-    let riff = usize::try_from(le32(b, 4)?).map_err(|_| ImageError::Corrupt)?;
-    if riff.checked_add(8) != Some(b.len()) {
-        return Err(ImageError::Corrupt);
+/// Where the entropy-coded data starting at `at` ends: at the next marker that is neither a
+/// stuffed byte nor a restart marker.
+fn end_of_scan(b: &[u8], mut at: usize) -> Result<usize, ImageError> {
+    loop {
+        let ff = at
+            + b.get(at..)
+                .and_then(|rest| rest.iter().position(|&x| x == 0xFF))
+                .ok_or(ImageError::Corrupt)?;
+        match b.get(ff + 1) {
+            Some(0x00 | 0xD0..=0xD7) => at = ff + 2,
+            Some(_) => return Ok(ff),
+            None => return Err(ImageError::Corrupt),
+        }
     }
+}
+
+/// Width, height and the end of the RIFF container.
+fn webp(b: &[u8]) -> Result<(u32, u32, usize), ImageError> {
+    // The RIFF size counts everything after its own 8 bytes: a cut file is shorter.
+    let riff = usize::try_from(le32(b, 4)?).map_err(|_| ImageError::Corrupt)?;
+    let end = riff
+        .checked_add(8)
+        .filter(|&end| end <= b.len())
+        .ok_or(ImageError::Corrupt)?;
+    let (w, h) = webp_size(&b[..end])?;
+    Ok((w, h, end))
+}
+
+fn webp_size(b: &[u8]) -> Result<(u32, u32), ImageError> {
     let data = b.get(20..).ok_or(ImageError::Corrupt)?;
     match b.get(12..16).ok_or(ImageError::Corrupt)? {
         b"VP8 " => {
@@ -258,6 +319,23 @@ mod tests {
             for end in 0..bytes.len() {
                 let _ = detect(&bytes[..end]);
             }
+        }
+    }
+
+    #[test]
+    fn bytes_after_the_image_end_are_no_part_of_it() {
+        let tail = b"<?php echo 'hi'; ?>";
+        for bytes in [PNG, JPEG, WEBP, WEBP_LOSSLESS] {
+            let polyglot = [bytes, tail.as_slice()].concat();
+            let info = detect(&polyglot).unwrap();
+            assert_eq!(info.len, bytes.len());
+            assert_eq!(info, detect(bytes).unwrap());
+        }
+        // A cut PNG or JPEG with a tail is still cut: its end marker is missing. (A cut
+        // WebP's RIFF size may reach into the tail; its decoder judges the rest.)
+        for bytes in [PNG, JPEG] {
+            let cut = [&bytes[..bytes.len() - 5], tail.as_slice()].concat();
+            assert_eq!(detect(&cut), Err(ImageError::Corrupt));
         }
     }
 

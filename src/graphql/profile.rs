@@ -55,8 +55,9 @@ impl ProfileMutation {
     }
 
     /// Sets the signed-in user's picture: a PNG, JPEG or WebP of at most 2 MiB (judged by
-    /// its content, not its name), sent as a GraphQL multipart request. The previous
-    /// picture is removed.
+    /// its content, not its name), sent as a GraphQL multipart request. It is stored
+    /// re-encoded from its pixels, upright and without metadata (a JPEG as JPEG, the others
+    /// as PNG). The previous picture is removed.
     async fn upload_avatar(
         &self,
         ctx: &Context<'_>,

@@ -9,5 +9,6 @@ pub mod mailing;
 pub mod maintenance;
 pub mod passwords;
 pub mod profiles;
+pub mod reencoder;
 pub mod sessions;
 pub mod throttle;

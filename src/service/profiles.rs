@@ -161,12 +161,14 @@ pub async fn update_own(
 }
 
 /// Replaces the signed-in user's avatar with `bytes`, a PNG, JPEG or WebP of at most
-/// [`MAX_AVATAR_BYTES`], judged by content. The file is stored under a random name; the
-/// previous one is removed once the new one is in place. If anything fails the old avatar
-/// stays.
+/// [`MAX_AVATAR_BYTES`], judged by content. What is stored is the picture alone, decoded
+/// and written out again upright ([`image::reencode`]): no metadata, nothing after the
+/// image's end. The file is stored under a random name; the previous one is removed once
+/// the new one is in place. If anything fails the old avatar stays.
 ///
 /// # Errors
-/// `BAD_USER_INPUT` on `file` for anything that is not an acceptable image.
+/// `BAD_USER_INPUT` on `file` for anything that is not an acceptable image;
+/// `RATE_LIMITED` when no decoding turn comes in time.
 pub async fn set_avatar(
     state: &AppState,
     me: &CurrentUser,
@@ -175,11 +177,15 @@ pub async fn set_avatar(
     if bytes.len() > MAX_AVATAR_BYTES {
         return Err(AppError::input("file", "Avatars are at most 2 MiB"));
     }
-    let info = image::detect(bytes).map_err(|e| AppError::input("file", format!("Avatar: {e}")))?;
-    let key = MediaKey::random(info.format).map_err(AppError::internal)?;
+    let image = match state.reencoder.reencode(bytes.to_vec()).await? {
+        Ok(image) => image,
+        Err(e @ image::ImageError::Unwritable) => return Err(AppError::internal(e)),
+        Err(e) => return Err(AppError::input("file", format!("Avatar: {e}"))),
+    };
+    let key = MediaKey::random(image.format).map_err(AppError::internal)?;
     state
         .media
-        .put(&key, bytes)
+        .put(&key, &image.bytes)
         .await
         .map_err(AppError::internal)?;
 
@@ -206,7 +212,7 @@ pub async fn set_avatar(
         }
     };
     remove_avatar_file(state, old.as_deref()).await;
-    tracing::info!(user_id = %id, width = info.width, height = info.height, "avatar replaced");
+    tracing::info!(user_id = %id, width = image.width, height = image.height, "avatar replaced");
     Ok(profile.map(Into::into).unwrap_or_default())
 }
 

@@ -1,8 +1,12 @@
 //! `uploadAvatar` over the GraphQL multipart request spec, and `/media`.
 
+use image::GenericImageView;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, each_backend, each_backend_with};
+use crate::{
+    crafted::{GPS_MARKER, SCRIPT, contains, phone_photo, png_bomb},
+    helpers::{TestApp, each_backend, each_backend_with},
+};
 
 const UPLOAD: &str =
     "mutation($file: Upload!) { uploadAvatar(file: $file) { username avatarUrl } }";
@@ -25,17 +29,26 @@ fn media_path(url: &str, base: &str) -> String {
         .to_owned()
 }
 
+/// Decodes served bytes as any client would: by their content, and in the format their
+/// content type names.
+fn decode(bytes: &[u8], content_type: &str) -> image::DynamicImage {
+    let format = image::guess_format(bytes).unwrap();
+    assert_eq!(format.to_mime_type(), content_type);
+    image::load_from_memory(bytes).unwrap()
+}
+
 #[tokio::test]
-async fn png_jpeg_and_webp_avatars_are_stored_and_served_with_their_type() {
+async fn png_jpeg_and_webp_avatars_are_stored_re_encoded_and_served_with_their_type() {
     each_backend_with(
         &[("PUBLIC_URL", "https://auth.example.com")],
         |app| async move {
             let t = app.register("alice").await;
             app.confirm_email("alice@example.com").await;
-            for (bytes, name, content_type) in [
-                (PNG, "me.png", "image/png"),
-                (JPEG, "photo.jpeg", "image/jpeg"),
-                (WEBP, "no-extension", "image/webp"),
+            // A photo stays a JPEG; WebP is stored as PNG.
+            for (bytes, name, content_type, extension) in [
+                (PNG, "me.png", "image/png", ".png"),
+                (JPEG, "photo.jpeg", "image/jpeg", ".jpg"),
+                (WEBP, "no-extension", "image/png", ".png"),
             ] {
                 let (status, body) = upload(&app, Some(&t.access), name, bytes).await;
                 assert_eq!(status, 200, "{body}");
@@ -44,11 +57,16 @@ async fn png_jpeg_and_webp_avatars_are_stored_and_served_with_their_type() {
                     .unwrap()
                     .to_owned();
                 assert!(url.starts_with("https://auth.example.com/media/"), "{url}");
+                assert!(url.ends_with(extension), "{url}");
                 let res = app.get(&media_path(&url, "https://auth.example.com")).await;
                 assert_eq!(res.status(), 200);
                 assert_eq!(res.headers()["content-type"], content_type);
                 assert_eq!(res.headers()["x-content-type-options"], "nosniff");
-                assert_eq!(res.bytes().await.unwrap().as_ref(), bytes);
+                let served = res.bytes().await.unwrap();
+                let uploaded = image::load_from_memory(bytes).unwrap();
+                let stored = decode(&served, content_type);
+                assert_eq!(stored.dimensions(), uploaded.dimensions(), "{name}");
+                assert_eq!(stored.dimensions(), (16, 12));
             }
             let public = app
                 .gql("{ profile(username: \"alice\") { avatarUrl } }", json!({}))
@@ -57,10 +75,75 @@ async fn png_jpeg_and_webp_avatars_are_stored_and_served_with_their_type() {
                 public.data()["profile"]["avatarUrl"]
                     .as_str()
                     .unwrap()
-                    .ends_with(".webp")
+                    .ends_with(".png")
             );
         },
     )
+    .await;
+}
+
+#[tokio::test]
+async fn a_phone_photo_is_served_upright_without_its_exif_location_or_tail() {
+    each_backend(|app| async move {
+        let t = app.register("paula").await;
+        for (orientation, upright) in [(1, (64, 48)), (6, (48, 64))] {
+            let photo = phone_photo(64, 48, orientation);
+            assert!(contains(&photo, GPS_MARKER) && contains(&photo, SCRIPT));
+
+            let (status, body) = upload(&app, Some(&t.access), "IMG_0001.jpg", &photo).await;
+
+            assert_eq!(status, 200, "{body}");
+            let url = body["data"]["uploadAvatar"]["avatarUrl"].as_str().unwrap();
+            let res = app.get(&media_path(url, &app.base_url)).await;
+            assert_eq!(res.status(), 200);
+            assert_eq!(res.headers()["content-type"], "image/jpeg");
+            let served = res.bytes().await.unwrap();
+            for gone in [&b"Exif\0\0"[..], GPS_MARKER, b"GPS", SCRIPT, b"<?php"] {
+                assert!(
+                    !contains(&served, gone),
+                    "{} survived",
+                    String::from_utf8_lossy(gone)
+                );
+            }
+            assert!(
+                served.ends_with(&[0xFF, 0xD9]),
+                "something follows the image"
+            );
+            let stored = decode(&served, "image/jpeg");
+            assert_eq!(stored.dimensions(), upright, "orientation {orientation}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_decompression_bomb_is_refused_as_bad_input_and_the_old_avatar_stays() {
+    each_backend(|app| async move {
+        let t = app.register("bomber").await;
+        let (_, ok) = upload(&app, Some(&t.access), "a.png", PNG).await;
+        let url = ok["data"]["uploadAvatar"]["avatarUrl"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // A hundred bytes declaring 8192×8192 RGBA (256 MiB of pixels, within the side
+        // limit), and a side over the limit.
+        for (width, height) in [(8192, 8192), (8193, 1)] {
+            let bomb = png_bomb(width, height);
+            assert!(bomb.len() < 200);
+            let (status, body) = upload(&app, Some(&t.access), "bomb.png", &bomb).await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(
+                body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+                "{width}x{height}: {body}"
+            );
+            assert_eq!(body["errors"][0]["extensions"]["field"], "file");
+        }
+        let me = app
+            .gql_as(&t.access, "{ me { profile { avatarUrl } } }", json!({}))
+            .await;
+        assert_eq!(me.data()["me"]["profile"]["avatarUrl"], url.as_str());
+        assert_eq!(app.get("/healthz").await.status(), 200);
+    })
     .await;
 }
 

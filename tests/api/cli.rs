@@ -96,6 +96,38 @@ fn production_refuses_to_start_with_unsafe_settings() {
 }
 
 #[test]
+fn production_serve_and_worker_refuse_cleartext_mail_to_another_host() {
+    let dir = temp_dir();
+    for (command, name, url) in [
+        ("serve", "SMTP_URL", "smtp://smtp.example.com:25"),
+        (
+            "worker",
+            "AMQP_URL",
+            "amqp://authql:secret-pw@rabbit.internal:5672/%2f",
+        ),
+    ] {
+        let out = authql(&dir)
+            .arg(command)
+            .env("APP_ENV", "production")
+            .env("APP_URL", "https://app.example.com")
+            .env("PUBLIC_URL", "https://auth.example.com")
+            .env(
+                "SIGNING_KEY_ENCRYPTION_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            )
+            .env(name, url)
+            .output()
+            .unwrap();
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{command}: {all}");
+        assert!(all.contains(name), "{all}");
+        assert!(all.contains("ALLOW_CLEARTEXT_TRANSPORT"), "{all}");
+        assert!(!all.contains("secret-pw"), "the password leaked: {all}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn a_database_that_is_down_at_start_gives_one_clear_line_and_a_failure_exit() {
     let dir = temp_dir();
     // Nothing listens on port 1.

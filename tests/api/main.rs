@@ -8,6 +8,8 @@ mod browser;
 mod budgets;
 mod cli;
 mod connections;
+mod crafted;
+mod deployment;
 mod documents;
 mod graphiql;
 mod graphql_http;
