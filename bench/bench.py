@@ -294,6 +294,7 @@ def flood_scenarios(tmp, sink_port, D):
     out = {}
     for name, extra in (("defaults", {}),
                         ("throttles_open", {"LOGIN_MAX_FAILURES": "10000",
+                                            "LOGIN_MAX_FAILURES_PER_ACCOUNT": "1000000",
                                             "LOGIN_MAX_FAILURES_PER_IP": "1000000",
                                             "SIGNUP_MAX_PER_IP": "1000000"})):
         psql("postgres", f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
@@ -429,6 +430,7 @@ def main():
         # per-address and per-account budgets (measured at their defaults in the flood
         # scenarios) would refuse most of it.
         "LOGIN_MAX_FAILURES": "10000",
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT": "1000000",
         "LOGIN_MAX_FAILURES_PER_IP": "1000000",
         "LOGIN_MAX_SUCCESSES": "1000000",
         "SIGNUP_MAX_PER_IP": "1000000",
