@@ -225,6 +225,12 @@ async fn revoke_key(settings: Settings, kid: &str) -> anyhow::Result<()> {
     let conn = connect(&settings).await?;
     db::migrate(&conn).await?;
     let custody = settings.key_custody();
+    // The same check as at start: a replacement key must be stored the way the others
+    // are, under the key that opens them.
+    if let Err(err) = crate::auth::keys::seal_stored_keys(&conn, &custody).await {
+        conn.close().await.ok();
+        return Err(key_error(err));
+    }
     let now = crate::clock::Clock::system().now();
     let revoked = crate::auth::keys::revoke(&conn, &custody, kid, now)
         .await

@@ -201,6 +201,9 @@ pub async fn revoke(
     now: DateTime<Utc>,
 ) -> Result<Revoked, AppError> {
     let txn = crate::db::begin_write(db).await?;
+    // Two revocations at once take turns, so the second sees the first and neither leaves
+    // the service without a key that signs.
+    repo::signing_keys::lock_current(&txn).await?;
     if repo::signing_keys::revoke(&txn, kid, now).await?.is_none() {
         return Err(AppError::NotFound(
             "No signing key with this id (or it is revoked already)",
@@ -288,9 +291,16 @@ impl KeyRing {
             );
             jwks.push(jwk_of(row));
             if row.retired_at.is_none_or(|r| r > now) {
-                let der = custody
-                    .open(&row.kid, &row.private_key.0)
-                    .map_err(AppError::internal)?;
+                // Checked at start; a key written since by a process with another
+                // encryption key cannot sign here, but the refresh goes on (a revocation
+                // must still take effect).
+                let der = match custody.open(&row.kid, &row.private_key.0) {
+                    Ok(der) => der,
+                    Err(err) => {
+                        tracing::error!(kid = %row.kid, error = %err, "a signing key does not open");
+                        continue;
+                    }
+                };
                 signers.push(Signer {
                     kid: row.kid.clone(),
                     activates_at: row.activates_at,

@@ -29,14 +29,24 @@ impl Email {
                 format!("Email addresses are at most {MAX_LEN} characters long"),
             ));
         }
-        if super::has_control(email) || !is_bare_address(email) {
-            return Err(AppError::input(
+        let invalid = || {
+            AppError::input(
                 field,
                 "This is not a valid email address (give only the address, like \
                  name@example.com)",
+            )
+        };
+        if super::has_control(email) {
+            return Err(invalid());
+        }
+        let normalised = bare_address(email).ok_or_else(invalid)?;
+        if normalised.len() > MAX_LEN {
+            return Err(AppError::input(
+                field,
+                format!("Email addresses are at most {MAX_LEN} characters long"),
             ));
         }
-        Ok(Self(email.to_lowercase()))
+        Ok(Self(normalised))
     }
 
     pub fn as_str(&self) -> &str {
@@ -48,43 +58,52 @@ impl Email {
     }
 }
 
-/// Whether `s` is a bare address (`local@domain`): a dot-atom local part, a domain of
-/// dotted labels, nothing else. Display names (`Eve <a@b.c>`), comments (`a(x)@b.c`),
-/// quoted local parts (`"a@b.c"@evil.test`) and domain literals (`a@[127.0.0.1]`) are all
-/// valid RFC 5322 but name a mailbox other than the text suggests: each would be a separate
-/// "address" for uniqueness and for the per-address mail limit.
-fn is_bare_address(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
-        return false;
-    };
-    let atom_char = |c: char| {
-        c.is_ascii_alphanumeric()
-            || "!#$%&'*+-/=?^_`{|}~".contains(c)
-            || (!c.is_ascii() && c.is_alphanumeric())
-    };
-    let dot_atom = |part: &str, char_ok: &dyn Fn(char) -> bool| {
+/// `s` as one bare address (`local@domain`) in its one spelling, if it is one: NFKC
+/// (full-width `ａ` is `a`), a dot-atom local part of ASCII characters, lower-cased, and a
+/// domain of dotted labels in its ASCII form (UTS 46: `bücher.example` is
+/// `xn--bcher-kva.example`, `ＥＸＡＭＰＬＥ.com` is `example.com`). Display names
+/// (`Eve <a@b.c>`), comments (`a(x)@b.c`), quoted local parts (`"a@b.c"@evil.test`) and
+/// domain literals (`a@[127.0.0.1]`) are valid RFC 5322 but name a mailbox other than the
+/// text suggests; each would be a separate "address" for uniqueness and for the
+/// per-address mail limit, so none is accepted.
+fn bare_address(s: &str) -> Option<String> {
+    use unicode_normalization::UnicodeNormalization;
+    let s: String = s.nfkc().collect();
+    let (local, domain) = s.split_once('@')?;
+    let atom_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    let dot_atom = |part: &str| {
         !part.is_empty()
             && part
                 .split('.')
-                .all(|atom| !atom.is_empty() && atom.chars().all(char_ok))
+                .all(|atom| !atom.is_empty() && atom.chars().all(atom_char))
     };
-    let label_char =
-        |c: char| c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && c.is_alphanumeric());
+    if !dot_atom(local) || local.len() > 64 {
+        return None;
+    }
+    // STD3 rules: letters, digits and hyphens only, in labels of at most 63.
+    let domain = idna::domain_to_ascii_strict(domain).ok()?;
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
     // A dotless domain (user@localhost) is valid in RFC 5322 but never a real mailbox a
     // user signs up with.
-    dot_atom(local, &atom_char)
-        && local.len() <= 64
-        && domain.contains('.')
-        && dot_atom(domain, &label_char)
-        && domain.split('.').all(|l| l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-'))
-        // The library's RFC checks on top (a last guard, same rules or stricter).
-        && email_address::EmailAddress::parse_with_options(
-            s,
-            email_address::Options::default()
-                .without_display_text()
-                .without_domain_literal(),
-        )
-        .is_ok()
+    if !domain.contains('.') || !domain.split('.').all(label_ok) {
+        return None;
+    }
+    let address = format!("{}@{domain}", local.to_ascii_lowercase());
+    // The library's RFC checks on top (a last guard: the same rules or stricter).
+    email_address::EmailAddress::parse_with_options(
+        &address,
+        email_address::Options::default()
+            .without_display_text()
+            .without_domain_literal(),
+    )
+    .is_ok()
+    .then_some(address)
 }
 
 #[cfg(test)]
@@ -97,6 +116,20 @@ mod tests {
             Email::parse("  Alice@Example.COM ").unwrap().as_str(),
             "alice@example.com"
         );
+    }
+
+    #[test]
+    fn one_mailbox_has_one_spelling() {
+        for (typed, stored) in [
+            ("victim@ｅｘａｍｐｌｅ.com", "victim@example.com"),
+            ("ｖｉｃｔｉｍ@example.com", "victim@example.com"),
+            ("Victim@EXAMPLE.com", "victim@example.com"),
+            ("a@Bücher.example", "a@xn--bcher-kva.example"),
+        ] {
+            assert_eq!(Email::parse(typed).unwrap().as_str(), stored, "{typed}");
+        }
+        // Letters outside ASCII in the local part need SMTPUTF8 and are refused.
+        assert!(Email::parse("josé@example.com").is_err());
     }
 
     #[test]

@@ -143,22 +143,6 @@ pub async fn live(
         .transpose()
 }
 
-/// Forgets `key` and every key that starts with `key` followed by `@` (its per-address
-/// counters).
-///
-/// # Errors
-/// When the statement fails.
-pub async fn clear_with_prefix(db: &impl ConnectionTrait, key: &str) -> Result<u64, DbErr> {
-    let prefix = format!("{key}@");
-    db.execute_raw(Statement::from_sql_and_values(
-        db.get_database_backend(),
-        "DELETE FROM rate_counters WHERE key = $1 OR substr(key, 1, length($2)) = $2",
-        [key.into(), prefix.into()],
-    ))
-    .await
-    .map(|r| r.rows_affected())
-}
-
 /// Deletes counters whose window is over.
 ///
 /// # Errors

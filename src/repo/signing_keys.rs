@@ -22,6 +22,22 @@ pub async fn current(db: &impl ConnectionTrait) -> Result<Vec<signing_keys::Mode
         .await
 }
 
+/// Locks the current keys until the transaction ends (PostgreSQL; SQLite's write
+/// transaction holds the whole database).
+///
+/// # Errors
+/// When the query fails.
+pub async fn lock_current(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    use sea_orm::QuerySelect;
+    Entity::find()
+        .filter(Column::RetiredAt.is_null())
+        .filter(Column::RevokedAt.is_null())
+        .lock_exclusive()
+        .all(db)
+        .await
+        .map(|_| ())
+}
+
 /// Stores a key.
 ///
 /// # Errors

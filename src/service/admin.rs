@@ -226,7 +226,11 @@ pub async fn update_user(
     }
     if email_changed {
         // Links mailed to the old address must not verify or reset the account any more.
-        for purpose in [Purpose::VerifyEmail, Purpose::ResetPassword] {
+        for purpose in [
+            Purpose::VerifyEmail,
+            Purpose::ResetPassword,
+            Purpose::UnlockAccount,
+        ] {
             repo::email_tokens::delete_for(&txn, id, purpose).await?;
         }
     }

@@ -105,8 +105,10 @@ pub async fn confirm_reset(
     // that checked the old password can still start a session.
     repo::users::set_password(&txn, user.id, password_hash, None, now).await?;
     repo::users::mark_email_verified(&txn, user.id, now).await?;
-    // The owner proved themselves: every login lock of the account is lifted.
-    throttle::lift_account_locks(&txn, user.id, state).await?;
+    // The owner proved themselves: the account-wide lock is lifted, and this address
+    // gets past a new one for a window.
+    throttle::lift_account_lock(&txn, user.id, &client.key(), now).await?;
+    repo::email_tokens::delete_for(&txn, user.id, Purpose::UnlockAccount).await?;
     repo::email_tokens::delete_for(&txn, user.id, Purpose::VerifyEmail).await?;
     let scope = Scope::AllOf {
         user: user.id,
@@ -149,7 +151,15 @@ pub async fn change_password(
     }
     let password = Password::new_for(new_password, "newPassword", &user.username, &user.email)?;
     let subject = throttle::LoginSubject::Account(user.id);
-    let charged = throttle::charge_login(state, subject, client.ip).await??;
+    let charged = match throttle::charge_login(state, subject, client.ip).await? {
+        Ok(charged) => charged,
+        Err(refused) => {
+            if refused.locked_account_now {
+                crate::service::sessions::tell_owner_of_lock(state, &user);
+            }
+            return Err(refused.into());
+        }
+    };
     let verified = state
         .hasher
         .verify(current, Some(&user.password_hash), &client.key())

@@ -182,6 +182,14 @@ pub async fn set_avatar(
         Err(e @ image::ImageError::Unwritable) => return Err(AppError::internal(e)),
         Err(e) => return Err(AppError::input("file", format!("Avatar: {e}"))),
     };
+    // What is stored and served is held to the same bound as what was sent: a re-encoded
+    // photo (a JPEG saved at a low quality, written again at ours) can come out larger.
+    if image.bytes.len() > MAX_AVATAR_BYTES {
+        return Err(AppError::input(
+            "file",
+            "Avatar: re-encoded, this image is larger than 2 MiB; upload a smaller one",
+        ));
+    }
     let key = MediaKey::random(image.format).map_err(AppError::internal)?;
     state
         .media

@@ -144,7 +144,11 @@ pub async fn login(
 ) -> Result<Issued, AppError> {
     let username_key = parse_username_lookup(identifier, MAX_LOOKUP_LEN)
         .map_err(|why| why.input_error("usernameOrEmail", MAX_LOOKUP_LEN))?;
-    let email_key = identifier.trim().to_lowercase();
+    // An address in the one spelling it is stored in (full-width or Unicode domains
+    // included); anything else cannot be an email and is only a username.
+    let email_key = crate::domain::Email::parse(identifier)
+        .map(crate::domain::Email::into_inner)
+        .unwrap_or_else(|_| identifier.trim().to_lowercase());
     throttle::precheck_login(state, client.ip)
         .inspect_err(|_| crate::metrics::login("throttled"))?;
     let user = repo::users::find_by_login(&state.db, &username_key, &email_key).await?;
@@ -159,7 +163,7 @@ pub async fn login(
             if refused.locked_account_now
                 && let Some(owner) = &user
             {
-                tell_owner_of_lock(state, owner).await;
+                tell_owner_of_lock(state, owner);
             }
             return Err(refused.into());
         }
@@ -241,32 +245,42 @@ pub async fn login(
 }
 
 /// Mails the owner of a just-locked account a link that unlocks it for the address that
-/// opens it (once per login window). The refusal is answered either way, so a failure here
-/// is logged, not answered.
-async fn tell_owner_of_lock(state: &AppState, owner: &crate::entity::users::Model) {
-    let sent = async {
-        let txn = db::begin_write(&state.db).await?;
-        if !throttle::unlock_mail_allowed(&txn, state, owner.id).await? {
-            return Ok::<_, AppError>(false);
+/// opens it (once per login window), in the background: the attempt that locks an account
+/// is answered as fast as any other. Only a verified, active account is mailed (an
+/// unverified one may carry someone else's address). A failure is logged, not answered.
+pub(crate) fn tell_owner_of_lock(state: &AppState, owner: &crate::entity::users::Model) {
+    if !owner.email_verified || !owner.is_active {
+        return;
+    }
+    let (state, owner) = (state.clone(), owner.clone());
+    tokio::spawn(async move {
+        let sent = async {
+            let txn = db::begin_write(&state.db).await?;
+            if !throttle::unlock_mail_allowed(&txn, &state, owner.id).await? {
+                return Ok::<_, AppError>(false);
+            }
+            let now = state.clock.now();
+            crate::service::mailing::send_unlock(
+                &txn,
+                &state,
+                owner.id,
+                &owner.username,
+                &owner.email,
+                now,
+            )
+            .await?;
+            txn.commit().await?;
+            state.relay.wake();
+            Ok(true)
         }
-        crate::service::mailing::send_unlock(
-            &txn,
-            state,
-            owner.id,
-            &owner.username,
-            &owner.email,
-            state.clock.now(),
-        )
-        .await?;
-        txn.commit().await?;
-        state.relay.wake();
-        Ok(true)
-    }
-    .await;
-    match sent {
-        Ok(sent) => tracing::info!(user_id = %owner.id, sent, "account locked by failed logins"),
-        Err(err) => tracing::warn!(error = ?err, "unlock mail not written"),
-    }
+        .await;
+        match sent {
+            Ok(sent) => {
+                tracing::info!(user_id = %owner.id, sent, "account locked by failed logins");
+            }
+            Err(err) => tracing::warn!(error = ?err, "unlock mail not written"),
+        }
+    });
 }
 
 /// A login got past the password: its account starts over and its address gets the attempt

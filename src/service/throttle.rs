@@ -6,16 +6,21 @@
 //! bucket), unknown names by name. A client address first runs out of its own attempts on
 //! an account (`LOGIN_MAX_FAILURES`); only a guesser spread over many addresses reaches the
 //! account-wide limit (`LOGIN_MAX_FAILURES_PER_ACCOUNT`). The owner always has a way back
-//! that an attacker cannot block: a completed password reset lifts every lock of the
-//! account, and the attempt that locks it account-wide mails the owner (once per window) a
-//! link that unlocks it for the address that opens it.
+//! that an attacker cannot block: a completed password reset lifts the account-wide lock
+//! (and lets the resetting address past a new one for a window), and the attempt that
+//! locks it account-wide mails the owner (once per window) a link that unlocks it for the
+//! address that opens it.
+//!
+//! Only counters of client addresses are remembered in memory ([`Limited`]); counters on
+//! accounts are read from the database on every attempt, since an unlock or a reset on any
+//! replica lifts them.
 //!
 //! An attempt is counted *before* the password is checked, so a burst of concurrent
 //! requests (or many `login` fields in one request) cannot slip past the limit; a login
 //! that succeeds then clears its account counter and gives back its address attempt.
 //!
-//! Once a counter is over its limit, this replica remembers it until its window ends
-//! ([`Limited`]): a flood of attempts that can only be refused is refused without a
+//! Once an address's counter is over its limit, this replica remembers it until its window
+//! ends ([`Limited`]): a flood of attempts that can only be refused is refused without a
 //! database write each, so it cannot take the connection pool (or lock the counter's row)
 //! from everyone else.
 
@@ -46,13 +51,6 @@ impl Limited {
                     .max(1)
             })
             .max()
-    }
-
-    /// Forgets every remembered counter whose key starts with `prefix` (a lock lifted).
-    fn forget_prefix(&self, prefix: &str) {
-        if let Ok(mut known) = self.0.lock() {
-            known.retain(|k, _| !k.starts_with(prefix));
-        }
     }
 
     fn remember(&self, key: &str, until: DateTime<Utc>, now: DateTime<Utc>) {
@@ -176,9 +174,12 @@ pub async fn charge_login(
     let pair_key = format!("login:{subject_key}@{}", client.as_str());
     let ip_key = ip.map(|_| format!("ip:{}", client.as_str()));
 
-    let mut known = vec![pair_key.as_str()];
-    known.extend(ip_key.as_deref());
-    if let Some(retry_after_secs) = state.throttled.retry_after(&known, now) {
+    // Only the address's own counter is remembered in memory: a counter on an account
+    // can be lifted (an unlock link, a reset) on any replica, so it is read from the
+    // database every time.
+    if let Some(ip_key) = &ip_key
+        && let Some(retry_after_secs) = state.throttled.retry_after(&[ip_key], now)
+    {
         return Ok(Err(LoginRefused {
             retry_after_secs,
             locked_account_now: false,
@@ -215,7 +216,7 @@ pub async fn charge_login(
             if unlocked {
                 continue;
             }
-        } else {
+        } else if Some(key) == ip_key.as_ref() {
             state.throttled.remember(key, *started + window, now);
         }
         let after = retry_after(*started, window, now);
@@ -254,21 +255,22 @@ pub async fn unlock_for(
     Ok(())
 }
 
-/// Lifts every login lock of `user` (its account-wide count, its count from each address):
-/// a completed password reset proved the owner.
+/// Lifts the account-wide login lock of `user` and lets `client` (the address that
+/// completed a password reset, which proved the owner) past a new one for a window.
+/// Other addresses keep their own counts on the account: a reset gives an attacker no
+/// fresh budget.
 ///
 /// # Errors
 /// Only internal ones.
-pub async fn lift_account_locks(
+pub async fn lift_account_lock(
     db: &impl sea_orm::ConnectionTrait,
     user: uuid::Uuid,
-    state: &AppState,
+    client: &ClientKey,
+    now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let subject_key = LoginSubject::Account(user).key();
-    let wide_key = format!("login:{subject_key}");
-    rate_counters::clear_with_prefix(db, &wide_key).await?;
-    state.throttled.forget_prefix(&wide_key);
-    Ok(())
+    rate_counters::clear(db, &format!("login:{subject_key}")).await?;
+    unlock_for(db, user, client, now).await
 }
 
 /// Whether one unlock mail may go to `user` now: one per login window.

@@ -4,7 +4,7 @@ use image::GenericImageView;
 use serde_json::{Value, json};
 
 use crate::{
-    crafted::{GPS_MARKER, SCRIPT, contains, phone_photo, png_bomb},
+    crafted::{GPS_MARKER, SCRIPT, contains, phone_photo, png_bomb, png_chunk},
     helpers::{TestApp, each_backend, each_backend_with},
 };
 
@@ -424,6 +424,92 @@ async fn media_serves_only_names_it_issued() {
             "/media/anything.svg",
         ] {
             assert_eq!(app.get(path).await.status(), 404, "{path}");
+        }
+    })
+    .await;
+}
+
+/// A `side`×`side` PNG of palette indices in noise: one byte a pixel, stored uncompressed
+/// (zlib "stored" blocks), that decodes to three bytes a pixel of noise.
+fn palette_noise_png(side: u32) -> Vec<u8> {
+    let header = [
+        &side.to_be_bytes()[..],
+        &side.to_be_bytes(),
+        &[8, 3, 0, 0, 0],
+    ]
+    .concat();
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 24) as u8
+    };
+    let palette: Vec<u8> = (0..256 * 3).map(|_| next()).collect();
+    let mut raw = Vec::new();
+    for _ in 0..side {
+        raw.push(0); // no filter
+        raw.extend((0..side).map(|_| next()));
+    }
+    let mut zlib = vec![0x78, 0x01];
+    let blocks = raw.chunks(65_535).collect::<Vec<_>>();
+    for (i, block) in blocks.iter().enumerate() {
+        zlib.push(u8::from(i + 1 == blocks.len()));
+        let len = u16::try_from(block.len()).unwrap();
+        zlib.extend(len.to_le_bytes());
+        zlib.extend((!len).to_le_bytes());
+        zlib.extend_from_slice(block);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for byte in &raw {
+        a = (a + u32::from(*byte)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    zlib.extend(((b << 16) | a).to_be_bytes());
+    [
+        &b"\x89PNG\r\n\x1a\n"[..],
+        &png_chunk(b"IHDR", &header),
+        &png_chunk(b"PLTE", &palette),
+        &png_chunk(b"IDAT", &zlib),
+        &png_chunk(b"IEND", &[]),
+    ]
+    .concat()
+}
+
+#[tokio::test]
+async fn an_image_that_re_encodes_past_the_size_limit_is_refused_and_the_old_avatar_stays() {
+    let png = palette_noise_png(1400);
+    assert!(png.len() < 2 * 1024 * 1024, "{}", png.len());
+    // The control: it is a valid image, three times larger once its pixels are written out.
+    let decoded = image::load_from_memory(&png).unwrap();
+    assert_eq!(decoded.dimensions(), (1400, 1400));
+    each_backend(|app| {
+        let png = png.clone();
+        async move {
+            let t = app.register("bigger").await;
+            let (_, ok) = upload(&app, Some(&t.access), "a.png", PNG).await;
+            let url = ok["data"]["uploadAvatar"]["avatarUrl"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let (status, body) = upload(&app, Some(&t.access), "noise.png", &png).await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(
+                body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+                "{body}"
+            );
+            assert_eq!(body["errors"][0]["extensions"]["field"], "file");
+            assert!(
+                body["errors"][0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("re-encoded"),
+                "{body}"
+            );
+            let me = app
+                .gql_as(&t.access, "{ me { profile { avatarUrl } } }", json!({}))
+                .await;
+            assert_eq!(me.data()["me"]["profile"]["avatarUrl"], url.as_str());
         }
     })
     .await;

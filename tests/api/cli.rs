@@ -542,7 +542,20 @@ async fn keys_in_clear_are_sealed_at_start_and_a_wrong_or_missing_key_refuses_to
             assert!(text(&out).contains(says), "{}", text(&out));
             assert!(!text(&out).contains(KEY) && !text(&out).contains(OTHER));
         }
-        // Nothing was changed by the refused starts.
+        // revoke-key checks the same way before it writes a replacement key.
+        let out = authql(&dir)
+            .args(["revoke-key", "any-kid"])
+            .env("DATABASE_URL", &url)
+            .env("SIGNING_KEY_ENCRYPTION_KEY", OTHER)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(
+            text(&out).contains("does not open signing key"),
+            "{}",
+            text(&out)
+        );
+        // Nothing was changed by the refused commands.
         assert_eq!(stored().await, sealed);
         std::fs::remove_dir_all(dir).ok();
     })

@@ -545,12 +545,32 @@ async fn a_completed_reset_lets_the_owner_back_in_past_an_attackers_lock() {
         // A throttled account can still reset its password, which lifts the lock.
         let token = reset_token(&app, "victim@example.com").await;
         let res = app
-            .gql(
-                CONFIRM_RESET,
-                json!({ "i": { "token": token, "newPassword": NEW_PASSWORD } }),
-            )
-            .await;
-        assert_eq!(res.data()["confirmReset"], true);
+            .client
+            .post(app.url("/graphql"))
+            .header("x-forwarded-for", "192.0.2.7")
+            .json(&json!({
+                "query": CONFIRM_RESET,
+                "variables": { "i": { "token": token, "newPassword": NEW_PASSWORD } },
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        assert_eq!(res["data"]["confirmReset"], true, "{res:?}");
+        // The attacker's addresses got no fresh tries from it...
+        let res = login_from(&app, "10.9.0.1", "victim", "wrong-password").await;
+        assert_eq!(res.error_code(), "RATE_LIMITED");
+        // ...and when new addresses lock the account again, the owner's address, which
+        // completed the reset, still gets in.
+        for address in ["10.9.2.1", "10.9.2.2", "10.9.2.3"] {
+            for _ in 0..3 {
+                login_from(&app, address, "victim", "wrong-password").await;
+            }
+        }
+        let res = login_from(&app, "10.9.2.4", "victim", NEW_PASSWORD).await;
+        assert_eq!(res.error_code(), "RATE_LIMITED", "locked again");
         let res = login_from(&app, "192.0.2.7", "victim", NEW_PASSWORD).await;
         assert!(res.body["errors"].is_null(), "{:?}", res.body);
     })
@@ -592,6 +612,12 @@ async fn a_locked_accounts_owner_gets_one_mail_whose_link_unlocks_their_address(
         };
         let res = unlock("10.9.0.1", "A".repeat(43)).await;
         assert_eq!(res["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        // The owner kept trying meanwhile (an app retrying on its own), past its own
+        // address's limit.
+        for _ in 0..5 {
+            let res = login_from(&app, "198.51.100.4", "locked", PASSWORD).await;
+            assert_eq!(res.error_code(), "RATE_LIMITED");
+        }
         // The owner opens the link at home: that address signs in; the attacker's do not.
         let res = unlock("198.51.100.4", token.clone()).await;
         assert_eq!(res["data"]["unlockAccount"], true, "{res:?}");
@@ -610,6 +636,29 @@ async fn a_locked_accounts_owner_gets_one_mail_whose_link_unlocks_their_address(
             .filter(|m| m.subject().contains("trying to sign in"))
             .count();
         assert_eq!(unlock_mails, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unverified_account_is_never_sent_an_unlock_mail() {
+    // It may carry someone else's address: the lock mail would be mail to a stranger.
+    each_backend_with(THROTTLE, |app| async move {
+        app.register("unverified").await;
+        lock_account(&app, "unverified").await;
+        verified(&app, "control").await;
+        lock_account(&app, "control").await;
+        app.smtp
+            .wait_for("control@example.com", "trying to sign in")
+            .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !app.smtp
+                .mails()
+                .iter()
+                .any(|m| m.to.iter().any(|t| t == "unverified@example.com")
+                    && m.subject().contains("trying to sign in"))
+        );
     })
     .await;
 }
