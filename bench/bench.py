@@ -4,6 +4,7 @@ Each figure is reported next to the bound it is held against, measured in the sa
 
 Run it with `bench/run` (see BENCHMARKS.md). Standard library only."""
 
+import base64
 import argparse
 import http.client as httpc
 import json
@@ -303,6 +304,7 @@ def flood_scenarios(tmp, sink_port, D):
         env = {
             **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME")},
             "APP_ENV": "production",
+            "SIGNING_KEY_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode(),
             "APP_URL": "https://app.bench.example",
             "PUBLIC_URL": "https://auth.bench.example",
             "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + db,
