@@ -200,7 +200,7 @@ async fn rotate_keys(settings: Settings, at_once: bool) -> anyhow::Result<()> {
     } else {
         ROTATION_DELAY
     };
-    let custody = settings.key_custody();
+    let custody = crate::auth::custody::Custody::from_settings(&settings);
     crate::auth::keys::seal_stored_keys(&conn, &custody)
         .await
         .map_err(key_error)?;
@@ -224,7 +224,7 @@ fn key_error(e: AppError) -> anyhow::Error {
 async fn revoke_key(settings: Settings, kid: &str) -> anyhow::Result<()> {
     let conn = connect(&settings).await?;
     db::migrate(&conn).await?;
-    let custody = settings.key_custody();
+    let custody = crate::auth::custody::Custody::from_settings(&settings);
     // The same check as at start: a replacement key must be stored the way the others
     // are, under the key that opens them.
     if let Err(err) = crate::auth::keys::seal_stored_keys(&conn, &custody).await {
@@ -331,7 +331,7 @@ async fn create_admin(
 ) -> anyhow::Result<()> {
     use crate::{
         config::HashBudget,
-        service::admin::{self, CreateAdmin, Existing},
+        service::bootstrap::{self, CreateAdmin, Existing},
     };
     let existing = if promote {
         Existing::Promote
@@ -344,7 +344,7 @@ async fn create_admin(
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let outcome =
-        admin::create_admin(&conn, &hasher, username, email, existing, read_password).await;
+        bootstrap::create_admin(&conn, &hasher, username, email, existing, read_password).await;
     conn.close().await.ok();
     match outcome {
         Ok(CreateAdmin::Created(id)) => println!("created administrator {username} ({id})"),

@@ -84,7 +84,7 @@ pub async fn build_state(
         .context("cannot start the password hasher")?;
     let keys = KeyRing::load(
         db.clone(),
-        settings.key_custody(),
+        crate::auth::custody::Custody::from_settings(&settings),
         settings.access_token_ttl,
         clock.now(),
     )
@@ -116,7 +116,7 @@ pub async fn build_state(
         relay: Arc::new(mail::relay::RelaySignals::default()),
         throttled: Arc::default(),
         media: Arc::new(media::LocalDir::new(&settings_media_dir)),
-        reencoder: service::reencoder::Reencoder::default(),
+        reencoder: media::reencoder::Reencoder::default(),
         public_url: public_url.into(),
     })
 }
@@ -158,7 +158,7 @@ impl App {
         let state = build_state(db, settings, options.clock, bound).await?;
         let metrics = metrics_listener.and_then(|listener| {
             metrics::install().map(|handle| {
-                let router = metrics::router(handle, Some(state.clone()))
+                let router = http::metrics::router(handle, Some(state.clone()))
                     .layer(axum::middleware::from_fn(http::request_id::tag));
                 (listener, router)
             })
@@ -209,8 +209,14 @@ impl App {
             self.state.clone(),
             stopping_rx.clone(),
         ));
+        let relay_context = mail::relay::RelayContext {
+            db: self.state.db.clone(),
+            settings: self.state.settings.clone(),
+            clock: self.state.clock.clone(),
+            signals: self.state.relay.clone(),
+        };
         let relay = tokio::spawn(mail::relay::run(
-            self.state.clone(),
+            relay_context,
             self.mailer,
             stopping_rx.clone(),
         ));

@@ -28,10 +28,10 @@ pub struct AppState {
     pub verified_tokens: Arc<VerifiedTokens>,
     pub relay: Arc<RelaySignals>,
     /// Throttle counters this replica knows are over their limit.
-    pub throttled: Arc<crate::service::throttle::Limited>,
+    pub throttled: Arc<crate::repo::rate_counters::Limited>,
     pub media: Arc<dyn MediaStore>,
     /// Turns for decoding uploaded images off the async runtime.
-    pub reencoder: crate::service::reencoder::Reencoder,
+    pub reencoder: crate::media::reencoder::Reencoder,
     /// `PUBLIC_URL`, or `http://` and the bound address: the base of absolute media URLs.
     pub public_url: Arc<str>,
 }

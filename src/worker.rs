@@ -27,7 +27,7 @@ use crate::{
     mail::{
         MailMessage,
         broker::{self, ATTEMPT_HEADER, Topology},
-        sender::{DeliveryError, Mailer},
+        sender::{DeliveryError, Mailer, NextStep},
     },
 };
 
@@ -104,39 +104,37 @@ pub async fn handle(
     let mut body = delivery.data.clone();
     let (outcome, target) = match result {
         Ok(()) => (Outcome::Sent, None),
-        Err(DeliveryError::Busy) => {
+        Err(err) => match err.next_step(attempt, topology.max_attempts) {
             // Held by another sender (or one that died): wait a retry delay, same attempt.
-            (
+            NextStep::Wait => (
                 Outcome::Retried {
                     next_attempt: attempt,
                 },
                 Some((topology.retry_queue(attempt).to_owned(), attempt, None)),
-            )
-        }
-        Err(err) if !err.is_permanent() && attempt < topology.max_attempts => {
-            tracing::warn!(message_id = %id, attempt, error = %err, "mail not sent; will retry");
-            crate::metrics::mail("failed");
-            (
-                Outcome::Retried {
-                    next_attempt: attempt + 1,
-                },
-                Some((topology.retry_queue(attempt).to_owned(), attempt + 1, None)),
-            )
-        }
-        Err(err) => {
-            let reason = err.to_string();
-            // A parked message keeps no working link.
-            body = without_link(&delivery.data);
-            tracing::error!(message_id = %id, attempt, error = %reason,
-                "mail parked in the dead-letter queue");
-            crate::metrics::mail("dead_lettered");
-            (
-                Outcome::Parked {
-                    reason: reason.clone(),
-                },
-                Some((topology.dead.clone(), attempt, Some(reason))),
-            )
-        }
+            ),
+            NextStep::Retry { next_attempt } => {
+                tracing::warn!(message_id = %id, attempt, error = %err, "mail not sent; will retry");
+                crate::metrics::mail("failed");
+                (
+                    Outcome::Retried { next_attempt },
+                    Some((topology.retry_queue(attempt).to_owned(), next_attempt, None)),
+                )
+            }
+            NextStep::Park => {
+                let reason = err.to_string();
+                // A parked message keeps no working link.
+                body = without_link(&delivery.data);
+                tracing::error!(message_id = %id, attempt, error = %reason,
+                    "mail parked in the dead-letter queue");
+                crate::metrics::mail("dead_lettered");
+                (
+                    Outcome::Parked {
+                        reason: reason.clone(),
+                    },
+                    Some((topology.dead.clone(), attempt, Some(reason))),
+                )
+            }
+        },
     };
     if let Some((queue, next, error)) = target {
         let published =
@@ -216,7 +214,7 @@ async fn serve_metrics(settings: &Settings, mut stop: tokio::sync::watch::Receiv
     };
     match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => {
-            let router = crate::metrics::router(handle, None);
+            let router = crate::http::metrics::router(handle, None);
             tokio::spawn(async move {
                 let stopped = async move {
                     let _ = stop.wait_for(|s| *s).await;

@@ -12,7 +12,7 @@ const LIMITS: DocumentLimits = DocumentLimits {
 };
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(batch) = authql::http::graphql::parse_body(data) {
+    if let Ok(batch) = authql::http::body::parse_body(data) {
         for request in batch.iter() {
             let _ = document::parse(&request.query, &LIMITS);
         }

@@ -4,7 +4,10 @@
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
 
-use crate::error::AppError;
+use crate::{
+    domain::{TokenHash, token_hash::hex},
+    error::AppError,
+};
 
 /// A token as handed to the client. `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -76,29 +79,6 @@ fn seal_pad(parent: &str) -> [u8; 32] {
     h.update(parent.as_bytes());
     h.finalize().into()
 }
-
-fn hex(bytes: impl IntoIterator<Item = u8>) -> String {
-    let mut out = String::with_capacity(64);
-    for byte in bytes {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0xf)]));
-    }
-    out
-}
-
-/// The SHA-256 of a token, hex-encoded: what the database stores and looks up.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TokenHash(pub String);
-
-impl TokenHash {
-    /// The hash of whatever a client presented. Looking up a hash in the database is not
-    /// a comparison of the secret itself, so its timing reveals nothing useful.
-    pub fn of(presented: &str) -> Self {
-        Self(hex(Sha256::digest(presented.as_bytes())))
-    }
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Whether a presented string could be one of our tokens (43 base64url characters); anything
 /// else is refused without a database lookup.

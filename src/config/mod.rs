@@ -9,8 +9,6 @@ mod parse;
 
 use std::{net::SocketAddr, time::Duration};
 
-use crate::auth::password::HashParams;
-
 pub use parse::{Cidr, parse_duration};
 
 /// One configuration variable: what it is called, what it defaults to, what it means.
@@ -596,6 +594,22 @@ pub struct HttpLimits {
     pub rate_burst: u32,
 }
 
+/// Argon2id cost parameters (OWASP's minimum is m = 19 MiB, t = 2, p = 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl HashParams {
+    pub const OWASP: Self = Self {
+        memory_kib: 19 * 1024,
+        iterations: 2,
+        parallelism: 1,
+    };
+}
+
 /// How much password hashing requests may ask for, and how long they may wait for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HashBudget {
@@ -1076,11 +1090,6 @@ impl Settings {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| (*v).to_owned())
         })
-    }
-
-    /// How the private signing keys are kept at rest.
-    pub fn key_custody(&self) -> crate::auth::custody::Custody {
-        crate::auth::custody::Custody::new(self.signing_key_encryption_key.as_ref().map(|k| &k.0))
     }
 
     pub fn is_production(&self) -> bool {

@@ -6,11 +6,13 @@ mod email;
 pub mod image;
 mod password;
 pub mod profile;
+pub mod token_hash;
 mod username;
 
 pub use client::ClientKey;
 pub use email::Email;
 pub use password::Password;
+pub use token_hash::TokenHash;
 pub use username::{
     LookupRefused, MAX_LOOKUP_LEN, Username, lookup_key as username_lookup_key,
     parse_lookup as parse_username_lookup,

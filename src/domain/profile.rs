@@ -2,6 +2,15 @@
 
 use crate::error::AppError;
 
+/// The profile fields of one account (its username lives on the account).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProfileData {
+    pub bio: String,
+    pub contact: String,
+    /// The avatar's media key.
+    pub avatar: Option<String>,
+}
+
 pub const NAME_MAX: usize = 150;
 pub const BIO_MAX: usize = 1000;
 pub const CONTACT_MAX: usize = 200;

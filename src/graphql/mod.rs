@@ -5,6 +5,7 @@
 
 mod account;
 mod admin;
+pub mod app_error;
 pub mod context;
 pub mod document;
 mod errors;

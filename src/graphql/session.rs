@@ -10,7 +10,7 @@ use super::{
 use crate::{
     domain::Password,
     error::AppError,
-    service::{passwords, sessions},
+    service::{login, passwords, sessions},
 };
 
 #[derive(Default)]
@@ -50,7 +50,7 @@ impl SessionMutation {
             .extend();
         }
         let password = Password::candidate(input.password, "password").extend()?;
-        let issued = sessions::login(state, &input.username_or_email, &password, &req.client)
+        let issued = login::login(state, &input.username_or_email, &password, &req.client)
             .await
             .extend()?;
         Ok(issued.into())

@@ -4,11 +4,14 @@ use async_graphql::{ComplexObject, Context, ID, InputObject, Result, ResultExt, 
 use chrono::{DateTime, Utc};
 
 use super::context;
-use crate::service::{
-    self,
-    accounts::Account,
-    profiles::{ProfileData, PublicProfile},
-    sessions::{Issued, IssuedFor, SessionInfo},
+use crate::{
+    domain::profile::ProfileData,
+    service::{
+        self,
+        accounts::Account,
+        profiles::PublicProfile,
+        sessions::{Issued, IssuedFor, SessionInfo},
+    },
 };
 
 /// The public face of an account: what anyone may see.

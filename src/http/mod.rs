@@ -1,16 +1,19 @@
 //! The HTTP surface: routes, middleware and the handlers that are not GraphQL resolvers.
 
 pub mod admission;
+pub mod body;
 pub mod client;
 pub mod graphiql;
 pub mod graphql;
 mod health;
 mod jwks;
 mod media;
+pub mod metrics;
 pub mod multipart;
 pub mod probe;
 pub mod rate;
 pub mod request_id;
+mod respond;
 pub mod serve;
 
 use std::time::Duration;

@@ -92,7 +92,7 @@ pub async fn read(
         match part.name().map(str::to_owned).as_deref() {
             Some("operations") => {
                 let bytes = part.bytes().await.map_err(|e| refusal(e, json_limit))?;
-                operations = Some(super::graphql::parse_body(&bytes).map_err(bad)?);
+                operations = Some(super::body::parse_body(&bytes).map_err(bad)?);
             }
             Some("map") => {
                 let bytes = part.bytes().await.map_err(|e| refusal(e, json_limit))?;

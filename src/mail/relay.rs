@@ -9,7 +9,10 @@
 //! reconnects with growing waits.
 
 use std::{
-    sync::atomic::{AtomicBool, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -21,9 +24,9 @@ use tokio::sync::{Notify, watch};
 use super::{
     broker::{self, Topology},
     outbox,
-    sender::{DeliveryError, Mailer},
+    sender::{Mailer, NextStep},
 };
-use crate::{repo, repo::outbox::Claimed, state::AppState};
+use crate::{clock::Clock, config::Settings, repo, repo::outbox::Claimed};
 
 /// Rows claimed at once.
 const BATCH: u32 = 32;
@@ -59,6 +62,15 @@ impl RelaySignals {
     }
 }
 
+/// What the relay works with.
+#[derive(Clone)]
+pub struct RelayContext {
+    pub db: sea_orm::DatabaseConnection,
+    pub settings: Arc<Settings>,
+    pub clock: Clock,
+    pub signals: Arc<RelaySignals>,
+}
+
 /// The delay before attempt `attempt + 1` after `attempt` failed.
 pub fn retry_delay(delays: &[Duration], attempt: u32) -> Duration {
     super::for_attempt(delays, attempt)
@@ -67,17 +79,17 @@ pub fn retry_delay(delays: &[Duration], attempt: u32) -> Duration {
 }
 
 /// Runs the relay until `stop` turns true.
-pub async fn run(state: AppState, mailer: Option<Mailer>, mut stop: watch::Receiver<bool>) {
-    let topology = Topology::from_settings(&state.settings);
+pub async fn run(ctx: RelayContext, mailer: Option<Mailer>, mut stop: watch::Receiver<bool>) {
+    let topology = Topology::from_settings(&ctx.settings);
     let mut broker: Option<(Connection, Channel)> = None;
     let mut backoff = Duration::from_millis(250);
     loop {
         if *stop.borrow() {
             break;
         }
-        let handed_on = match (&state.settings.amqp_url, &mailer) {
-            (Some(url), _) => to_broker(&state, url.expose(), &topology, &mut broker).await,
-            (None, Some(mailer)) => in_process(&state, mailer).await,
+        let handed_on = match (&ctx.settings.amqp_url, &mailer) {
+            (Some(url), _) => to_broker(&ctx, url.expose(), &topology, &mut broker).await,
+            (None, Some(mailer)) => in_process(&ctx, mailer).await,
             (None, None) => Ok(0),
         };
         let wait = match handed_on {
@@ -94,7 +106,7 @@ pub async fn run(state: AppState, mailer: Option<Mailer>, mut stop: watch::Recei
             }
         };
         tokio::select! {
-            () = state.relay.wake.notified() => {}
+            () = ctx.signals.wake.notified() => {}
             () = tokio::time::sleep(wait) => {}
             _ = stop.changed() => {}
         }
@@ -102,11 +114,11 @@ pub async fn run(state: AppState, mailer: Option<Mailer>, mut stop: watch::Recei
     if let Some((conn, _)) = broker {
         let _ = conn.close(200, "shutting down".into()).await;
     }
-    state.relay.broker_up.store(false, Ordering::Relaxed);
+    ctx.signals.broker_up.store(false, Ordering::Relaxed);
 }
 
 async fn to_broker(
-    state: &AppState,
+    ctx: &RelayContext,
     url: &str,
     topology: &Topology,
     broker: &mut Option<(Connection, Channel)>,
@@ -115,7 +127,7 @@ async fn to_broker(
         .as_ref()
         .is_some_and(|(conn, ch)| conn.status().connected() && ch.status().connected());
     if !connected {
-        state.relay.broker_up.store(false, Ordering::Relaxed);
+        ctx.signals.broker_up.store(false, Ordering::Relaxed);
         *broker = None;
         let (conn, ch) = tokio::time::timeout(BROKER_TIMEOUT, broker::connect(url))
             .await
@@ -126,18 +138,18 @@ async fn to_broker(
         tracing::info!("mail relay connected to the broker");
         *broker = Some((conn, ch));
     }
-    state.relay.broker_up.store(true, Ordering::Relaxed);
+    ctx.signals.broker_up.store(true, Ordering::Relaxed);
     let Some(ch) = broker.as_ref().map(|(_, ch)| ch.clone()) else {
         return Ok(0);
     };
-    let now = state.clock.now();
-    let rows = repo::outbox::claim(&state.db, now, now + LEASE, BATCH).await?;
+    let now = ctx.clock.now();
+    let rows = repo::outbox::claim(&ctx.db, now, now + LEASE, BATCH).await?;
     let count = rows.len();
     for (i, row) in rows.iter().enumerate() {
         let msg = match outbox::message(row) {
             Ok(msg) => msg,
             Err(reason) => {
-                give_up(state, row, &reason).await;
+                give_up(ctx, row, &reason).await;
                 continue;
             }
         };
@@ -147,18 +159,18 @@ async fn to_broker(
             .map_err(|_| anyhow::anyhow!("the broker did not confirm within {BROKER_TIMEOUT:?}"))
             .and_then(|r| r.map_err(anyhow::Error::from));
         let marked = match published {
-            Ok(()) => repo::outbox::mark_published(&state.db, row, state.clock.now())
+            Ok(()) => repo::outbox::mark_published(&ctx.db, row, ctx.clock.now())
                 .await
                 .map_err(anyhow::Error::from),
             Err(err) => {
-                state.relay.broker_up.store(false, Ordering::Relaxed);
+                ctx.signals.broker_up.store(false, Ordering::Relaxed);
                 *broker = None;
                 Err(err)
             }
         };
         if let Err(err) = marked {
             // Give back what this batch has not handed on, for the next try (or replica).
-            if let Err(release) = repo::outbox::release(&state.db, &rows[i..]).await {
+            if let Err(release) = repo::outbox::release(&ctx.db, &rows[i..]).await {
                 tracing::warn!(error = %release, "could not release claimed mail");
             }
             return Err(err);
@@ -167,35 +179,36 @@ async fn to_broker(
     Ok(count)
 }
 
-async fn in_process(state: &AppState, mailer: &Mailer) -> anyhow::Result<usize> {
-    let now = state.clock.now();
-    let rows = repo::outbox::claim(&state.db, now, now + LEASE, BATCH).await?;
+async fn in_process(ctx: &RelayContext, mailer: &Mailer) -> anyhow::Result<usize> {
+    let now = ctx.clock.now();
+    let rows = repo::outbox::claim(&ctx.db, now, now + LEASE, BATCH).await?;
     let count = rows.len();
     futures_util::stream::iter(rows)
         .for_each_concurrent(IN_PROCESS_CONCURRENCY, |row| async move {
             let msg = match outbox::message(&row) {
                 Ok(msg) => msg,
-                Err(reason) => return give_up(state, &row, &reason).await,
+                Err(reason) => return give_up(ctx, &row, &reason).await,
             };
             let result = match mailer.deliver(&msg).await {
-                Ok(_) => repo::outbox::mark_published(&state.db, &row, state.clock.now()).await,
+                Ok(_) => repo::outbox::mark_published(&ctx.db, &row, ctx.clock.now()).await,
                 Err(err) => {
-                    // Busy (another sender holds it) waits without using up an attempt.
-                    let used = u32::from(!matches!(err, DeliveryError::Busy));
-                    let attempts = u32::try_from(row.attempts).unwrap_or(0) + used;
-                    if err.is_permanent() || attempts >= state.settings.mail_max_attempts {
-                        return give_up(state, &row, &err.to_string()).await;
-                    }
-                    let delay = retry_delay(&state.settings.mail_retry_delays, attempts.max(1));
+                    let this_attempt = u32::try_from(row.attempts).unwrap_or(0) + 1;
+                    let attempts = match err.next_step(this_attempt, ctx.settings.mail_max_attempts)
+                    {
+                        NextStep::Park => return give_up(ctx, &row, &err.to_string()).await,
+                        // Busy (another sender holds it) waits without using up an attempt.
+                        NextStep::Wait => this_attempt - 1,
+                        NextStep::Retry { .. } => this_attempt,
+                    };
+                    let delay = retry_delay(&ctx.settings.mail_retry_delays, attempts.max(1));
                     tracing::warn!(message_id = %row.id, attempts, error = %err, retry_in = ?delay,
                         "mail not sent; will retry");
                     crate::metrics::mail("failed");
-                    let retry_at = state.clock.now()
+                    let retry_at = ctx.clock.now()
                         + TimeDelta::from_std(delay).unwrap_or(TimeDelta::seconds(60));
                     let attempts = i32::try_from(attempts).unwrap_or(i32::MAX);
                     let error = err.to_string();
-                    repo::outbox::mark_failed(&state.db, &row, attempts, retry_at, None, &error)
-                        .await
+                    repo::outbox::mark_failed(&ctx.db, &row, attempts, retry_at, None, &error).await
                 }
             };
             if let Err(err) = result {
@@ -207,13 +220,13 @@ async fn in_process(state: &AppState, mailer: &Mailer) -> anyhow::Result<usize> 
 }
 
 /// Marks a row dead: it will not be tried again. Loud, never silent.
-async fn give_up(state: &AppState, row: &Claimed, reason: &str) {
+async fn give_up(ctx: &RelayContext, row: &Claimed, reason: &str) {
     let attempts = row.attempts.saturating_add(1);
     tracing::error!(message_id = %row.id, attempts, reason, "mail given up");
     crate::metrics::mail("dead_lettered");
-    let now = state.clock.now();
+    let now = ctx.clock.now();
     if let Err(err) =
-        repo::outbox::mark_failed(&state.db, row, attempts, now, Some(now), reason).await
+        repo::outbox::mark_failed(&ctx.db, row, attempts, now, Some(now), reason).await
     {
         tracing::warn!(error = %err, "could not mark a mail as given up");
     }

@@ -42,6 +42,30 @@ impl DeliveryError {
     pub fn is_permanent(&self) -> bool {
         matches!(self, Self::Permanent(_))
     }
+
+    /// The one retry-or-park rule, for the relay (in-process) and the worker alike: what to
+    /// do with a mail whose attempt `attempt` (1-based) failed with this error.
+    pub fn next_step(&self, attempt: u32, max_attempts: u32) -> NextStep {
+        match self {
+            Self::Busy => NextStep::Wait,
+            Self::Permanent(_) => NextStep::Park,
+            Self::Transient(_) if attempt >= max_attempts => NextStep::Park,
+            Self::Transient(_) => NextStep::Retry {
+                next_attempt: attempt + 1,
+            },
+        }
+    }
+}
+
+/// What follows a failed delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    /// Held by another sender: try again after a retry delay, without using an attempt.
+    Wait,
+    /// Try again after the delay for the failed attempt.
+    Retry { next_attempt: u32 },
+    /// Failed for good (permanently, or out of attempts): park it.
+    Park,
 }
 
 /// What delivering a message did.
@@ -193,5 +217,30 @@ impl Mailer {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod next_step {
+    use super::{DeliveryError, NextStep};
+
+    #[test]
+    fn transient_failures_retry_until_the_last_attempt_then_park() {
+        let busy = DeliveryError::Busy;
+        let transient = DeliveryError::Transient("451".into());
+        let permanent = DeliveryError::Permanent("550".into());
+        assert_eq!(
+            transient.next_step(1, 3),
+            NextStep::Retry { next_attempt: 2 }
+        );
+        assert_eq!(
+            transient.next_step(2, 3),
+            NextStep::Retry { next_attempt: 3 }
+        );
+        assert_eq!(transient.next_step(3, 3), NextStep::Park);
+        assert_eq!(permanent.next_step(1, 3), NextStep::Park);
+        // Busy never uses up an attempt, however many there were.
+        assert_eq!(busy.next_step(1, 3), NextStep::Wait);
+        assert_eq!(busy.next_step(3, 3), NextStep::Wait);
     }
 }

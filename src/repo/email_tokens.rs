@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::{
-    auth::tokens::TokenHash,
+    domain::TokenHash,
     entity::email_tokens::{self, Column, Entity},
 };
 

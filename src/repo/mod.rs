@@ -9,4 +9,6 @@ pub mod rate_counters;
 pub mod refresh_tokens;
 pub mod sessions;
 pub mod signing_keys;
+pub mod user_pages;
+pub mod username_holds;
 pub mod users;

@@ -118,3 +118,13 @@ pub async fn find_by_user_for_update(
         .one(db)
         .await
 }
+
+impl From<profiles::Model> for crate::domain::profile::ProfileData {
+    fn from(p: profiles::Model) -> Self {
+        Self {
+            bio: p.bio,
+            contact: p.contact,
+            avatar: p.avatar,
+        }
+    }
+}

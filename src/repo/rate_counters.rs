@@ -1,7 +1,43 @@
 //! Queries on `rate_counters`: one counter per key within a fixed window.
 
+use std::{collections::HashMap, sync::Mutex};
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, Statement};
+
+/// Counters known to be over their limit, with the end of their window. Bounded: when full
+/// of live entries, a new one is simply not remembered (the database still refuses it).
+#[derive(Debug, Default)]
+pub struct Limited(Mutex<HashMap<String, DateTime<Utc>>>);
+
+/// Most counters remembered at once.
+const MAX_REMEMBERED: usize = 65_536;
+
+impl Limited {
+    /// Seconds until the window of the first of `keys` known to be limited ends.
+    pub fn retry_after(&self, keys: &[&str], now: DateTime<Utc>) -> Option<u64> {
+        let known = self.0.lock().ok()?;
+        keys.iter()
+            .filter_map(|k| known.get(*k))
+            .filter(|until| **until > now)
+            .map(|until| {
+                u64::try_from((*until - now).num_seconds())
+                    .unwrap_or(0)
+                    .max(1)
+            })
+            .max()
+    }
+
+    pub fn remember(&self, key: &str, until: DateTime<Utc>, now: DateTime<Utc>) {
+        let Ok(mut known) = self.0.lock() else { return };
+        if known.len() >= MAX_REMEMBERED {
+            known.retain(|_, u| *u > now);
+        }
+        if known.len() < MAX_REMEMBERED {
+            known.insert(key.to_owned(), until);
+        }
+    }
+}
 
 /// Counts one more attempt for `key` and returns the count in the current window and when
 /// that window started. A window that began at or before `window_floor` is over, so the

@@ -8,7 +8,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
-    auth::tokens::TokenHash,
+    domain::TokenHash,
     entity::{
         refresh_tokens::{self, Column, Entity},
         sessions, users,

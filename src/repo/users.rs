@@ -13,6 +13,54 @@ use crate::entity::{
     users::{self, PasswordHash},
 };
 
+/// An account field no two accounts share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    /// Case-insensitively (the index `users_username_lower_key`).
+    Username,
+    Email,
+}
+
+/// Why a write to `users` was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("the {0:?} is taken")]
+    Taken(Unique),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+impl WriteError {
+    /// A unique violation names the index it broke, on PostgreSQL
+    /// (`users_username_lower_key`, `users_email_key`) and on SQLite (`index
+    /// 'users_username_lower_key'`, `users.email`) alike.
+    fn of(e: DbErr) -> Self {
+        match e.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(msg)) if msg.contains("username") => {
+                Self::Taken(Unique::Username)
+            }
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(msg)) if msg.contains("email") => {
+                Self::Taken(Unique::Email)
+            }
+            _ => Self::Db(e),
+        }
+    }
+}
+
+impl From<WriteError> for crate::error::AppError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Taken(Unique::Username) => {
+                Self::input("username", "This username is taken")
+            }
+            WriteError::Taken(Unique::Email) => {
+                Self::input("email", "This email address has an account")
+            }
+            WriteError::Db(e) => e.into(),
+        }
+    }
+}
+
 /// The fields of a new account; everything else starts at its default.
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -28,12 +76,12 @@ pub struct NewUser {
 /// exists without the other.
 ///
 /// # Errors
-/// A unique violation (`DbErr::sql_err()`) when the username or email is taken.
+/// [`WriteError::Taken`] when the username or email is taken.
 pub async fn insert_with_profile(
     db: &impl ConnectionTrait,
     new: NewUser,
     now: DateTime<Utc>,
-) -> Result<users::Model, DbErr> {
+) -> Result<users::Model, WriteError> {
     let id = Uuid::now_v7();
     let user = users::ActiveModel {
         id: Set(id),
@@ -50,7 +98,10 @@ pub async fn insert_with_profile(
         last_login_at: Set(None),
         credential_version: Set(0),
     };
-    let user = users::Entity::insert(user).exec_with_returning(db).await?;
+    let user = users::Entity::insert(user)
+        .exec_with_returning(db)
+        .await
+        .map_err(WriteError::of)?;
     profiles::Entity::insert(profiles::ActiveModel {
         user_id: Set(id),
         bio: Set(String::new()),
@@ -97,7 +148,7 @@ pub async fn find_by_username(
 }
 
 /// Whether a username (lower-cased) is taken: by an account, or held by a sign-up that
-/// created none (see [`hold_username`]).
+/// created none (see [`super::username_holds`]).
 ///
 /// # Errors
 /// When the query fails.
@@ -105,35 +156,7 @@ pub async fn username_taken(db: &impl ConnectionTrait, key: &str) -> Result<bool
     if find_by_username(db, key).await?.is_some() {
         return Ok(true);
     }
-    let held = db
-        .query_one_raw(sea_orm::Statement::from_sql_and_values(
-            db.get_database_backend(),
-            "SELECT 1 AS held FROM username_holds WHERE username_key = $1",
-            [key.into()],
-        ))
-        .await?;
-    Ok(held.is_some())
-}
-
-/// Holds a username (lower-cased) that a sign-up asked for without creating an account
-/// (its email had one), exactly as an unverified account would hold it: a second sign-up
-/// or a profile change is told it is taken either way.
-///
-/// # Errors
-/// When the statement fails.
-pub async fn hold_username(
-    db: &impl ConnectionTrait,
-    key: &str,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    db.execute_raw(sea_orm::Statement::from_sql_and_values(
-        db.get_database_backend(),
-        "INSERT INTO username_holds (username_key, created_at) VALUES ($1, $2) \
-         ON CONFLICT (username_key) DO NOTHING",
-        [key.into(), now.into()],
-    ))
-    .await
-    .map(|_| ())
+    super::username_holds::held(db, key).await
 }
 
 /// The user with this (lower-cased) email.
@@ -283,13 +306,13 @@ pub struct UserChanges {
 /// Applies `changes` to a user.
 ///
 /// # Errors
-/// A unique violation (`DbErr::sql_err()`) when the new username or email is taken.
+/// [`WriteError::Taken`] when the new username or email is taken.
 pub async fn update(
     db: &impl ConnectionTrait,
     id: Uuid,
     changes: UserChanges,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), WriteError> {
     use users::Column as C;
     let mut update = users::Entity::update_many()
         .col_expr(C::UpdatedAt, Expr::value(now))
@@ -315,7 +338,7 @@ pub async fn update(
             update = update.col_expr(column, Expr::value(value));
         }
     }
-    update.exec(db).await.map(|_| ())
+    update.exec(db).await.map(|_| ()).map_err(WriteError::of)
 }
 
 /// Deletes a user; their profile, sessions, refresh and email tokens go with them.
@@ -328,64 +351,6 @@ pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, DbErr> 
         .await?
         .rows_affected
         == 1)
-}
-
-fn search_filter(search: Option<&str>) -> Condition {
-    match search.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Condition::all(),
-        Some(term) => {
-            let escaped = term
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            let pattern = format!("%{escaped}%");
-            let like =
-                |e: Expr| e.like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'));
-            Condition::any()
-                .add(like(Expr::expr(Func::lower(Expr::col(
-                    users::Column::Username,
-                )))))
-                .add(like(Expr::col(users::Column::Email)))
-        }
-    }
-}
-
-/// One page of users (with profiles) in id order, after `after`, matching `search` in the
-/// username or email; `limit` rows at most.
-///
-/// # Errors
-/// When the query fails.
-pub async fn page(
-    db: &impl ConnectionTrait,
-    search: Option<&str>,
-    after: Option<Uuid>,
-    limit: u64,
-) -> Result<Vec<(users::Model, Option<crate::entity::profiles::Model>)>, DbErr> {
-    use sea_orm::{QueryOrder, QuerySelect};
-    let mut query = users::Entity::find()
-        .find_also_related(crate::entity::profiles::Entity)
-        .filter(search_filter(search));
-    if let Some(after) = after {
-        query = query.filter(users::Column::Id.gt(after));
-    }
-    query
-        .order_by_asc(users::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await
-}
-
-/// How many users match `search`.
-///
-/// # Errors
-/// When the query fails.
-pub async fn count(db: &impl ConnectionTrait, search: Option<&str>) -> Result<u64, DbErr> {
-    use sea_orm::PaginatorTrait;
-    users::Entity::find()
-        .filter(search_filter(search))
-        .count(db)
-        .await
 }
 
 /// A user and their profile.

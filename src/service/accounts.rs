@@ -11,7 +11,7 @@ use crate::{
     mail::MailKind,
     repo::{
         self,
-        users::{NewUser, insert_with_profile},
+        users::{NewUser, WriteError, insert_with_profile},
     },
     service::{mailing, throttle},
     state::AppState,
@@ -118,7 +118,7 @@ pub async fn sign_up(
         return Err(username_taken());
     }
     if let Some(owner) = repo::users::find_by_email(&txn, &email_key).await? {
-        repo::users::hold_username(&txn, &username_key, now).await?;
+        repo::username_holds::hold(&txn, &username_key, now).await?;
         notify_owner(&txn, state, &owner, now).await?;
         txn.commit().await?;
         state.relay.wake();
@@ -143,7 +143,7 @@ pub async fn sign_up(
             Ok(SignUpOutcome::Created(user.id))
         }
         // Lost a race with a concurrent sign-up: answer as the checks above would have.
-        Err(e) if e.sql_err().is_some() => {
+        Err(WriteError::Taken(_)) => {
             drop(txn);
             if repo::users::username_taken(&state.db, &username_key).await? {
                 return Err(username_taken());
@@ -151,13 +151,16 @@ pub async fn sign_up(
             match repo::users::find_by_email(&state.db, &email_key).await? {
                 Some(owner) => {
                     let txn = db::begin_write(&state.db).await?;
-                    repo::users::hold_username(&txn, &username_key, now).await?;
+                    repo::username_holds::hold(&txn, &username_key, now).await?;
                     notify_owner(&txn, state, &owner, now).await?;
                     txn.commit().await?;
                     state.relay.wake();
                     Ok(SignUpOutcome::EmailTaken(owner.id))
                 }
-                None => Err(e.into()),
+                // Taken, then gone again (deleted meanwhile): try again.
+                None => Err(AppError::RateLimited {
+                    retry_after_secs: 1,
+                }),
             }
         }
         Err(e) => Err(e.into()),

@@ -1,26 +1,20 @@
-//! Administration: listing, reading, changing and deleting accounts, ending their
-//! sessions, and creating the first administrator.
+//! Administration: listing, reading, changing and deleting accounts, and ending their
+//! sessions, never leaving the service without an active administrator.
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::{
-    auth::password::Hasher,
     db,
-    domain::{ClientKey, Email, Password, Username, profile},
+    domain::{Email, Username, profile, profile::ProfileData},
     error::AppError,
     repo::{
         self,
         email_tokens::Purpose,
         sessions::{RevokeReason, Scope},
-        users::{NewUser, UserChanges},
+        users::UserChanges,
     },
-    service::{
-        accounts::Account,
-        auth::CurrentUser,
-        profiles::{self, ProfileData, is_unique_violation},
-    },
+    service::{accounts::Account, auth::CurrentUser, profiles},
     state::AppState,
 };
 
@@ -91,10 +85,10 @@ pub async fn list_users(
     }
     let after = after.map(parse_cursor).transpose()?;
     let limit = u64::try_from(first).unwrap_or(0);
-    let mut rows = repo::users::page(&state.db, search, after, limit + 1).await?;
+    let mut rows = repo::user_pages::page(&state.db, search, after, limit + 1).await?;
     let has_next_page = rows.len() as u64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
-    let total_count = repo::users::count(&state.db, search).await?;
+    let total_count = repo::user_pages::count(&state.db, search).await?;
     Ok(Page {
         users: rows
             .into_iter()
@@ -208,15 +202,8 @@ pub async fn update_user(
         is_active: update.is_active,
         email_verified: update.email_verified.or((email_changed).then_some(false)),
     };
-    match repo::users::update(&txn, id, changes, now).await {
-        Err(e) if is_unique_violation(&e) => {
-            return Err(AppError::input(
-                "username",
-                "This username or email is taken",
-            ));
-        }
-        other => other?,
-    }
+    // Taken meanwhile: reported on the field that is.
+    repo::users::update(&txn, id, changes, now).await?;
     if update.is_active == Some(false) {
         let scope = Scope::AllOf {
             user: id,
@@ -286,147 +273,6 @@ pub async fn revoke_sessions(
     };
     let now = state.clock.now();
     Ok(repo::sessions::revoke(&state.db, scope, RevokeReason::Revoked, now).await?)
-}
-
-/// What `authql create-admin` did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CreateAdmin {
-    /// A new, verified administrator.
-    Created(Uuid),
-    /// An existing account (named by both its username and its email) made administrator;
-    /// its sessions ended.
-    Promoted {
-        id: Uuid,
-        username: String,
-        email: String,
-        sessions_ended: u64,
-    },
-}
-
-/// Whether `create-admin` may make an existing account administrator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Existing {
-    /// Refuse when the username or the email has an account (the default: someone may
-    /// have signed up with the name the operator meant for themselves).
-    Refuse,
-    /// Promote the account that has both this username and this (verified) email.
-    Promote,
-}
-
-fn taken(field: &'static str, what: &str) -> AppError {
-    AppError::input(
-        field,
-        format!(
-            "An account with this {what} exists; nothing was changed. To make it an \
-             administrator, run create-admin --promote with its username and its email"
-        ),
-    )
-}
-
-/// Creates a new verified administrator; or, with [`Existing::Promote`], makes the account
-/// that has both this username and this email an administrator (its email must be verified,
-/// and its sessions end, so that it signs in again with its new rights). `password` is asked
-/// for only when an account is created.
-///
-/// # Errors
-/// `BAD_USER_INPUT` for a broken rule; without `Promote`, when the username or the email
-/// has an account; with it, unless both name one and the same account with a verified email.
-pub async fn create_admin(
-    db: &DatabaseConnection,
-    hasher: &Hasher,
-    username: &str,
-    email: &str,
-    existing: Existing,
-    password: impl FnOnce() -> Result<String, AppError>,
-) -> Result<CreateAdmin, AppError> {
-    let username = Username::parse(username)?;
-    let email = Email::parse(email)?;
-    let now = chrono::Utc::now();
-    if existing == Existing::Promote {
-        return promote(db, &username, &email, now).await;
-    }
-    refuse_taken(db, &username, &email).await?;
-    let password = Password::new_for(password()?, "password", username.as_str(), email.as_str())?;
-    let hash = hasher.hash(&password, &ClientKey::of(None)).await?;
-    let txn = db::begin_write(db).await?;
-    // Again, in the transaction that creates it: a sign-up may have taken either meanwhile.
-    refuse_taken(&txn, &username, &email).await?;
-    let new = NewUser {
-        username: username.into_inner(),
-        email: email.into_inner(),
-        password_hash: hash,
-        email_verified: true,
-        is_admin: true,
-    };
-    let user = match repo::users::insert_with_profile(&txn, new, now).await {
-        Err(e) if is_unique_violation(&e) => return Err(taken("username", "username or email")),
-        other => other?,
-    };
-    txn.commit().await?;
-    Ok(CreateAdmin::Created(user.id))
-}
-
-async fn refuse_taken(
-    conn: &impl sea_orm::ConnectionTrait,
-    username: &Username,
-    email: &Email,
-) -> Result<(), AppError> {
-    if repo::users::username_taken(conn, &username.key()).await? {
-        return Err(taken("username", "username"));
-    }
-    if repo::users::find_by_email(conn, email.as_str())
-        .await?
-        .is_some()
-    {
-        return Err(taken("email", "email"));
-    }
-    Ok(())
-}
-
-async fn promote(
-    db: &DatabaseConnection,
-    username: &Username,
-    email: &Email,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<CreateAdmin, AppError> {
-    let txn = db::begin_write(db).await?;
-    let by_name = repo::users::find_by_username(&txn, &username.key()).await?;
-    let by_email = repo::users::find_by_email(&txn, email.as_str()).await?;
-    let user = match (by_name, by_email) {
-        (Some(a), Some(b)) if a.id == b.id => a,
-        (Some(_), Some(_)) => {
-            return Err(AppError::input(
-                "email",
-                "The username and the email belong to two different accounts; nothing was changed",
-            ));
-        }
-        (None, _) => return Err(AppError::input("username", "No account has this username")),
-        (_, None) => return Err(AppError::input("email", "No account has this email")),
-    };
-    if !user.email_verified {
-        return Err(AppError::input(
-            "email",
-            "This account's email is not verified; only a verified account can be promoted",
-        ));
-    }
-    let changes = UserChanges {
-        is_admin: Some(true),
-        is_active: Some(true),
-        ..UserChanges::default()
-    };
-    repo::users::update(&txn, user.id, changes, now).await?;
-    let scope = Scope::AllOf {
-        user: user.id,
-        keep: None,
-    };
-    let sessions_ended = repo::sessions::revoke(&txn, scope, RevokeReason::Revoked, now).await?;
-    txn.commit().await?;
-    Ok(CreateAdmin::Promoted {
-        id: user.id,
-        username: user.username,
-        email: user.email,
-        sessions_ended,
-    })
 }
 
 /// Refuses a change that would leave no active administrator, and a change by someone who

@@ -4,11 +4,8 @@
 use uuid::Uuid;
 
 use crate::{
-    auth::jwt::AccessClaims,
-    error::AppError,
-    repo,
-    service::{accounts::Account, profiles::ProfileData},
-    state::AppState,
+    auth::jwt::AccessClaims, domain::profile::ProfileData, error::AppError, repo,
+    service::accounts::Account, state::AppState,
 };
 
 /// The signed-in user of a request.

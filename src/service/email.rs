@@ -1,8 +1,9 @@
 //! Email verification: `verifyEmail` and `resendVerification`.
 
 use crate::{
-    auth::tokens::{TokenHash, looks_like_token},
+    auth::tokens::looks_like_token,
     db,
+    domain::TokenHash,
     error::AppError,
     repo::{self, email_tokens::Purpose},
     service::{auth::CurrentUser, mailing},

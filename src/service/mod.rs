@@ -4,11 +4,12 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod bootstrap;
 pub mod email;
+pub mod login;
 pub mod mailing;
 pub mod maintenance;
 pub mod passwords;
 pub mod profiles;
-pub mod reencoder;
 pub mod sessions;
 pub mod throttle;

@@ -1,8 +1,9 @@
 //! Passwords: `requestReset`, `resetTokenValid`, `confirmReset`, `changePassword`.
 
 use crate::{
-    auth::tokens::{TokenHash, looks_like_token},
+    auth::tokens::looks_like_token,
     db,
+    domain::TokenHash,
     domain::{ClientKey, Email, Password},
     entity::users,
     error::AppError,
@@ -155,7 +156,7 @@ pub async fn change_password(
         Ok(charged) => charged,
         Err(refused) => {
             if refused.locked_account_now {
-                crate::service::sessions::tell_owner_of_lock(state, &user);
+                crate::service::login::tell_owner_of_lock(state, &user);
             }
             return Err(refused.into());
         }

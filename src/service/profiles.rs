@@ -4,8 +4,7 @@ use uuid::Uuid;
 
 use crate::{
     db,
-    domain::{LookupRefused, Username, image, profile},
-    entity::profiles,
+    domain::{LookupRefused, Username, image, profile, profile::ProfileData},
     error::AppError,
     media::MediaKey,
     repo::{self, users::UserChanges},
@@ -24,24 +23,6 @@ pub struct PublicProfile {
     pub contact: String,
     /// The avatar's media key.
     pub avatar: Option<String>,
-}
-
-/// The profile fields of one account (its username lives on the account).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ProfileData {
-    pub bio: String,
-    pub contact: String,
-    pub avatar: Option<String>,
-}
-
-impl From<profiles::Model> for ProfileData {
-    fn from(p: profiles::Model) -> Self {
-        Self {
-            bio: p.bio,
-            contact: p.contact,
-            avatar: p.avatar,
-        }
-    }
 }
 
 /// The profile of the active user with this username, compared case-insensitively.
@@ -88,14 +69,6 @@ pub struct ProfileUpdate {
     pub last_name: Option<String>,
     pub bio: Option<String>,
     pub contact: Option<String>,
-}
-
-/// Whether a write failed on a unique index (a username or email taken in the meantime).
-pub fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
-    matches!(
-        e.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
 }
 
 /// Changes the signed-in user's own names and profile, only the fields given.
@@ -146,12 +119,8 @@ pub async fn update_own(
         username: username.map(Username::into_inner),
         ..changes
     };
-    match repo::users::update(&txn, id, changes, now).await {
-        Err(e) if is_unique_violation(&e) => {
-            return Err(AppError::input("username", "This username is taken"));
-        }
-        other => other?,
-    }
+    // A name taken meanwhile is reported on `username`, as the check above would have.
+    repo::users::update(&txn, id, changes, now).await?;
     repo::profiles::update(&txn, id, bio, contact, now).await?;
     let (user, profile) = repo::users::find_with_profile(&txn, id)
         .await?

@@ -11,7 +11,7 @@
 //! locks it account-wide mails the owner (once per window) a link that unlocks it for the
 //! address that opens it.
 //!
-//! Only counters of client addresses are remembered in memory ([`Limited`]); counters on
+//! Only counters of client addresses are remembered in memory ([`rate_counters::Limited`]); counters on
 //! accounts are read from the database on every attempt, since an unlock or a reset on any
 //! replica lifts them.
 //!
@@ -20,49 +20,15 @@
 //! that succeeds then clears its account counter and gives back its address attempt.
 //!
 //! Once an address's counter is over its limit, this replica remembers it until its window
-//! ends ([`Limited`]): a flood of attempts that can only be refused is refused without a
+//! ends ([`rate_counters::Limited`]): a flood of attempts that can only be refused is refused without a
 //! database write each, so it cannot take the connection pool (or lock the counter's row)
 //! from everyone else.
 
-use std::{collections::HashMap, net::IpAddr, sync::Mutex};
+use std::net::IpAddr;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::{domain::ClientKey, error::AppError, repo::rate_counters, state::AppState};
-
-/// Counters known to be over their limit, with the end of their window. Bounded: when full
-/// of live entries, a new one is simply not remembered (the database still refuses it).
-#[derive(Debug, Default)]
-pub struct Limited(Mutex<HashMap<String, DateTime<Utc>>>);
-
-/// Most counters remembered at once.
-const MAX_REMEMBERED: usize = 65_536;
-
-impl Limited {
-    /// Seconds until the window of the first of `keys` known to be limited ends.
-    fn retry_after(&self, keys: &[&str], now: DateTime<Utc>) -> Option<u64> {
-        let known = self.0.lock().ok()?;
-        keys.iter()
-            .filter_map(|k| known.get(*k))
-            .filter(|until| **until > now)
-            .map(|until| {
-                u64::try_from((*until - now).num_seconds())
-                    .unwrap_or(0)
-                    .max(1)
-            })
-            .max()
-    }
-
-    fn remember(&self, key: &str, until: DateTime<Utc>, now: DateTime<Utc>) {
-        let Ok(mut known) = self.0.lock() else { return };
-        if known.len() >= MAX_REMEMBERED {
-            known.retain(|_, u| *u > now);
-        }
-        if known.len() < MAX_REMEMBERED {
-            known.insert(key.to_owned(), until);
-        }
-    }
-}
 
 /// A refusal served from memory: counted in the metrics, logged only at debug (a flood
 /// would otherwise write a log line per attempt).

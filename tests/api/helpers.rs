@@ -613,12 +613,12 @@ impl TestApp {
     /// Creates (through the library, as `authql create-admin` does) and logs in an
     /// administrator.
     pub async fn admin(&self, username: &str) -> Tokens {
-        authql::service::admin::create_admin(
+        authql::service::bootstrap::create_admin(
             &self.db,
             &self.state.hasher,
             username,
             &format!("{username}@example.com"),
-            authql::service::admin::Existing::Refuse,
+            authql::service::bootstrap::Existing::Refuse,
             || Ok(PASSWORD.to_owned()),
         )
         .await

@@ -293,7 +293,7 @@ async fn a_login_racing_a_reset_gets_no_session_and_cannot_undo_it() {
     each_backend_with(&[("PASSWORD_HASH_WAIT", "30s")], |app| async move {
         let t = app.register("racer").await;
         let weak = authql::auth::password::Hasher::new(
-            authql::auth::password::HashParams {
+            authql::config::HashParams {
                 memory_kib: 8 * 1024,
                 iterations: 1,
                 parallelism: 1,

@@ -2,7 +2,7 @@
 
 use authql::{
     entity::users::{self, PasswordHash},
-    repo::users::{NewUser, insert_with_profile},
+    repo::users::{NewUser, Unique, WriteError, insert_with_profile},
 };
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel, TransactionTrait};
 use serde_json::json;
@@ -11,8 +11,12 @@ use crate::helpers::{TestApp, each_backend};
 
 const PROFILE: &str = "query($u: String!) { profile(username: $u) { username bio contact } }";
 
-/// Stores an account directly: signing up over the API comes with the accounts capability.
-async fn insert_user(app: &TestApp, username: &str, email: &str) -> users::Model {
+/// Stores an account directly, as the repository does for a use case.
+async fn try_insert(
+    app: &TestApp,
+    username: &str,
+    email: &str,
+) -> Result<users::Model, WriteError> {
     let txn = app.db.begin().await.unwrap();
     let user = insert_with_profile(
         &txn,
@@ -26,10 +30,14 @@ async fn insert_user(app: &TestApp, username: &str, email: &str) -> users::Model
         },
         chrono::Utc::now(),
     )
-    .await
-    .unwrap();
+    .await?;
     txn.commit().await.unwrap();
-    user
+    Ok(user)
+}
+
+/// Stores an account directly: signing up over the API comes with the accounts capability.
+async fn insert_user(app: &TestApp, username: &str, email: &str) -> users::Model {
+    try_insert(app, username, email).await.unwrap()
 }
 
 #[tokio::test]
@@ -75,27 +83,15 @@ async fn profile_is_null_for_a_deactivated_user() {
 async fn usernames_that_differ_only_by_case_cannot_both_exist() {
     each_backend(|app| async move {
         insert_user(&app, "Dave", "dave@example.com").await;
-        let txn = app.db.begin().await.unwrap();
-        let err = insert_with_profile(
-            &txn,
-            NewUser {
-                username: "dAVE".into(),
-                email: "other@example.com".into(),
-                password_hash: PasswordHash("$argon2id$unused".into()),
-                email_verified: false,
-                is_admin: false,
-            },
-            chrono::Utc::now(),
-        )
-        .await
-        .expect_err("a case-insensitive duplicate is refused");
-        assert!(
-            matches!(
-                err.sql_err(),
-                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-            ),
-            "{err}"
-        );
+        let err = try_insert(&app, "dAVE", "other@example.com")
+            .await
+            .expect_err("a case-insensitive duplicate is refused");
+        assert!(matches!(err, WriteError::Taken(Unique::Username)), "{err}");
+        // A taken email is told apart from a taken username, on both engines.
+        let err = try_insert(&app, "someone-else", "dave@example.com")
+            .await
+            .expect_err("a duplicate email is refused");
+        assert!(matches!(err, WriteError::Taken(Unique::Email)), "{err}");
     })
     .await;
 }

@@ -3,7 +3,7 @@
 //! colour profiles, a script after the image's end) is not copied; the picture is turned
 //! upright by its EXIF orientation first, since the orientation does not survive.
 //!
-//! CPU work: callers run it off the async runtime (see `service::reencoder`).
+//! CPU work: callers run it off the async runtime (see `media::reencoder`).
 
 use std::io::Cursor;
 

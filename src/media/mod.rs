@@ -1,6 +1,8 @@
 //! Where uploaded avatars live. [`MediaStore`] is the small interface the rest of authql
 //! uses; [`LocalDir`] keeps files in `MEDIA_DIR`, and an object store can take its place.
 
+pub mod reencoder;
+
 use std::{
     future::Future,
     path::{Path, PathBuf},

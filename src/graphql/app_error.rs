@@ -1,0 +1,73 @@
+//! An [`AppError`] as a GraphQL error: its `extensions.code`, the field a bad input broke,
+//! when to retry, and nothing of an internal cause.
+
+use async_graphql::ErrorExtensions;
+
+use crate::error::{AppError, INTERNAL_MESSAGE};
+
+/// Resolvers turn an `AppError` into a GraphQL error with `.extend()` (from
+/// `async_graphql::ResultExt`); an error that misses it reaches the client as internal.
+impl ErrorExtensions for AppError {
+    fn extend(&self) -> async_graphql::Error {
+        let code = self.code();
+        match self {
+            AppError::Internal(cause) => {
+                // Logged inside the request's span, which carries its request id.
+                tracing::error!(error = format!("{cause:#}"), "internal error");
+                async_graphql::Error::new(INTERNAL_MESSAGE).extend_with(|_, e| e.set("code", code))
+            }
+            AppError::BadUserInput { field, message } => async_graphql::Error::new(message)
+                .extend_with(|_, e| {
+                    e.set("code", code);
+                    e.set("field", *field);
+                }),
+            AppError::RateLimited { retry_after_secs } => {
+                async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
+                    e.set("code", code);
+                    e.set("retryAfter", *retry_after_secs);
+                })
+            }
+            other => {
+                async_graphql::Error::new(other.to_string()).extend_with(|_, e| e.set("code", code))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extensions(err: AppError) -> serde_json::Value {
+        let gql = err.extend();
+        let server = gql.into_server_error(async_graphql::Pos::default());
+        serde_json::to_value(server).unwrap()
+    }
+
+    #[test]
+    fn bad_input_names_its_field() {
+        let v = extensions(AppError::input("password", "too short"));
+        assert_eq!(v["extensions"]["code"], "BAD_USER_INPUT");
+        assert_eq!(v["extensions"]["field"], "password");
+        assert_eq!(v["message"], "too short");
+    }
+
+    #[test]
+    fn rate_limited_says_when_to_retry() {
+        let v = extensions(AppError::RateLimited {
+            retry_after_secs: 42,
+        });
+        assert_eq!(v["extensions"]["code"], "RATE_LIMITED");
+        assert_eq!(v["extensions"]["retryAfter"], 42);
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let v = extensions(AppError::internal(anyhow::anyhow!(
+            "password=hunter2 leaked"
+        )));
+        assert_eq!(v["extensions"]["code"], "INTERNAL_SERVER_ERROR");
+        assert_eq!(v["message"], INTERNAL_MESSAGE);
+        assert!(!v.to_string().contains("hunter2"));
+    }
+}
