@@ -73,7 +73,9 @@ pub enum Command {
     /// the tokens it verified. Its tokens are refused from then on; when no other key can
     /// sign, a new one signs at once.
     RevokeKey {
-        /// The key id (`kid`) as the JWKS and the tokens' header show it.
+        /// The key id (`kid`) as the JWKS and the tokens' header show it (a thumbprint in
+        /// base64url, which may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
 }

@@ -29,7 +29,11 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::{
-    auth::{jwt::TokenConfig, keys::KeyRing, password::Hasher},
+    auth::{
+        jwt::{AccessTokens, TokenConfig},
+        keys::KeyRing,
+        password::Hasher,
+    },
     clock::Clock,
     config::Settings,
     http::HttpState,
@@ -94,6 +98,7 @@ pub async fn build_state(
         other => anyhow::anyhow!("{other:?}"),
     })
     .context("cannot load the signing keys")?;
+    let keys = Arc::new(keys);
     let settings_media_dir = settings.media_dir.clone();
     let public_url = settings
         .public_url
@@ -110,9 +115,8 @@ pub async fn build_state(
         settings: Arc::new(settings),
         clock,
         hasher,
-        keys: Arc::new(keys),
-        tokens: Arc::new(tokens),
-        verified_tokens: Arc::default(),
+        tokens: Arc::new(AccessTokens::new(keys.clone(), tokens)),
+        keys,
         relay: Arc::new(mail::relay::RelaySignals::default()),
         throttled: Arc::default(),
         media: Arc::new(media::LocalDir::new(&settings_media_dir)),

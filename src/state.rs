@@ -5,11 +5,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::{
-        jwt::{TokenConfig, VerifiedTokens},
-        keys::KeyRing,
-        password::Hasher,
-    },
+    auth::{jwt::AccessTokens, keys::KeyRing, password::Hasher},
     clock::Clock,
     config::Settings,
     mail::relay::RelaySignals,
@@ -24,8 +20,8 @@ pub struct AppState {
     pub clock: Clock,
     pub hasher: Hasher,
     pub keys: Arc<KeyRing>,
-    pub tokens: Arc<TokenConfig>,
-    pub verified_tokens: Arc<VerifiedTokens>,
+    /// Issues and verifies access tokens with `keys`.
+    pub tokens: Arc<AccessTokens>,
     pub relay: Arc<RelaySignals>,
     /// Throttle counters this replica knows are over their limit.
     pub throttled: Arc<crate::repo::rate_counters::Limited>,

@@ -5,7 +5,7 @@
 //! claim, ignores key-carrying headers (`jku`, `x5u`, `jwk`), refuses `crit`, and allows
 //! [`LEEWAY`] of clock skew on `exp` and `iat`, measured with authql's own clock.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, Header, Validation};
@@ -43,11 +43,46 @@ pub struct TokenConfig {
     pub ttl: Duration,
 }
 
-/// Signs an access token for a user's session.
-///
-/// # Errors
-/// Only internal ones (no signing key).
-pub fn issue(
+/// Access tokens: issued with the current signing key, verified against the published
+/// keys and the claims authql expects, and remembered once verified.
+pub struct AccessTokens {
+    keys: Arc<KeyRing>,
+    config: TokenConfig,
+    verified: VerifiedTokens,
+}
+
+impl AccessTokens {
+    pub fn new(keys: Arc<KeyRing>, config: TokenConfig) -> Self {
+        Self {
+            keys,
+            config,
+            verified: VerifiedTokens::default(),
+        }
+    }
+
+    /// Signs an access token for a user's session.
+    ///
+    /// # Errors
+    /// Only internal ones (no signing key).
+    pub fn issue(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<String, AppError> {
+        issue(&self.keys, &self.config, user_id, session_id, now)
+    }
+
+    /// Verifies an access token and returns its claims.
+    ///
+    /// # Errors
+    /// `UNAUTHENTICATED` for any token that is not a live access token of this service.
+    pub async fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, AppError> {
+        verify(&self.keys, &self.config, &self.verified, token, now).await
+    }
+}
+
+fn issue(
     keys: &KeyRing,
     config: &TokenConfig,
     user_id: Uuid,
@@ -76,11 +111,7 @@ fn refused() -> AppError {
     AppError::Unauthenticated("The access token is invalid or has expired")
 }
 
-/// Verifies an access token and returns its claims.
-///
-/// # Errors
-/// `UNAUTHENTICATED` for any token that is not a live access token of this service.
-pub async fn verify(
+async fn verify(
     keys: &KeyRing,
     config: &TokenConfig,
     cache: &VerifiedTokens,

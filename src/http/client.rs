@@ -6,8 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::http::{HeaderMap, header};
 
 use crate::{
-    auth::jwt, config::Cidr, graphql::context::Bearer, service::sessions::ClientInfo,
-    state::AppState,
+    config::Cidr, graphql::context::Bearer, service::sessions::ClientInfo, state::AppState,
 };
 
 /// Longest user agent kept on a session.
@@ -80,15 +79,7 @@ pub async fn bearer(state: &AppState, headers: &HeaderMap) -> Bearer {
         .map(|(_, token)| token.trim());
     match token {
         Some(token) if !token.is_empty() => {
-            match jwt::verify(
-                &state.keys,
-                &state.tokens,
-                &state.verified_tokens,
-                token,
-                state.clock.now(),
-            )
-            .await
-            {
+            match state.tokens.verify(token, state.clock.now()).await {
                 Ok(claims) => {
                     tracing::Span::current().record("user_id", tracing::field::display(claims.sub));
                     Bearer::Valid(claims)

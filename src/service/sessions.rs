@@ -22,10 +22,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use crate::{
-    auth::{
-        jwt,
-        tokens::{OpaqueToken, looks_like_token, seal, unseal},
-    },
+    auth::tokens::{OpaqueToken, looks_like_token, seal, unseal},
     db,
     domain::{ClientKey, TokenHash},
     entity::sessions,
@@ -117,7 +114,7 @@ pub(super) fn access_token(
     session_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<String, AppError> {
-    jwt::issue(&state.keys, &state.tokens, user_id, session_id, now)
+    state.tokens.issue(user_id, session_id, now)
 }
 
 /// Exchanges a refresh token for a new pair of the same session (see the module docs for

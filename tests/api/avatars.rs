@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::{
     crafted::{GPS_MARKER, SCRIPT, contains, phone_photo, png_bomb, png_chunk},
-    helpers::{TestApp, each_backend, each_backend_with},
+    helpers::{Part, TestApp, each_backend, each_backend_with, multipart_body},
 };
 
 const UPLOAD: &str =
@@ -246,25 +246,17 @@ fn multipart(files: &[&[u8]]) -> (String, Vec<u8>) {
     let map: serde_json::Map<String, Value> = (0..files.len())
         .map(|i| (i.to_string(), json!(["variables.file"])))
         .collect();
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{}\r\n\
-         --{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{}\r\n",
-        json!({ "query": UPLOAD, "variables": { "file": null } }),
-        Value::Object(map)
-    )
-    .into_bytes();
-    for (i, file) in files.iter().enumerate() {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{i}\"; \
-                 filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(file);
-        body.extend_from_slice(b"\r\n");
+    let operations = json!({ "query": UPLOAD, "variables": { "file": null } }).to_string();
+    let map = Value::Object(map).to_string();
+    let names: Vec<String> = (0..files.len()).map(|i| i.to_string()).collect();
+    let mut parts = vec![
+        Part::field("operations", operations.as_bytes()),
+        Part::field("map", map.as_bytes()),
+    ];
+    for (name, file) in names.iter().zip(files) {
+        parts.push(Part::file(name, "a.png", "image/png", file));
     }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let body = multipart_body(boundary, &parts);
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
@@ -349,15 +341,14 @@ async fn raw_multipart(
     filename: &str,
 ) -> (u16, Value) {
     let boundary = "form-boundary-2";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n\
-         --{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{map}\r\n\
-         --{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"{filename}\"\r\n\
-         Content-Type: image/png\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(PNG);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let body = multipart_body(
+        boundary,
+        &[
+            Part::field("operations", operations.as_bytes()),
+            Part::field("map", map.as_bytes()),
+            Part::file("0", filename, "image/png", PNG),
+        ],
+    );
     let res = app.post_multipart(Some(token), boundary, body).await;
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))

@@ -79,12 +79,14 @@ async fn get_query(app: &TestApp, query: &str) -> (u16, Value) {
 async fn multipart(app: &TestApp, query: &str) -> (u16, Value) {
     let boundary = "authql-hostile-boundary";
     let operations = json!({ "query": query, "variables": {} }).to_string();
-    let body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n\
-         {operations}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n\
-         {{}}\r\n--{boundary}--\r\n"
+    let body = crate::helpers::multipart_body(
+        boundary,
+        &[
+            crate::helpers::Part::field("operations", operations.as_bytes()),
+            crate::helpers::Part::field("map", b"{}"),
+        ],
     );
-    let res = app.post_multipart(None, boundary, body.into_bytes()).await;
+    let res = app.post_multipart(None, boundary, body).await;
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
 }

@@ -636,29 +636,15 @@ impl TestApp {
         bytes: &[u8],
     ) -> reqwest::Response {
         let boundary = "authql-test-boundary-7f3a";
-        let operations = json!({ "query": query, "variables": { "file": null } });
-        let mut body = Vec::new();
-        let mut part = |headers: &str, content: &[u8]| {
-            body.extend_from_slice(format!("--{boundary}\r\n{headers}\r\n\r\n").as_bytes());
-            body.extend_from_slice(content);
-            body.extend_from_slice(b"\r\n");
-        };
-        part(
-            "Content-Disposition: form-data; name=\"operations\"",
-            operations.to_string().as_bytes(),
+        let operations = json!({ "query": query, "variables": { "file": null } }).to_string();
+        let body = multipart_body(
+            boundary,
+            &[
+                Part::field("operations", operations.as_bytes()),
+                Part::field("map", br#"{"0":["variables.file"]}"#),
+                Part::file("0", filename, content_type, bytes),
+            ],
         );
-        part(
-            "Content-Disposition: form-data; name=\"map\"",
-            br#"{"0":["variables.file"]}"#,
-        );
-        part(
-            &format!(
-                "Content-Disposition: form-data; name=\"0\"; filename=\"{filename}\"\r\n\
-                 Content-Type: {content_type}"
-            ),
-            bytes,
-        );
-        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
         self.post_multipart(token, boundary, body).await
     }
 
@@ -707,6 +693,59 @@ impl TestApp {
             .await
             .expect("request sent")
     }
+}
+
+/// One part of a `multipart/form-data` body.
+pub struct Part<'a> {
+    name: &'a str,
+    file: Option<(&'a str, &'a str)>,
+    content: &'a [u8],
+}
+
+impl<'a> Part<'a> {
+    pub fn field(name: &'a str, content: &'a [u8]) -> Self {
+        Self {
+            name,
+            file: None,
+            content,
+        }
+    }
+
+    /// A file part, with its name and content type.
+    pub fn file(
+        name: &'a str,
+        filename: &'a str,
+        content_type: &'a str,
+        content: &'a [u8],
+    ) -> Self {
+        Self {
+            name,
+            file: Some((filename, content_type)),
+            content,
+        }
+    }
+}
+
+/// The one multipart encoder of the tests: `parts` between `boundary` lines.
+pub fn multipart_body(boundary: &str, parts: &[Part<'_>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for part in parts {
+        let mut head = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"",
+            part.name
+        );
+        if let Some((filename, content_type)) = part.file {
+            head.push_str(&format!(
+                "; filename=\"{filename}\"\r\nContent-Type: {content_type}"
+            ));
+        }
+        body.extend_from_slice(head.as_bytes());
+        body.extend_from_slice(b"\r\n\r\n");
+        body.extend_from_slice(part.content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    body
 }
 
 /// A password that passes every rule.
