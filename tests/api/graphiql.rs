@@ -123,21 +123,39 @@ fn drive_graphiql(chromium: &std::path::Path, base: &str) -> (String, Vec<String
         &format!("!!document.querySelector('{editor}')?.CodeMirror"),
         Duration::from_secs(30),
     );
-    browser.eval(
-        s,
-        &format!(
-            "(() => {{ const cm = document.querySelector('{editor}').CodeMirror; \
-             cm.setValue('{{ __typename }}'); \
-             document.querySelector('.graphiql-execute-button').click(); return true; }})()"
-        ),
+    // The playground may still be starting (its schema loading) when the editor appears: a
+    // click that lands before it is wired does nothing, so it is clicked again until the
+    // answer shows, for at most 30 s.
+    let run = format!(
+        "(() => {{ const cm = document.querySelector('{editor}').CodeMirror; \
+         if (cm.getValue() !== '{{ __typename }}') cm.setValue('{{ __typename }}'); \
+         document.querySelector('.graphiql-execute-button').click(); return true; }})()"
     );
-    let answer = browser.wait_for(
-        s,
-        "(() => { const r = document.querySelector('.result-window .CodeMirror'); \
+    let result = "(() => { const r = document.querySelector('.result-window .CodeMirror'); \
          const v = r && r.CodeMirror.getValue(); \
-         return v && v.includes('__typename') ? v : ''; })()",
-        Duration::from_secs(30),
-    );
+         return v && v.includes('__typename') ? v : ''; })()";
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let answer = loop {
+        browser.eval(s, &run);
+        let clicked = std::time::Instant::now();
+        let shown = loop {
+            let v = browser.eval(s, result);
+            if v.as_str().is_some_and(|v| !v.is_empty()) {
+                break Some(v);
+            }
+            if clicked.elapsed() > Duration::from_secs(3) {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        if let Some(v) = shown {
+            break v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "GraphiQL never showed the answer to {{ __typename }}"
+        );
+    };
     browser.drain_events();
 
     let problems: Vec<_> = browser
