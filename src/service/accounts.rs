@@ -11,6 +11,7 @@ use crate::{
     mail::MailKind,
     repo::{
         self,
+        email_tokens::Purpose,
         users::{NewUser, WriteError, insert_with_profile},
     },
     service::{mailing, throttle},
@@ -134,8 +135,16 @@ pub async fn sign_up(
     match insert_with_profile(&txn, new, now).await {
         Ok(user) => {
             if mailing::within_limit(&txn, state, &user.email, now).await? {
-                mailing::send_verification(&txn, state, user.id, &user.username, &user.email, now)
-                    .await?;
+                mailing::send_link(
+                    &txn,
+                    state,
+                    user.id,
+                    &user.username,
+                    &user.email,
+                    Purpose::VerifyEmail,
+                    now,
+                )
+                .await?;
             }
             txn.commit().await?;
             state.relay.wake();

@@ -64,7 +64,16 @@ pub async fn resend_verification(state: &AppState, me: &CurrentUser) -> Result<(
     let txn = db::begin_write(&state.db).await?;
     let a = &me.account;
     if mailing::within_limit(&txn, state, &a.email, now).await? {
-        mailing::send_verification(&txn, state, a.id, &a.username, &a.email, now).await?;
+        mailing::send_link(
+            &txn,
+            state,
+            a.id,
+            &a.username,
+            &a.email,
+            Purpose::VerifyEmail,
+            now,
+        )
+        .await?;
     }
     txn.commit().await?;
     state.relay.wake();

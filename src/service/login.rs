@@ -156,12 +156,13 @@ pub(crate) fn tell_owner_of_lock(state: &AppState, owner: &crate::entity::users:
                 return Ok::<_, AppError>(false);
             }
             let now = state.clock.now();
-            crate::service::mailing::send_unlock(
+            crate::service::mailing::send_link(
                 &txn,
                 &state,
                 owner.id,
                 &owner.username,
                 &owner.email,
+                crate::repo::email_tokens::Purpose::UnlockAccount,
                 now,
             )
             .await?;

@@ -76,84 +76,15 @@ pub async fn enqueue(
     Ok(outbox::enqueue(txn, kind, to, vars, now).await?)
 }
 
-/// Issues a verification token (replacing any earlier one) and mails its link. The caller
-/// has checked the per-address limit ([`within_limit`]).
+/// Issues a token for `purpose` (replacing any earlier one) and mails its link: a
+/// verification link, a reset link, or the unlock link of a locked account. The caller has
+/// checked the per-address limit ([`within_limit`]) where one applies; the unlock mail has
+/// its own (one per login window), so that an attacker who spends the per-address limit
+/// cannot stop it.
 ///
 /// # Errors
 /// Only internal ones.
-pub async fn send_verification(
-    txn: &DatabaseTransaction,
-    state: &AppState,
-    user_id: Uuid,
-    username: &str,
-    email: &str,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    send_token_mail(
-        txn,
-        state,
-        user_id,
-        username,
-        email,
-        Purpose::VerifyEmail,
-        now,
-    )
-    .await
-}
-
-/// Issues a reset token (replacing any earlier one) and mails its link. The caller has
-/// checked the per-address limit ([`within_limit`]).
-///
-/// # Errors
-/// Only internal ones.
-pub async fn send_reset(
-    txn: &DatabaseTransaction,
-    state: &AppState,
-    user_id: Uuid,
-    username: &str,
-    email: &str,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    send_token_mail(
-        txn,
-        state,
-        user_id,
-        username,
-        email,
-        Purpose::ResetPassword,
-        now,
-    )
-    .await
-}
-
-/// Issues an unlock token (replacing any earlier one) and mails the owner that someone is
-/// trying to sign in, with its link. Not counted against the per-address mail limit: an
-/// attacker who spends that limit must not stop this mail (it has its own, one per login
-/// window).
-///
-/// # Errors
-/// Only internal ones.
-pub async fn send_unlock(
-    txn: &DatabaseTransaction,
-    state: &AppState,
-    user_id: Uuid,
-    username: &str,
-    email: &str,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    send_token_mail(
-        txn,
-        state,
-        user_id,
-        username,
-        email,
-        Purpose::UnlockAccount,
-        now,
-    )
-    .await
-}
-
-async fn send_token_mail(
+pub async fn send_link(
     txn: &DatabaseTransaction,
     state: &AppState,
     user_id: Uuid,

@@ -38,7 +38,16 @@ pub async fn request_reset(state: &AppState, email: &str) -> Result<(), AppError
         .await?
         .filter(|u| u.is_active);
     if let (true, Some(user)) = (allowed, user) {
-        mailing::send_reset(&txn, state, user.id, &user.username, &user.email, now).await?;
+        mailing::send_link(
+            &txn,
+            state,
+            user.id,
+            &user.username,
+            &user.email,
+            Purpose::ResetPassword,
+            now,
+        )
+        .await?;
     }
     txn.commit().await?;
     state.relay.wake();

@@ -596,6 +596,24 @@ impl TestApp {
         assert_eq!(res.data()["verifyEmail"], true, "{:?}", res.body);
     }
 
+    /// `login` as a client behind a proxy that forwards for `address` (the service must
+    /// trust 127.0.0.1 in `TRUSTED_PROXIES` for it to count).
+    pub async fn login_from(&self, address: &str, username_or_email: &str, password: &str) -> Gql {
+        let vars = json!({ "i": { "usernameOrEmail": username_or_email, "password": password } });
+        let res = self
+            .client
+            .post(self.url("/graphql"))
+            .header("x-forwarded-for", address)
+            .json(&json!({ "query": LOGIN, "variables": vars }))
+            .send()
+            .await
+            .expect("request sent");
+        Gql {
+            status: res.status(),
+            body: res.json().await.expect("a JSON body"),
+        }
+    }
+
     pub async fn login_ok(&self, username_or_email: &str, password: &str) -> Tokens {
         Tokens::from_payload(&self.login(username_or_email, password).await.data()["login"])
     }

@@ -59,18 +59,7 @@ async fn login_from(
     name: &str,
     password: &str,
 ) -> crate::helpers::Gql {
-    let res = app
-        .client
-        .post(app.url("/graphql"))
-        .header("x-forwarded-for", address)
-        .json(&json!({ "query": LOGIN, "variables": login_vars(name, password) }))
-        .send()
-        .await
-        .unwrap();
-    crate::helpers::Gql {
-        status: res.status(),
-        body: res.json().await.unwrap(),
-    }
+    app.login_from(address, name, password).await
 }
 
 #[tokio::test]

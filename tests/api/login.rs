@@ -263,18 +263,7 @@ async fn concurrent_attempts_cannot_slip_past_the_limit() {
 const PER_IP: &[(&str, &str)] = &[("LOGIN_MAX_FAILURES_PER_IP", "3")];
 
 async fn login_from(app: &TestApp, forwarded_for: &str, name: &str) -> crate::helpers::Gql {
-    let res = app
-        .client
-        .post(app.url("/graphql"))
-        .header("x-forwarded-for", forwarded_for)
-        .json(&json!({ "query": LOGIN, "variables": login_vars(name, "wrong-password") }))
-        .send()
-        .await
-        .unwrap();
-    crate::helpers::Gql {
-        status: res.status(),
-        body: res.json().await.unwrap(),
-    }
+    app.login_from(forwarded_for, name, "wrong-password").await
 }
 
 #[tokio::test]
