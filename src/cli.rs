@@ -117,7 +117,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             Some(url) => url.clone(),
             None => match Settings::from_env() {
                 Ok(s) => {
-                    let mut bind = s.bind;
+                    let mut bind = s.http.bind;
                     if bind.ip().is_unspecified() {
                         bind.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
                     }
@@ -154,7 +154,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Migrate { action } => migrate(settings, action.unwrap_or(MigrateAction::Up)).await,
         Command::RotateKeys { now } => rotate_keys(settings, now).await,
         Command::RevokeKey { kid } => revoke_key(settings, &kid).await,
-        Command::Worker => crate::worker::run(settings, shutdown_signal()).await,
+        Command::Worker => crate::mail::worker::run(settings, shutdown_signal()).await,
         Command::CreateAdmin {
             username,
             email,
@@ -188,7 +188,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnect
     db::connect(settings).await.with_context(|| {
         format!(
             "cannot connect to the database ({})",
-            db::describe_url(settings.database_url.expose())
+            db::describe_url(settings.database.url.expose())
         )
     })
 }

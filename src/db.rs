@@ -27,8 +27,8 @@ const PING_AFTER_IDLE: Duration = Duration::from_secs(30);
 /// # Errors
 /// When the database cannot be reached or the URL is not usable.
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
-    let mut opts = ConnectOptions::new(settings.database_url.expose());
-    opts.max_connections(settings.database_max_connections)
+    let mut opts = ConnectOptions::new(settings.database.url.expose());
+    opts.max_connections(settings.database.max_connections)
         .min_connections(1)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_timeout(ACQUIRE_TIMEOUT)
@@ -37,7 +37,7 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
         // server or a proxy is.
         .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
         .sqlx_logging(false);
-    if settings.database_kind == DatabaseKind::Sqlite {
+    if settings.database.kind() == DatabaseKind::Sqlite {
         opts.map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)

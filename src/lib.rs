@@ -21,7 +21,6 @@ pub mod repo;
 pub mod service;
 pub mod state;
 pub mod telemetry;
-pub mod worker;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -89,7 +88,7 @@ pub async fn build_state(
     let keys = KeyRing::load(
         db.clone(),
         crate::auth::custody::Custody::from_settings(&settings),
-        settings.access_token_ttl,
+        settings.tokens.access_ttl,
         clock.now(),
     )
     .await
@@ -101,14 +100,15 @@ pub async fn build_state(
     let keys = Arc::new(keys);
     let settings_media_dir = settings.media_dir.clone();
     let public_url = settings
+        .http
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{bound}"));
     let tokens = TokenConfig {
-        issuer: settings.jwt_issuer.clone(),
-        audience: settings.jwt_audience.clone(),
-        client_id: settings.jwt_client_id.clone(),
-        ttl: settings.access_token_ttl,
+        issuer: settings.tokens.issuer.clone(),
+        audience: settings.tokens.audience.clone(),
+        client_id: settings.tokens.client_id.clone(),
+        ttl: settings.tokens.access_ttl,
     };
     Ok(AppState {
         db,
@@ -135,7 +135,7 @@ impl App {
         let db = db::connect(&settings).await.with_context(|| {
             format!(
                 "cannot connect to the database ({})",
-                db::describe_url(settings.database_url.expose())
+                db::describe_url(settings.database.url.expose())
             )
         })?;
         if options.migrate {
@@ -143,10 +143,10 @@ impl App {
                 .await
                 .context("cannot apply the database migrations")?;
         }
-        let listener = TcpListener::bind(settings.bind)
+        let listener = TcpListener::bind(settings.http.bind)
             .await
-            .with_context(|| format!("cannot listen on {} (BIND)", settings.bind))?;
-        let mailer = match settings.amqp_url {
+            .with_context(|| format!("cannot listen on {} (BIND)", settings.http.bind))?;
+        let mailer = match settings.broker.amqp_url {
             Some(_) => None,
             None => Some(mail::sender::Mailer::new(&settings, db.clone())?),
         };
@@ -232,7 +232,7 @@ impl App {
             max_connections_per_ip: self.state.settings.http.max_connections_per_ip,
             // Room for a GET query string as long as a JSON body may be, and its headers.
             max_head_bytes: self.state.settings.http.max_json_bytes + 16 * 1024,
-            trusted_proxies: self.state.settings.trusted_proxies.clone(),
+            trusted_proxies: self.state.settings.http.trusted_proxies.clone(),
         };
         let metrics = self.metrics.map(|(listener, router)| {
             let mut stopping = stopping_rx.clone();

@@ -67,7 +67,13 @@ impl Custody {
     /// How the settings say private keys are kept: sealed under
     /// `SIGNING_KEY_ENCRYPTION_KEY`, or clear without it.
     pub fn from_settings(settings: &crate::config::Settings) -> Self {
-        Self::new(settings.signing_key_encryption_key.as_ref().map(|k| &k.0))
+        Self::new(
+            settings
+                .tokens
+                .signing_key_encryption_key
+                .as_ref()
+                .map(|k| &k.0),
+        )
     }
 
     pub fn seals(&self) -> bool {

@@ -5,7 +5,7 @@
 //! claim, ignores key-carrying headers (`jku`, `x5u`, `jwk`), refuses `crit`, and allows
 //! [`LEEWAY`] of clock skew on `exp` and `iat`, measured with authql's own clock.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, Header, Validation};
@@ -40,7 +40,7 @@ pub struct TokenConfig {
     pub issuer: String,
     pub audience: String,
     pub client_id: String,
-    pub ttl: Duration,
+    pub ttl: chrono::TimeDelta,
 }
 
 /// Access tokens: issued with the current signing key, verified against the published
@@ -100,7 +100,7 @@ fn issue(
         sub: user_id,
         client_id: config.client_id.clone(),
         iat,
-        exp: iat + i64::try_from(config.ttl.as_secs()).unwrap_or(i64::MAX),
+        exp: iat + config.ttl.num_seconds(),
         jti: Uuid::new_v4(),
         sid: session_id,
     };
@@ -145,7 +145,7 @@ fn check_time(
     now: DateTime<Utc>,
 ) -> Result<AccessClaims, AppError> {
     let leeway = i64::try_from(LEEWAY.as_secs()).unwrap_or(30);
-    let lifetime = i64::try_from(config.ttl.as_secs()).unwrap_or(i64::MAX);
+    let lifetime = config.ttl.num_seconds();
     let now = now.timestamp();
     if claims.exp.saturating_add(leeway) < now
         || claims.iat.saturating_sub(leeway) > now

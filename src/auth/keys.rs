@@ -50,8 +50,8 @@ pub const ROTATION_DELAY: Duration = Duration::from_secs(300 + 60);
 
 /// How long a retired key stays published: its last token's lifetime, the verification
 /// leeway, and the time a replica may go on signing with it before it re-reads the keys.
-pub fn publish_after_retirement(access_ttl: Duration) -> Duration {
-    access_ttl + LEEWAY + RELOAD_INTERVAL
+pub fn publish_after_retirement(access_ttl: TimeDelta) -> TimeDelta {
+    access_ttl + TimeDelta::seconds((LEEWAY + RELOAD_INTERVAL).as_secs().cast_signed())
 }
 
 /// A freshly generated key that signs from `activates_at`, ready to store (its private
@@ -242,7 +242,7 @@ struct Loaded {
 pub struct KeyRing {
     db: DatabaseConnection,
     custody: Custody,
-    access_ttl: Duration,
+    access_ttl: TimeDelta,
     loaded: RwLock<Loaded>,
     last_reload: Mutex<Instant>,
 }
@@ -256,7 +256,7 @@ impl KeyRing {
     pub async fn load(
         db: DatabaseConnection,
         custody: Custody,
-        access_ttl: Duration,
+        access_ttl: TimeDelta,
         now: DateTime<Utc>,
     ) -> Result<Self, AppError> {
         seal_stored_keys(&db, &custody).await?;
@@ -274,11 +274,10 @@ impl KeyRing {
     async fn fetch(
         db: &DatabaseConnection,
         custody: &Custody,
-        access_ttl: Duration,
+        access_ttl: TimeDelta,
         now: DateTime<Utc>,
     ) -> Result<Loaded, AppError> {
-        let window = TimeDelta::from_std(publish_after_retirement(access_ttl))
-            .map_err(AppError::internal)?;
+        let window = publish_after_retirement(access_ttl);
         let rows = repo::signing_keys::published(db, now - window).await?;
         let mut verifying = HashMap::new();
         let mut jwks = Vec::new();

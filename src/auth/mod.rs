@@ -4,5 +4,5 @@ pub mod custody;
 pub mod fair_queue;
 pub mod jwt;
 pub mod keys;
+pub mod opaque_token;
 pub mod password;
-pub mod tokens;

@@ -86,13 +86,13 @@ fn argon(params: HashParams) -> Result<Argon2<'static>, String> {
 }
 
 /// One hashing thread: its Argon2 memory lives as long as the thread.
-struct Worker {
+struct HasherThread {
     params: HashParams,
     argon: Argon2<'static>,
     memory: Vec<Block>,
 }
 
-impl Worker {
+impl HasherThread {
     fn blocks(&mut self, count: usize) -> &mut [Block] {
         if self.memory.len() < count {
             self.memory.resize(count, Block::default());
@@ -228,13 +228,13 @@ impl Hasher {
     /// # Errors
     /// When the parameters are out of Argon2's range or a thread cannot start.
     pub async fn new(params: HashParams, budget: HashBudget) -> Result<Self, AppError> {
-        let concurrency = budget.concurrency;
+        let concurrency = budget.hashers();
         let template = argon(params).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
         let (jobs, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         let mut started = Vec::with_capacity(concurrency.max(1));
         for i in 0..concurrency.max(1) {
-            let worker = Worker {
+            let worker = HasherThread {
                 params,
                 argon: template.clone(),
                 memory: Vec::new(),

@@ -1,604 +1,327 @@
 //! Typed settings, read once at start from the environment (and `.env`) and validated.
 //!
-//! Every variable is declared once in [`VARIABLES`]: its name, default and meaning. The same
-//! table drives parsing, `authql --help` and a test that keeps `.env.example` complete. An
-//! invalid value is an error that names the variable; `APP_ENV=production` also refuses
-//! values that are only safe on a developer's machine.
+//! Every variable is declared once, as a field below: its name (`env`), default, parser and
+//! meaning (the doc comment). The same declaration drives parsing, `authql --help` and a test
+//! that keeps `.env.example` complete. An invalid value is an error that names the variable;
+//! `APP_ENV=production` also refuses values that are only safe on a developer's machine.
 
 mod parse;
+mod production;
+mod values;
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-pub use parse::{Cidr, parse_duration};
+use chrono::TimeDelta;
+use clap::{Args, Parser};
+pub use parse::parse_duration;
+use parse::{
+    amqp_name, amqp_url, app_env, base_url, boolean, cidr_list, cors_origins, database_url, delta,
+    dur, log_format, mailbox, metrics_bind, non_empty, queue_type, retry_delays, sealing_key,
+    smtp_url, socket_addr, within,
+};
+pub use values::{
+    AppEnv, ConfigError, CorsOrigins, DatabaseKind, LogFormat, QueueType, SealingKey, Secret,
+    Variable, help_text, variables,
+};
 
-/// One configuration variable: what it is called, what it defaults to, what it means.
-#[derive(Debug, Clone, Copy)]
-pub struct Variable {
-    pub name: &'static str,
-    /// `None`: unset by default (the feature it configures is off, or a dev fallback is used).
-    pub default: Option<&'static str>,
-    pub help: &'static str,
-    /// Secret values (URLs with passwords) are never echoed back in errors or logs.
-    pub secret: bool,
+use crate::domain::cidr::Cidr;
+
+const fn s(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+const fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+const DAY: u64 = 86_400;
+
+/// The validated settings of one authql process.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "authql", no_binary_name = true)]
+pub struct Settings {
+    /// development or production; production refuses unsafe settings
+    #[arg(long, env = "APP_ENV", default_value = "development", value_parser = app_env)]
+    pub app_env: AppEnv,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    #[command(flatten)]
+    pub broker: BrokerSettings,
+    #[command(flatten)]
+    pub mail: MailSettings,
+    /// true lets APP_ENV=production send mail (SMTP_URL smtp:// without ?tls=required) and reach
+    /// RabbitMQ (AMQP_URL amqp://) in cleartext to a host that is not loopback: only for a
+    /// private network you trust
+    #[arg(long, env = "ALLOW_CLEARTEXT_TRANSPORT", default_value = "false", value_parser = boolean,
+          action = clap::ArgAction::Set)]
+    pub allow_cleartext_transport: bool,
+    #[command(flatten)]
+    pub http: HttpSettings,
+    /// folder for uploaded avatars (default: `media` beside the SQLite file, or in the working
+    /// directory)
+    #[arg(long, env = "MEDIA_DIR", value_parser = non_empty)]
+    media_dir_setting: Option<String>,
+    /// Where uploaded avatars are kept: MEDIA_DIR, or its default.
+    #[arg(skip)]
+    pub media_dir: PathBuf,
+    #[command(flatten)]
+    pub tokens: TokenSettings,
+    #[command(flatten)]
+    pub throttle: ThrottleSettings,
+    #[command(flatten)]
+    pub password_hash: HashParams,
+    #[command(flatten)]
+    pub hash_budget: HashBudget,
+    #[command(flatten)]
+    pub graphql: GraphqlLimits,
+    /// pretty or json
+    #[arg(long, env = "LOG_FORMAT", default_value = "pretty", value_parser = log_format)]
+    pub log_format: LogFormat,
+    /// internal listener for /metrics; empty disables it
+    #[arg(long, env = "METRICS_BIND", default_value = "127.0.0.1:9100", value_parser = metrics_bind)]
+    pub metrics_bind: ::std::option::Option<SocketAddr>,
 }
 
-const fn var(
-    name: &'static str,
-    default: Option<&'static str>,
-    help: &'static str,
-    secret: bool,
-) -> Variable {
-    Variable {
-        name,
-        default,
-        help,
-        secret,
+/// The database and its connection pool.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// postgres://user:pass@host/db or sqlite://file.db?mode=rwc
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true,
+          default_value = "sqlite://authql.db?mode=rwc", value_parser = database_url)]
+    pub url: Secret,
+    /// size of the database connection pool
+    #[arg(id = "database_max_connections", long = "database-max-connections", env = "DATABASE_MAX_CONNECTIONS",
+          default_value = "10", value_parser = within::<u32>(1, 1000))]
+    pub max_connections: u32,
+}
+
+impl DatabaseSettings {
+    /// Which engine the (validated) URL points at.
+    pub fn kind(&self) -> DatabaseKind {
+        parse::database_kind(self.url.expose()).unwrap_or(DatabaseKind::Sqlite)
     }
 }
 
-/// Every variable authql reads, in the order `.env.example` documents them.
-pub const VARIABLES: &[Variable] = &[
-    var(
-        "APP_ENV",
-        Some("development"),
-        "development or production; production refuses unsafe settings",
-        false,
-    ),
-    var(
-        "DATABASE_URL",
-        Some(DEFAULT_DATABASE_URL),
-        "postgres://user:pass@host/db or sqlite://file.db?mode=rwc",
-        true,
-    ),
-    var(
-        "DATABASE_MAX_CONNECTIONS",
-        Some("10"),
-        "size of the database connection pool",
-        false,
-    ),
-    var(
-        "AMQP_URL",
-        None,
-        "RabbitMQ URL; unset means mail is dispatched in-process",
-        true,
-    ),
-    var(
-        "SMTP_URL",
-        None,
-        "smtp://host:port (plain), ?tls=required (STARTTLS), smtps:// (TLS), user:pass@ for \
-         AUTH; unset means the dev mailbox",
-        true,
-    ),
-    var(
-        "ALLOW_CLEARTEXT_TRANSPORT",
-        Some("false"),
-        "true lets APP_ENV=production send mail (SMTP_URL smtp:// without ?tls=required) and \
-         reach RabbitMQ (AMQP_URL amqp://) in cleartext to a host that is not loopback: \
-         only for a private network you trust",
-        false,
-    ),
-    var(
-        "SMTP_TIMEOUT",
-        Some("30s"),
-        "longest one SMTP conversation may take before it counts as failed",
-        false,
-    ),
-    var(
-        "MAIL_FROM",
-        Some("authql <no-reply@localhost>"),
-        "sender of every mail",
-        false,
-    ),
-    var(
-        "MAIL_DIR",
-        Some("mailbox"),
-        "dev mailbox folder: without SMTP_URL, mails are written here as .eml files",
-        false,
-    ),
-    var(
-        "PRODUCT_NAME",
-        Some("authql"),
-        "the product name mails speak of",
-        false,
-    ),
-    var(
-        "MAIL_EXCHANGE",
-        Some("authql.mail"),
-        "RabbitMQ exchange the relay publishes mail to",
-        false,
-    ),
-    var(
-        "MAIL_QUEUE",
-        Some("authql.mail"),
-        "RabbitMQ queue of mail to send; retries wait in <queue>.retry.<delay>, mail that \
-         keeps failing is parked in <queue>.dead",
-        false,
-    ),
-    var(
-        "MAIL_QUEUE_TYPE",
-        Some("quorum"),
-        "quorum (replicated; retries move back at least once) or classic",
-        false,
-    ),
-    var(
-        "MAIL_MAX_ATTEMPTS",
-        Some("5"),
-        "sending attempts before a mail is parked in the dead-letter queue",
-        false,
-    ),
-    var(
-        "MAIL_RETRY_DELAYS",
-        Some("10s,1m,5m,30m"),
-        "waits before the 2nd, 3rd… attempt (the last repeats)",
-        false,
-    ),
-    var(
-        "MAIL_PREFETCH",
-        Some("16"),
-        "mails a worker sends at once (unacknowledged messages it holds)",
-        false,
-    ),
-    var(
-        "MAIL_LIMIT_PER_ADDRESS",
-        Some("3"),
-        "verification, reset and sign-up-attempt mails per address per MAIL_LIMIT_WINDOW",
-        false,
-    ),
-    var(
-        "MAIL_LIMIT_WINDOW",
-        Some("1h"),
-        "the window MAIL_LIMIT_PER_ADDRESS counts in",
-        false,
-    ),
-    var(
-        "VERIFICATION_TOKEN_TTL",
-        Some("24h"),
-        "how long an email verification link works",
-        false,
-    ),
-    var(
-        "RESET_TOKEN_TTL",
-        Some("1h"),
-        "how long a password reset link works",
-        false,
-    ),
-    var(
-        "APP_URL",
-        Some(DEFAULT_APP_URL),
-        "base URL of the frontend that mail links point to (required in production)",
-        false,
-    ),
-    var(
-        "BIND",
-        Some("127.0.0.1:8000"),
-        "listen address of the API",
-        false,
-    ),
-    var(
-        "PUBLIC_URL",
-        None,
-        "public base URL of this service, for absolute avatar URLs (default: http://<BIND>; \
-         required in production)",
-        false,
-    ),
-    var(
-        "MEDIA_DIR",
-        None,
-        "folder for uploaded avatars (default: `media` beside the SQLite file, or in the \
-         working directory)",
-        false,
-    ),
-    var(
-        "JWT_ISSUER",
-        Some("authql"),
-        "`iss` claim of access tokens",
-        false,
-    ),
-    var(
-        "JWT_AUDIENCE",
-        Some("authql"),
-        "`aud` claim of access tokens",
-        false,
-    ),
-    var(
-        "JWT_CLIENT_ID",
-        Some("authql"),
-        "`client_id` claim of access tokens (the frontend they are issued to)",
-        false,
-    ),
-    var(
-        "SIGNING_KEY_ENCRYPTION_KEY",
-        None,
-        "base64 of 32 random bytes (openssl rand -base64 32) sealing the private signing keys \
-         at rest; required in production; keys stored in clear are sealed at start",
-        true,
-    ),
-    var(
-        "ACCESS_TOKEN_TTL",
-        Some("15m"),
-        "lifetime of an access token (e.g. 15m)",
-        false,
-    ),
-    var(
-        "REFRESH_TOKEN_TTL",
-        Some("14d"),
-        "a session ends after this long without a refresh",
-        false,
-    ),
-    var(
-        "SESSION_MAX_AGE",
-        Some("30d"),
-        "absolute lifetime of a session, however often it is refreshed",
-        false,
-    ),
-    var(
-        "REFRESH_REUSE_GRACE",
-        Some("10s"),
-        "how long a just-rotated refresh token is still accepted (tabs racing)",
-        false,
-    ),
-    var(
-        "CORS_ORIGINS",
-        None,
-        "comma-separated origins allowed to call the API from a browser",
-        false,
-    ),
-    var(
-        "LOGIN_MAX_FAILURES",
-        Some("10"),
-        "failed logins on one account (whichever name is typed; an unknown name by name) \
-         from one client address within LOGIN_THROTTLE_WINDOW before RATE_LIMITED",
-        false,
-    ),
-    var(
-        "LOGIN_MAX_FAILURES_PER_ACCOUNT",
-        Some("50"),
-        "failed logins on one account from all addresses within LOGIN_THROTTLE_WINDOW before \
-         it is locked (its owner is mailed a link that unlocks it for the address opening it; \
-         a completed password reset lifts the lock)",
-        false,
-    ),
-    var(
-        "LOGIN_MAX_FAILURES_PER_IP",
-        Some("50"),
-        "failed logins per client address within LOGIN_THROTTLE_WINDOW before RATE_LIMITED",
-        false,
-    ),
-    var(
-        "LOGIN_THROTTLE_WINDOW",
-        Some("15m"),
-        "the window login failures are counted in",
-        false,
-    ),
-    var(
-        "PASSWORD_HASH_MEMORY_KIB",
-        Some("19456"),
-        "Argon2id memory cost in KiB (at least OWASP's 19456)",
-        false,
-    ),
-    var(
-        "PASSWORD_HASH_ITERATIONS",
-        Some("2"),
-        "Argon2id time cost (at least 2)",
-        false,
-    ),
-    var(
-        "PASSWORD_HASH_PARALLELISM",
-        Some("1"),
-        "Argon2id lanes (at least 1)",
-        false,
-    ),
-    var(
-        "PASSWORD_HASH_CONCURRENCY",
-        None,
-        "passwords hashed at once (default: the number of CPU cores)",
-        false,
-    ),
-    var(
-        "PASSWORD_HASH_QUEUE",
-        Some("64"),
-        "password hashes that may wait for a hasher; past it RATE_LIMITED at once",
-        false,
-    ),
-    var(
-        "PASSWORD_HASH_QUEUE_PER_CLIENT",
-        Some("8"),
-        "of those, how many one client address may have waiting; hashers serve addresses \
-         in turn",
-        false,
-    ),
-    var(
-        "PASSWORD_HASH_WAIT",
-        Some("2s"),
-        "longest a request waits for a hasher before RATE_LIMITED",
-        false,
-    ),
-    var(
-        "SIGNUP_MAX_PER_IP",
-        Some("20"),
-        "sign-ups per client address within SIGNUP_THROTTLE_WINDOW before RATE_LIMITED",
-        false,
-    ),
-    var(
-        "SIGNUP_THROTTLE_WINDOW",
-        Some("1h"),
-        "the window sign-ups are counted in",
-        false,
-    ),
-    var(
-        "LOGIN_MAX_SUCCESSES",
-        Some("30"),
-        "successful logins per account within LOGIN_THROTTLE_WINDOW before RATE_LIMITED",
-        false,
-    ),
-    var(
-        "SESSIONS_MAX_PER_ACCOUNT",
-        Some("50"),
-        "live sessions per account; a login past it ends the oldest",
-        false,
-    ),
-    var(
-        "GRAPHQL_MAX_DEPTH",
-        Some("15"),
-        "deepest selection an operation may have",
-        false,
-    ),
-    var(
-        "GRAPHQL_MAX_COMPLEXITY",
-        Some("500"),
-        "most fields an operation may select in all",
-        false,
-    ),
-    var(
-        "GRAPHQL_MAX_ALIASES",
-        Some("30"),
-        "most aliases one document may use",
-        false,
-    ),
-    var(
-        "GRAPHQL_MAX_ROOT_FIELDS",
-        Some("20"),
-        "most root fields one operation may have",
-        false,
-    ),
-    var(
-        "GRAPHQL_MAX_BATCH",
-        Some("10"),
-        "most operations one batched request may hold",
-        false,
-    ),
-    var(
-        "GRAPHQL_MAX_NESTING",
-        Some("64"),
-        "deepest nesting of braces, brackets and parentheses a document may have before it \
-         is parsed (guards the parser's recursion)",
-        false,
-    ),
-    var(
-        "GRAPHQL_MAX_TOKENS",
-        Some("2000"),
-        "most tokens (names, values, punctuation) a document may have before it is parsed",
-        false,
-    ),
-    var(
-        "GRAPHQL_MAX_DIRECTIVES",
-        Some("5"),
-        "most directives on one field",
-        false,
-    ),
-    var(
-        "GRAPHQL_MAX_ERRORS",
-        Some("20"),
-        "most errors one answer lists; the rest are counted in one last error",
-        false,
-    ),
-    var(
-        "GRAPHQL_MAX_RUNNING_PER_CLIENT",
-        Some("4"),
-        "operations one client address may have running at once; the rest wait their turn",
-        false,
-    ),
-    var(
-        "GRAPHQL_CLIENT_WAIT",
-        Some("10s"),
-        "longest an operation waits for its client's turn before RATE_LIMITED",
-        false,
-    ),
-    var(
-        "GRAPHQL_INTROSPECTION",
-        None,
-        "true or false: schema introspection (default: on in development, off in production)",
-        false,
-    ),
-    var(
-        "GRAPHQL_SUGGESTIONS",
-        None,
-        "true or false: \"did you mean\" hints in errors (default: as GRAPHQL_INTROSPECTION)",
-        false,
-    ),
-    var(
-        "HTTP_MAX_BODY_BYTES",
-        Some("2162688"),
-        "largest multipart (upload) request body: 2 MiB for an avatar plus its envelope",
-        false,
-    ),
-    var(
-        "HTTP_MAX_JSON_BYTES",
-        Some("65536"),
-        "largest JSON request body, and longest GET query string",
-        false,
-    ),
-    var(
-        "HTTP_HEADER_TIMEOUT",
-        Some("10s"),
-        "time a client has to send a request's line and headers",
-        false,
-    ),
-    var(
-        "HTTP_BODY_TIMEOUT",
-        Some("30s"),
-        "time a client has to send a request's body",
-        false,
-    ),
-    var(
-        "HTTP_REQUEST_TIMEOUT",
-        Some("60s"),
-        "longest a request may take from its headers to the end of its answer (a client that \
-         does not read its answers is dropped)",
-        false,
-    ),
-    var(
-        "HTTP_IDLE_TIMEOUT",
-        Some("60s"),
-        "a kept-alive connection with no request for this long is closed",
-        false,
-    ),
-    var(
-        "HTTP_RATE_PER_IP",
-        Some("100"),
-        "requests a second one client address may send (health probes aside); 429 past it",
-        false,
-    ),
-    var(
-        "HTTP_RATE_BURST",
-        Some("200"),
-        "requests one client address may send at once before HTTP_RATE_PER_IP applies",
-        false,
-    ),
-    var(
-        "HTTP_MAX_CONNECTIONS",
-        Some("1024"),
-        "open client connections; past it new ones wait to be accepted",
-        false,
-    ),
-    var(
-        "HTTP_MAX_CONNECTIONS_PER_IP",
-        Some("64"),
-        "open connections per client address (TRUSTED_PROXIES exempt); past it refused",
-        false,
-    ),
-    var("LOG_FORMAT", Some("pretty"), "pretty or json", false),
-    var(
-        "METRICS_BIND",
-        Some("127.0.0.1:9100"),
-        "internal listener for /metrics; empty disables it",
-        false,
-    ),
-    var(
-        "TRUSTED_PROXIES",
-        None,
-        "comma-separated CIDRs whose X-Forwarded-For is believed",
-        false,
-    ),
-];
-
-const DEFAULT_DATABASE_URL: &str = "sqlite://authql.db?mode=rwc";
-const DEFAULT_APP_URL: &str = "http://localhost:3000";
-
-/// Longest grace that still lets reuse detection catch a stolen refresh token.
-const MAX_REUSE_GRACE: Duration = Duration::from_secs(5 * 60);
-
-/// Where authql runs; production refuses settings that are only safe for development.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AppEnv {
-    Development,
-    Production,
+/// RabbitMQ, which carries mail from the API to the workers.
+#[derive(Debug, Clone, Args)]
+pub struct BrokerSettings {
+    /// RabbitMQ URL; unset means mail is dispatched in-process
+    #[arg(long, env = "AMQP_URL", hide_env_values = true, value_parser = amqp_url)]
+    pub amqp_url: Option<Secret>,
+    /// RabbitMQ exchange the relay publishes mail to
+    #[arg(long, env = "MAIL_EXCHANGE", default_value = "authql.mail", value_parser = amqp_name)]
+    pub exchange: String,
+    /// RabbitMQ queue of mail to send; retries wait in <queue>.retry.<delay>, mail that keeps
+    /// failing is parked in <queue>.dead
+    #[arg(id = "mail_queue", long = "mail-queue", env = "MAIL_QUEUE", default_value = "authql.mail",
+          value_parser = amqp_name)]
+    pub queue: String,
+    /// quorum (replicated; retries move back at least once) or classic
+    #[arg(long, env = "MAIL_QUEUE_TYPE", default_value = "quorum", value_parser = queue_type)]
+    pub queue_type: QueueType,
+    /// sending attempts before a mail is parked in the dead-letter queue
+    #[arg(long, env = "MAIL_MAX_ATTEMPTS", default_value = "5",
+          value_parser = within::<u32>(1, 100))]
+    pub max_attempts: u32,
+    /// waits before the 2nd, 3rd… attempt (the last repeats)
+    #[arg(long, env = "MAIL_RETRY_DELAYS", default_value = "10s,1m,5m,30m",
+          value_parser = retry_delays)]
+    pub retry_delays: ::std::vec::Vec<Duration>,
+    /// mails a worker sends at once (unacknowledged messages it holds)
+    #[arg(long, env = "MAIL_PREFETCH", default_value = "16", value_parser = within::<u16>(1, 1000))]
+    pub prefetch: u16,
 }
 
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Pretty,
-    Json,
+/// How mail is written and sent, and the links it carries.
+#[derive(Debug, Clone, Args)]
+pub struct MailSettings {
+    /// smtp://host:port (plain), ?tls=required (STARTTLS), smtps:// (TLS), user:pass@ for AUTH;
+    /// unset means the dev mailbox
+    #[arg(long, env = "SMTP_URL", hide_env_values = true, value_parser = smtp_url)]
+    pub smtp_url: Option<Secret>,
+    /// longest one SMTP conversation may take before it counts as failed
+    #[arg(long, env = "SMTP_TIMEOUT", default_value = "30s", value_parser = dur(s(1), s(600)))]
+    pub smtp_timeout: Duration,
+    /// sender of every mail
+    #[arg(long, env = "MAIL_FROM", default_value = "authql <no-reply@localhost>",
+          value_parser = mailbox)]
+    pub from: String,
+    /// dev mailbox folder: without SMTP_URL, mails are written here as .eml files
+    #[arg(long, env = "MAIL_DIR", default_value = "mailbox", value_parser = non_empty)]
+    pub dir: String,
+    /// the product name mails speak of
+    #[arg(long, env = "PRODUCT_NAME", default_value = "authql", value_parser = non_empty)]
+    pub product_name: String,
+    /// verification, reset and sign-up-attempt mails per address per MAIL_LIMIT_WINDOW
+    #[arg(long, env = "MAIL_LIMIT_PER_ADDRESS", default_value = "3",
+          value_parser = within::<u32>(1, 10_000))]
+    pub limit_per_address: u32,
+    /// the window MAIL_LIMIT_PER_ADDRESS counts in
+    #[arg(long, env = "MAIL_LIMIT_WINDOW", default_value = "1h",
+          value_parser = delta(s(1), s(7 * DAY)))]
+    pub limit_window: TimeDelta,
+    /// how long an email verification link works
+    #[arg(long, env = "VERIFICATION_TOKEN_TTL", default_value = "24h",
+          value_parser = delta(s(60), s(30 * DAY)))]
+    pub verification_ttl: TimeDelta,
+    /// how long a password reset link works
+    #[arg(long, env = "RESET_TOKEN_TTL", default_value = "1h",
+          value_parser = delta(s(60), s(7 * DAY)))]
+    pub reset_ttl: TimeDelta,
+    /// base URL of the frontend that mail links point to (required in production)
+    #[arg(long, env = "APP_URL", default_value = "http://localhost:3000", value_parser = base_url)]
+    pub app_url: String,
 }
 
-/// The 32-byte key that seals the private signing keys. `Debug` never prints it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SealingKey(pub [u8; 32]);
-
-impl std::fmt::Debug for SealingKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SealingKey(***)")
-    }
-}
-
-/// A value that must never be printed: `Debug` shows only that it is there.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the one place that needs it (a connection, a signature).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-/// Which database engine a URL points at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DatabaseKind {
-    Postgres,
-    Sqlite,
-}
-
-/// Browser origins allowed by CORS.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CorsOrigins {
-    /// `*`: any origin (development only; never combined with credentials).
-    Any,
-    /// Exact origins such as `https://app.example.com`.
-    List(Vec<String>),
-}
-
-/// What one GraphQL request may ask for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GraphqlLimits {
-    pub max_depth: usize,
-    pub max_complexity: usize,
-    pub max_aliases: usize,
-    pub max_root_fields: usize,
-    pub max_batch: usize,
-    pub max_nesting: usize,
-    pub max_tokens: usize,
-    pub max_directives: usize,
-    pub max_errors: usize,
-    pub max_running_per_client: usize,
-    pub client_wait: Duration,
-    pub introspection: bool,
-    pub suggestions: bool,
-}
-
-/// What one connection may take of the server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpLimits {
-    /// Largest multipart (upload) body.
+/// The API's listener, its public address, and what one connection may take of it.
+#[derive(Debug, Clone, Args)]
+pub struct HttpSettings {
+    /// listen address of the API
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8000", value_parser = socket_addr)]
+    pub bind: SocketAddr,
+    /// public base URL of this service, for absolute avatar URLs (default: http://<BIND>;
+    /// required in production)
+    #[arg(long, env = "PUBLIC_URL", value_parser = base_url)]
+    pub public_url: Option<String>,
+    /// comma-separated origins allowed to call the API from a browser
+    #[arg(long, env = "CORS_ORIGINS", default_value = "",
+          hide_default_value = true, value_parser = cors_origins)]
+    pub cors_origins: CorsOrigins,
+    /// comma-separated CIDRs whose X-Forwarded-For is believed
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "",
+          hide_default_value = true, value_parser = cidr_list)]
+    pub trusted_proxies: ::std::vec::Vec<Cidr>,
+    /// largest multipart (upload) request body: 2 MiB for an avatar plus its envelope
+    #[arg(long, env = "HTTP_MAX_BODY_BYTES", default_value = "2162688",
+          value_parser = within::<usize>(1024, 256 << 20))]
     pub max_body_bytes: usize,
-    /// Largest JSON body, and longest GET query string.
+    /// largest JSON request body, and longest GET query string
+    #[arg(long, env = "HTTP_MAX_JSON_BYTES", default_value = "65536",
+          value_parser = within::<usize>(1024, 16 << 20))]
     pub max_json_bytes: usize,
+    /// time a client has to send a request's line and headers
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT", default_value = "10s",
+          value_parser = dur(ms(100), s(3600)))]
     pub header_timeout: Duration,
+    /// time a client has to send a request's body
+    #[arg(long, env = "HTTP_BODY_TIMEOUT", default_value = "30s",
+          value_parser = dur(ms(100), s(3600)))]
     pub body_timeout: Duration,
+    /// longest a request may take from its headers to the end of its answer (a client that
+    /// does not read its answers is dropped)
+    #[arg(long, env = "HTTP_REQUEST_TIMEOUT", default_value = "60s",
+          value_parser = dur(ms(100), s(3600)))]
     pub request_timeout: Duration,
+    /// a kept-alive connection with no request for this long is closed
+    #[arg(long, env = "HTTP_IDLE_TIMEOUT", default_value = "60s",
+          value_parser = dur(ms(100), s(3600)))]
     pub idle_timeout: Duration,
-    pub max_connections: usize,
-    pub max_connections_per_ip: usize,
+    /// requests a second one client address may send (health probes aside); 429 past it
+    #[arg(long, env = "HTTP_RATE_PER_IP", default_value = "100",
+          value_parser = within::<u32>(1, 10_000_000))]
     pub rate_per_ip: u32,
+    /// requests one client address may send at once before HTTP_RATE_PER_IP applies
+    #[arg(long, env = "HTTP_RATE_BURST", default_value = "200",
+          value_parser = within::<u32>(1, 10_000_000))]
     pub rate_burst: u32,
+    /// open client connections; past it new ones wait to be accepted
+    #[arg(long, env = "HTTP_MAX_CONNECTIONS", default_value = "1024",
+          value_parser = within::<usize>(1, 1_000_000))]
+    pub max_connections: usize,
+    /// open connections per client address (TRUSTED_PROXIES exempt); past it refused
+    #[arg(long, env = "HTTP_MAX_CONNECTIONS_PER_IP",
+          default_value = "64", value_parser = within::<usize>(1, 1_000_000))]
+    pub max_connections_per_ip: usize,
+}
+
+/// Access tokens, the keys that sign them, and the sessions they come from.
+#[derive(Debug, Clone, Args)]
+pub struct TokenSettings {
+    /// `iss` claim of access tokens
+    #[arg(long, env = "JWT_ISSUER", default_value = "authql", value_parser = non_empty)]
+    pub issuer: String,
+    /// `aud` claim of access tokens
+    #[arg(long, env = "JWT_AUDIENCE", default_value = "authql", value_parser = non_empty)]
+    pub audience: String,
+    /// `client_id` claim of access tokens (the frontend they are issued to)
+    #[arg(long, env = "JWT_CLIENT_ID", default_value = "authql", value_parser = non_empty)]
+    pub client_id: String,
+    /// base64 of 32 random bytes (openssl rand -base64 32) sealing the private signing keys at
+    /// rest; required in production; keys stored in clear are sealed at start
+    #[arg(long, env = "SIGNING_KEY_ENCRYPTION_KEY",
+          hide_env_values = true, value_parser = sealing_key)]
+    pub signing_key_encryption_key: Option<SealingKey>,
+    /// lifetime of an access token (e.g. 15m)
+    #[arg(long, env = "ACCESS_TOKEN_TTL", default_value = "15m",
+          value_parser = delta(s(30), s(DAY)))]
+    pub access_ttl: TimeDelta,
+    /// a session ends after this long without a refresh
+    #[arg(long, env = "REFRESH_TOKEN_TTL", default_value = "14d",
+          value_parser = delta(s(60), s(400 * DAY)))]
+    pub refresh_ttl: TimeDelta,
+    /// absolute lifetime of a session, however often it is refreshed
+    #[arg(long, env = "SESSION_MAX_AGE", default_value = "30d",
+          value_parser = delta(s(60), s(400 * DAY)))]
+    pub session_max_age: TimeDelta,
+    /// how long a just-rotated refresh token is still accepted (tabs racing); at most 5m, so
+    /// that reuse detection still catches a stolen one
+    #[arg(long, env = "REFRESH_REUSE_GRACE", default_value = "10s",
+          value_parser = delta(Duration::ZERO, s(300)))]
+    pub refresh_reuse_grace: TimeDelta,
+}
+
+/// How many attempts a client or an account gets before RATE_LIMITED.
+#[derive(Debug, Clone, Args)]
+pub struct ThrottleSettings {
+    /// failed logins on one account (whichever name is typed; an unknown name by name) from one
+    /// client address within LOGIN_THROTTLE_WINDOW before RATE_LIMITED
+    #[arg(long, env = "LOGIN_MAX_FAILURES", default_value = "10",
+          value_parser = within::<u32>(1, 10_000))]
+    pub login_max_failures: u32,
+    /// failed logins on one account from all addresses within LOGIN_THROTTLE_WINDOW before it is
+    /// locked (its owner is mailed a link that unlocks it for the address opening it; a
+    /// completed password reset lifts the lock)
+    #[arg(long, env = "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+          default_value = "50", value_parser = within::<u32>(1, 1_000_000))]
+    pub login_max_failures_per_account: u32,
+    /// failed logins per client address within LOGIN_THROTTLE_WINDOW before RATE_LIMITED
+    #[arg(long, env = "LOGIN_MAX_FAILURES_PER_IP",
+          default_value = "50", value_parser = within::<u32>(1, 1_000_000))]
+    pub login_max_failures_per_ip: u32,
+    /// the window login failures are counted in
+    #[arg(long, env = "LOGIN_THROTTLE_WINDOW", default_value = "15m",
+          value_parser = delta(s(1), s(DAY)))]
+    pub login_window: TimeDelta,
+    /// successful logins per account within LOGIN_THROTTLE_WINDOW before RATE_LIMITED
+    #[arg(long, env = "LOGIN_MAX_SUCCESSES", default_value = "30",
+          value_parser = within::<u32>(1, 1_000_000))]
+    pub login_max_successes: u32,
+    /// sign-ups per client address within SIGNUP_THROTTLE_WINDOW before RATE_LIMITED
+    #[arg(long, env = "SIGNUP_MAX_PER_IP", default_value = "20",
+          value_parser = within::<u32>(1, 1_000_000))]
+    pub signup_max_per_ip: u32,
+    /// the window sign-ups are counted in
+    #[arg(long, env = "SIGNUP_THROTTLE_WINDOW", default_value = "1h",
+          value_parser = delta(s(1), s(DAY)))]
+    pub signup_window: TimeDelta,
+    /// live sessions per account; a login past it ends the oldest
+    #[arg(long, env = "SESSIONS_MAX_PER_ACCOUNT",
+          default_value = "50", value_parser = within::<u32>(1, 10_000))]
+    pub sessions_max_per_account: u32,
 }
 
 /// Argon2id cost parameters (OWASP's minimum is m = 19 MiB, t = 2, p = 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Args)]
 pub struct HashParams {
+    /// Argon2id memory cost in KiB (at least OWASP's 19456)
+    #[arg(long, env = "PASSWORD_HASH_MEMORY_KIB",
+          default_value = "19456", value_parser = within::<u32>(19 * 1024, 4 << 20))]
     pub memory_kib: u32,
+    /// Argon2id time cost (at least 2)
+    #[arg(long, env = "PASSWORD_HASH_ITERATIONS",
+          default_value = "2", value_parser = within::<u32>(2, 100))]
     pub iterations: u32,
+    /// Argon2id lanes (at least 1)
+    #[arg(long, env = "PASSWORD_HASH_PARALLELISM",
+          default_value = "1", value_parser = within::<u32>(1, 64))]
     pub parallelism: u32,
 }
 
@@ -611,15 +334,22 @@ impl HashParams {
 }
 
 /// How much password hashing requests may ask for, and how long they may wait for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Args)]
 pub struct HashBudget {
-    /// Hashes run at once.
-    pub concurrency: usize,
-    /// Hashes waiting, from all clients.
+    /// passwords hashed at once (default: the number of CPU cores)
+    #[arg(long, env = "PASSWORD_HASH_CONCURRENCY", value_parser = within::<usize>(1, 1024))]
+    pub concurrency: Option<usize>,
+    /// password hashes that may wait for a hasher; past it RATE_LIMITED at once
+    #[arg(long, env = "PASSWORD_HASH_QUEUE", default_value = "64",
+          value_parser = within::<usize>(1, 1_000_000))]
     pub queue: usize,
-    /// Hashes waiting, from one client address.
+    /// of those, how many one client address may have waiting; hashers serve addresses in turn
+    #[arg(long, env = "PASSWORD_HASH_QUEUE_PER_CLIENT",
+          default_value = "8", value_parser = within::<usize>(1, 1_000_000))]
     pub queue_per_client: usize,
-    /// Longest wait for a hasher.
+    /// longest a request waits for a hasher before RATE_LIMITED
+    #[arg(long, env = "PASSWORD_HASH_WAIT", default_value = "2s",
+          value_parser = dur(ms(10), s(60)))]
     pub wait: Duration,
 }
 
@@ -628,160 +358,80 @@ impl HashBudget {
     /// and as many waiting, for as long as it takes.
     pub fn for_tool(concurrency: usize) -> Self {
         Self {
-            concurrency,
+            concurrency: Some(concurrency),
             queue: concurrency,
             queue_per_client: concurrency,
-            wait: Duration::from_secs(3600),
+            wait: s(3600),
         }
     }
-}
 
-/// The validated settings of one authql process.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub app_env: AppEnv,
-    pub database_url: Secret,
-    pub database_kind: DatabaseKind,
-    pub database_max_connections: u32,
-    pub amqp_url: Option<Secret>,
-    pub smtp_url: Option<Secret>,
-    /// Production may speak plain SMTP and AMQP to other machines.
-    pub allow_cleartext_transport: bool,
-    pub mail_from: String,
-    pub smtp_timeout: Duration,
-    pub mail_dir: std::path::PathBuf,
-    pub product_name: String,
-    pub mail_exchange: String,
-    pub mail_queue: String,
-    pub mail_quorum_queues: bool,
-    pub mail_max_attempts: u32,
-    pub mail_retry_delays: Vec<Duration>,
-    pub mail_prefetch: u16,
-    pub mail_limit_per_address: u32,
-    pub mail_limit_window: Duration,
-    pub verification_token_ttl: Duration,
-    pub reset_token_ttl: Duration,
-    /// Without a trailing slash, so links are `format!("{app_url}/verify-email?…")`.
-    pub app_url: String,
-    pub bind: SocketAddr,
-    /// Without a trailing slash. Unset: `http://` and the address the listener is bound to.
-    pub public_url: Option<String>,
-    pub media_dir: std::path::PathBuf,
-    pub jwt_issuer: String,
-    pub jwt_audience: String,
-    pub jwt_client_id: String,
-    pub access_token_ttl: Duration,
-    /// The key sealing the private signing keys at rest.
-    pub signing_key_encryption_key: Option<SealingKey>,
-    pub refresh_token_ttl: Duration,
-    pub session_max_age: Duration,
-    pub refresh_reuse_grace: Duration,
-    pub cors_origins: CorsOrigins,
-    pub log_format: LogFormat,
-    pub graphql: GraphqlLimits,
-    pub http: HttpLimits,
-    pub metrics_bind: Option<SocketAddr>,
-    pub trusted_proxies: Vec<Cidr>,
-    pub login_max_failures: u32,
-    pub login_max_failures_per_ip: u32,
-    pub login_max_failures_per_account: u32,
-    pub login_throttle_window: Duration,
-    pub login_max_successes: u32,
-    pub signup_max_per_ip: u32,
-    pub signup_throttle_window: Duration,
-    pub sessions_max_per_account: u32,
-    pub password_hash: HashParams,
-    pub hash_budget: HashBudget,
-}
-
-/// Why the configuration was refused. The message always names the variable.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    #[error("invalid {name}: {reason}{}", shown(.value))]
-    Invalid {
-        name: &'static str,
-        value: Option<String>,
-        reason: String,
-    },
-    #[error("unsafe {name} for APP_ENV=production: {reason}")]
-    Unsafe { name: &'static str, reason: String },
-}
-
-fn shown(value: &Option<String>) -> String {
-    value
-        .as_ref()
-        .map(|v| format!(" (got {v:?})"))
-        .unwrap_or_default()
-}
-
-impl ConfigError {
-    /// The variable this error is about.
-    pub fn variable(&self) -> &'static str {
-        match self {
-            Self::Invalid { name, .. } | Self::Unsafe { name, .. } => name,
-        }
+    /// Hashes run at once: PASSWORD_HASH_CONCURRENCY, or one per CPU core.
+    pub fn hashers(&self) -> usize {
+        self.concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
     }
 }
 
-/// Reads raw values by name, applying the declared defaults, and builds typed errors.
-struct Reader<F> {
-    lookup: F,
-}
-
-impl<F: Fn(&str) -> Option<String>> Reader<F> {
-    fn declared(name: &str) -> &'static Variable {
-        VARIABLES
-            .iter()
-            .find(|v| v.name == name)
-            .unwrap_or_else(|| unreachable!("{name} is not declared in VARIABLES"))
-    }
-
-    /// The value if set and non-empty, else the default (which may be unset).
-    fn raw(&self, name: &'static str) -> Option<String> {
-        (self.lookup)(name)
-            .filter(|v| !v.trim().is_empty())
-            .or_else(|| Self::declared(name).default.map(str::to_owned))
-    }
-
-    /// Whether the operator set the variable, as opposed to relying on its default.
-    fn is_set(&self, name: &'static str) -> bool {
-        (self.lookup)(name).is_some_and(|v| !v.trim().is_empty())
-    }
-
-    fn required(&self, name: &'static str) -> String {
-        self.raw(name).unwrap_or_default()
-    }
-
-    fn parse<T>(
-        &self,
-        name: &'static str,
-        f: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Result<T, ConfigError> {
-        let raw = self.required(name);
-        f(raw.trim()).map_err(|reason| invalid(name, &raw, reason))
-    }
-
-    fn parse_opt<T>(
-        &self,
-        name: &'static str,
-        f: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Result<Option<T>, ConfigError> {
-        match self.raw(name) {
-            None => Ok(None),
-            Some(raw) => f(raw.trim())
-                .map(Some)
-                .map_err(|reason| invalid(name, &raw, reason)),
-        }
-    }
-}
-
-fn invalid(name: &'static str, raw: &str, reason: String) -> ConfigError {
-    let secret = Reader::<fn(&str) -> Option<String>>::declared(name).secret;
-    ConfigError::Invalid {
-        name,
-        value: (!secret).then(|| raw.to_owned()),
-        reason,
-    }
+/// What one GraphQL request may ask for.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct GraphqlLimits {
+    /// deepest selection an operation may have
+    #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value = "15",
+          value_parser = within::<usize>(1, 1000))]
+    pub max_depth: usize,
+    /// most fields an operation may select in all
+    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value = "500",
+          value_parser = within::<usize>(1, 1_000_000))]
+    pub max_complexity: usize,
+    /// most aliases one document may use
+    #[arg(long, env = "GRAPHQL_MAX_ALIASES", default_value = "30",
+          value_parser = within::<usize>(1, 10_000))]
+    pub max_aliases: usize,
+    /// most root fields one operation may have
+    #[arg(long, env = "GRAPHQL_MAX_ROOT_FIELDS", default_value = "20",
+          value_parser = within::<usize>(1, 10_000))]
+    pub max_root_fields: usize,
+    /// most operations one batched request may hold
+    #[arg(long, env = "GRAPHQL_MAX_BATCH", default_value = "10",
+          value_parser = within::<usize>(1, 1000))]
+    pub max_batch: usize,
+    /// deepest nesting of braces, brackets and parentheses a document may have before it is
+    /// parsed (guards the parser's recursion)
+    #[arg(long, env = "GRAPHQL_MAX_NESTING", default_value = "64",
+          value_parser = within::<usize>(1, 256))]
+    pub max_nesting: usize,
+    /// most tokens (names, values, punctuation) a document may have before it is parsed
+    #[arg(long, env = "GRAPHQL_MAX_TOKENS", default_value = "2000",
+          value_parser = within::<usize>(1, 50_000))]
+    pub max_tokens: usize,
+    /// most directives on one field
+    #[arg(long, env = "GRAPHQL_MAX_DIRECTIVES", default_value = "5",
+          value_parser = within::<usize>(1, 100))]
+    pub max_directives: usize,
+    /// most errors one answer lists; the rest are counted in one last error
+    #[arg(long, env = "GRAPHQL_MAX_ERRORS", default_value = "20",
+          value_parser = within::<usize>(1, 1000))]
+    pub max_errors: usize,
+    /// operations one client address may have running at once; the rest wait their turn
+    #[arg(long, env = "GRAPHQL_MAX_RUNNING_PER_CLIENT",
+          default_value = "4", value_parser = within::<usize>(1, 10_000))]
+    pub max_running_per_client: usize,
+    /// longest an operation waits for its client's turn before RATE_LIMITED
+    #[arg(long, env = "GRAPHQL_CLIENT_WAIT", default_value = "10s",
+          value_parser = dur(ms(10), s(600)))]
+    pub client_wait: Duration,
+    /// true or false: schema introspection (default: on in development, off in production)
+    #[arg(long, env = "GRAPHQL_INTROSPECTION", value_parser = boolean)]
+    introspection_setting: Option<bool>,
+    /// true or false: "did you mean" hints in errors (default: as GRAPHQL_INTROSPECTION)
+    #[arg(long, env = "GRAPHQL_SUGGESTIONS", value_parser = boolean)]
+    suggestions_setting: Option<bool>,
+    /// Whether the schema can be introspected: GRAPHQL_INTROSPECTION, or its default.
+    #[arg(skip)]
+    pub introspection: bool,
+    /// Whether errors carry "did you mean" hints: GRAPHQL_SUGGESTIONS, or its default.
+    #[arg(skip)]
+    pub suggestions: bool,
 }
 
 impl Settings {
@@ -800,282 +450,20 @@ impl Settings {
     /// # Errors
     /// The first variable with an invalid or (in production) unsafe value.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let r = Reader { lookup };
-        let app_env = r.parse("APP_ENV", parse::app_env)?;
-        let database_url = r.required("DATABASE_URL");
-        let database_kind = parse::database_kind(database_url.trim())
-            .map_err(|reason| invalid("DATABASE_URL", &database_url, reason))?;
-        let settings = Settings {
-            app_env,
-            database_url: Secret::new(database_url.trim()),
-            database_kind,
-            database_max_connections: r
-                .parse("DATABASE_MAX_CONNECTIONS", |v| parse::number_in(v, 1, 1000))?,
-            amqp_url: r
-                .parse_opt("AMQP_URL", |v| {
-                    parse::url_with_scheme(v, &["amqp", "amqps"])
-                })?
-                .map(Secret::new),
-            smtp_url: r
-                .parse_opt("SMTP_URL", |v| {
-                    parse::url_with_scheme(v, &["smtp", "smtps"])
-                })?
-                .map(Secret::new),
-            allow_cleartext_transport: r.parse("ALLOW_CLEARTEXT_TRANSPORT", parse::boolean)?,
-            mail_from: r.parse("MAIL_FROM", parse::mailbox)?,
-            smtp_timeout: r.parse("SMTP_TIMEOUT", |v| {
-                parse::duration_in(v, Duration::from_secs(1), Duration::from_secs(600))
-            })?,
-            mail_dir: r.parse("MAIL_DIR", |v| parse::non_empty(v).map(Into::into))?,
-            product_name: r.parse("PRODUCT_NAME", parse::non_empty)?,
-            mail_exchange: r.parse("MAIL_EXCHANGE", parse::amqp_name)?,
-            mail_queue: r.parse("MAIL_QUEUE", parse::amqp_name)?,
-            mail_quorum_queues: r.parse("MAIL_QUEUE_TYPE", |v| match v {
-                "quorum" => Ok(true),
-                "classic" => Ok(false),
-                _ => Err("expected quorum or classic".to_owned()),
-            })?,
-            mail_max_attempts: r.parse("MAIL_MAX_ATTEMPTS", |v| parse::number_in(v, 1, 100))?,
-            mail_retry_delays: r.parse("MAIL_RETRY_DELAYS", |v| {
-                parse::list(v, |d| {
-                    parse::duration_in(d, Duration::from_millis(10), Duration::from_secs(86_400))
-                })
-            })?,
-            mail_prefetch: r.parse("MAIL_PREFETCH", |v| {
-                parse::number_in(v, 1, 1000).map(|n| n as u16)
-            })?,
-            mail_limit_per_address: r
-                .parse("MAIL_LIMIT_PER_ADDRESS", |v| parse::number_in(v, 1, 10_000))?,
-            mail_limit_window: r.parse("MAIL_LIMIT_WINDOW", |v| {
-                parse::duration_in(v, Duration::from_secs(1), Duration::from_secs(7 * 86_400))
-            })?,
-            verification_token_ttl: r.parse("VERIFICATION_TOKEN_TTL", |v| {
-                parse::duration_in(v, Duration::from_secs(60), Duration::from_secs(30 * 86_400))
-            })?,
-            reset_token_ttl: r.parse("RESET_TOKEN_TTL", |v| {
-                parse::duration_in(v, Duration::from_secs(60), Duration::from_secs(7 * 86_400))
-            })?,
-            app_url: r.parse("APP_URL", parse::base_url)?,
-            bind: r.parse("BIND", parse::socket_addr)?,
-            public_url: r.parse_opt("PUBLIC_URL", parse::base_url)?,
-            media_dir: match r.parse_opt("MEDIA_DIR", parse::non_empty)? {
-                Some(dir) => dir.into(),
-                None => parse::media_dir_beside(database_url.trim()),
-            },
-            jwt_issuer: r.parse("JWT_ISSUER", parse::non_empty)?,
-            jwt_audience: r.parse("JWT_AUDIENCE", parse::non_empty)?,
-            jwt_client_id: r.parse("JWT_CLIENT_ID", parse::non_empty)?,
-            signing_key_encryption_key: r
-                .parse_opt("SIGNING_KEY_ENCRYPTION_KEY", parse::sealing_key)?
-                .map(SealingKey),
-            access_token_ttl: r.parse("ACCESS_TOKEN_TTL", |v| {
-                parse::duration_in(v, Duration::from_secs(30), Duration::from_secs(24 * 3600))
-            })?,
-            refresh_token_ttl: r.parse("REFRESH_TOKEN_TTL", |v| {
-                parse::duration_in(v, Duration::from_secs(60), Duration::from_secs(400 * 86400))
-            })?,
-            session_max_age: r.parse("SESSION_MAX_AGE", |v| {
-                parse::duration_in(v, Duration::from_secs(60), Duration::from_secs(400 * 86400))
-            })?,
-            refresh_reuse_grace: r.parse("REFRESH_REUSE_GRACE", |v| {
-                parse::duration_in(v, Duration::ZERO, MAX_REUSE_GRACE)
-            })?,
-            cors_origins: r
-                .parse_opt("CORS_ORIGINS", parse::cors_origins)?
-                .unwrap_or(CorsOrigins::List(Vec::new())),
-            log_format: r.parse("LOG_FORMAT", parse::log_format)?,
-            graphql: {
-                let n =
-                    |name, max| r.parse(name, |v| parse::number_in(v, 1, max).map(|n| n as usize));
-                let introspection = r
-                    .parse_opt("GRAPHQL_INTROSPECTION", parse::boolean)?
-                    .unwrap_or(app_env == AppEnv::Development);
-                GraphqlLimits {
-                    max_depth: n("GRAPHQL_MAX_DEPTH", 1000)?,
-                    max_complexity: n("GRAPHQL_MAX_COMPLEXITY", 1_000_000)?,
-                    max_aliases: n("GRAPHQL_MAX_ALIASES", 10_000)?,
-                    max_root_fields: n("GRAPHQL_MAX_ROOT_FIELDS", 10_000)?,
-                    max_batch: n("GRAPHQL_MAX_BATCH", 1000)?,
-                    max_nesting: n("GRAPHQL_MAX_NESTING", 256)?,
-                    max_tokens: n("GRAPHQL_MAX_TOKENS", 50_000)?,
-                    max_directives: n("GRAPHQL_MAX_DIRECTIVES", 100)?,
-                    max_errors: n("GRAPHQL_MAX_ERRORS", 1000)?,
-                    max_running_per_client: n("GRAPHQL_MAX_RUNNING_PER_CLIENT", 10_000)?,
-                    client_wait: r.parse("GRAPHQL_CLIENT_WAIT", |v| {
-                        parse::duration_in(v, Duration::from_millis(10), Duration::from_secs(600))
-                    })?,
-                    introspection,
-                    suggestions: r
-                        .parse_opt("GRAPHQL_SUGGESTIONS", parse::boolean)?
-                        .unwrap_or(introspection),
-                }
-            },
-            http: {
-                let bytes = |name, min, max| {
-                    r.parse(name, |v| parse::number_in(v, min, max).map(|n| n as usize))
-                };
-                let timeout = |name| {
-                    r.parse(name, |v| {
-                        parse::duration_in(v, Duration::from_millis(100), Duration::from_secs(3600))
-                    })
-                };
-                HttpLimits {
-                    max_body_bytes: bytes("HTTP_MAX_BODY_BYTES", 1024, 256 * 1024 * 1024)?,
-                    max_json_bytes: bytes("HTTP_MAX_JSON_BYTES", 1024, 16 * 1024 * 1024)?,
-                    header_timeout: timeout("HTTP_HEADER_TIMEOUT")?,
-                    body_timeout: timeout("HTTP_BODY_TIMEOUT")?,
-                    request_timeout: timeout("HTTP_REQUEST_TIMEOUT")?,
-                    idle_timeout: timeout("HTTP_IDLE_TIMEOUT")?,
-                    max_connections: bytes("HTTP_MAX_CONNECTIONS", 1, 1_000_000)?,
-                    max_connections_per_ip: bytes("HTTP_MAX_CONNECTIONS_PER_IP", 1, 1_000_000)?,
-                    rate_per_ip: r
-                        .parse("HTTP_RATE_PER_IP", |v| parse::number_in(v, 1, 10_000_000))?,
-                    rate_burst: r
-                        .parse("HTTP_RATE_BURST", |v| parse::number_in(v, 1, 10_000_000))?,
-                }
-            },
-            // An explicitly empty METRICS_BIND disables the listener.
-            metrics_bind: match (r.lookup)("METRICS_BIND") {
-                Some(v) if v.trim().is_empty() => None,
-                _ => r.parse_opt("METRICS_BIND", parse::socket_addr)?,
-            },
-            trusted_proxies: r
-                .parse_opt("TRUSTED_PROXIES", parse::cidr_list)?
-                .unwrap_or_default(),
-            login_max_failures: r
-                .parse("LOGIN_MAX_FAILURES", |v| parse::number_in(v, 1, 10_000))?,
-            login_max_failures_per_ip: r.parse("LOGIN_MAX_FAILURES_PER_IP", |v| {
-                parse::number_in(v, 1, 1_000_000)
-            })?,
-            login_max_failures_per_account: r.parse("LOGIN_MAX_FAILURES_PER_ACCOUNT", |v| {
-                parse::number_in(v, 1, 1_000_000)
-            })?,
-            login_throttle_window: r.parse("LOGIN_THROTTLE_WINDOW", |v| {
-                parse::duration_in(v, Duration::from_secs(1), Duration::from_secs(86_400))
-            })?,
-            password_hash: HashParams {
-                memory_kib: r.parse("PASSWORD_HASH_MEMORY_KIB", |v| {
-                    parse::number_in(v, HashParams::OWASP.memory_kib, 4 * 1024 * 1024)
-                })?,
-                iterations: r.parse("PASSWORD_HASH_ITERATIONS", |v| {
-                    parse::number_in(v, HashParams::OWASP.iterations, 100)
-                })?,
-                parallelism: r
-                    .parse("PASSWORD_HASH_PARALLELISM", |v| parse::number_in(v, 1, 64))?,
-            },
-            login_max_successes: r
-                .parse("LOGIN_MAX_SUCCESSES", |v| parse::number_in(v, 1, 1_000_000))?,
-            signup_max_per_ip: r
-                .parse("SIGNUP_MAX_PER_IP", |v| parse::number_in(v, 1, 1_000_000))?,
-            signup_throttle_window: r.parse("SIGNUP_THROTTLE_WINDOW", |v| {
-                parse::duration_in(v, Duration::from_secs(1), Duration::from_secs(86_400))
-            })?,
-            sessions_max_per_account: r.parse("SESSIONS_MAX_PER_ACCOUNT", |v| {
-                parse::number_in(v, 1, 10_000)
-            })?,
-            hash_budget: HashBudget {
-                concurrency: r
-                    .parse_opt("PASSWORD_HASH_CONCURRENCY", |v| {
-                        parse::number_in(v, 1, 1024)
-                    })?
-                    .map_or_else(
-                        || std::thread::available_parallelism().map_or(1, usize::from),
-                        |n| n as usize,
-                    ),
-                queue: r.parse("PASSWORD_HASH_QUEUE", |v| parse::number_in(v, 1, 1_000_000))?
-                    as usize,
-                queue_per_client: r.parse("PASSWORD_HASH_QUEUE_PER_CLIENT", |v| {
-                    parse::number_in(v, 1, 1_000_000)
-                })? as usize,
-                wait: r.parse("PASSWORD_HASH_WAIT", |v| {
-                    parse::duration_in(v, Duration::from_millis(10), Duration::from_secs(60))
-                })?,
-            },
+        let is_set = |name: &str| lookup(name).is_some_and(|v| !v.trim().is_empty());
+        let mut settings: Self = values::read(&lookup)?;
+        let dev = settings.app_env == AppEnv::Development;
+        settings.media_dir = match &settings.media_dir_setting {
+            Some(dir) => dir.into(),
+            None => parse::media_dir_beside(settings.database.url.expose()),
         };
-        if settings.app_env == AppEnv::Production {
-            settings.refuse_unsafe_for_production(r.is_set("APP_URL"), r.is_set("PUBLIC_URL"))?;
+        let graphql = &mut settings.graphql;
+        graphql.introspection = graphql.introspection_setting.unwrap_or(dev);
+        graphql.suggestions = graphql.suggestions_setting.unwrap_or(graphql.introspection);
+        if settings.is_production() {
+            production::refuse_unsafe(&settings, is_set)?;
         }
         Ok(settings)
-    }
-
-    fn refuse_unsafe_for_production(
-        &self,
-        app_url_set: bool,
-        public_url_set: bool,
-    ) -> Result<(), ConfigError> {
-        let unsafe_ = |name, reason: &str| {
-            Err(ConfigError::Unsafe {
-                name,
-                reason: reason.to_owned(),
-            })
-        };
-        if !app_url_set {
-            return unsafe_("APP_URL", "must be set to the frontend's public https URL");
-        }
-        if !self.app_url.starts_with("https://") {
-            return unsafe_("APP_URL", "mail links must use https");
-        }
-        if !public_url_set
-            || !self
-                .public_url
-                .as_deref()
-                .is_some_and(|u| u.starts_with("https://"))
-        {
-            return unsafe_(
-                "PUBLIC_URL",
-                "must be set to the service's public https URL",
-            );
-        }
-        if self.cors_origins == CorsOrigins::Any {
-            return unsafe_("CORS_ORIGINS", "`*` lets any website call the API");
-        }
-        if self.signing_key_encryption_key.is_none() {
-            return unsafe_(
-                "SIGNING_KEY_ENCRYPTION_KEY",
-                "must be set (base64 of 32 random bytes) so that the private signing keys are \
-                 sealed at rest",
-            );
-        }
-        if self.amqp_url.is_none() && self.smtp_url.is_none() {
-            return unsafe_(
-                "SMTP_URL",
-                "without AMQP_URL the API sends mail itself and needs an SMTP server \
-                 (the dev mailbox is for development)",
-            );
-        }
-        if !self.allow_cleartext_transport {
-            self.refuse_cleartext_transport()?;
-        }
-        Ok(())
-    }
-
-    /// Mail (with its reset and verification links) and the broker's messages must not
-    /// cross a network in cleartext: TLS, or this machine, or an operator's explicit
-    /// `ALLOW_CLEARTEXT_TRANSPORT=true`.
-    fn refuse_cleartext_transport(&self) -> Result<(), ConfigError> {
-        let remote_and_cleartext = |url: &Option<Secret>, cleartext: fn(&url::Url) -> bool| {
-            url.as_ref()
-                .and_then(|u| url::Url::parse(u.expose()).ok())
-                .is_some_and(|u| cleartext(&u) && !parse::is_loopback_host(&u))
-        };
-        if remote_and_cleartext(&self.smtp_url, parse::smtp_is_cleartext) {
-            return Err(ConfigError::Unsafe {
-                name: "SMTP_URL",
-                reason: "mail would cross the network in cleartext: use smtps:// or \
-                         smtp://…?tls=required, or, on a private network you trust, set \
-                         ALLOW_CLEARTEXT_TRANSPORT=true"
-                    .to_owned(),
-            });
-        }
-        if remote_and_cleartext(&self.amqp_url, parse::amqp_is_cleartext) {
-            return Err(ConfigError::Unsafe {
-                name: "AMQP_URL",
-                reason: "mail would cross the network to RabbitMQ in cleartext: use amqps://, \
-                         or, on a private network you trust, set ALLOW_CLEARTEXT_TRANSPORT=true"
-                    .to_owned(),
-            });
-        }
-        Ok(())
     }
 
     /// Settings for a test or a tool: the development defaults plus the given overrides.
@@ -1095,19 +483,6 @@ impl Settings {
     pub fn is_production(&self) -> bool {
         self.app_env == AppEnv::Production
     }
-}
-
-/// The variables table as help text, for `authql --help`.
-pub fn help_text() -> String {
-    let mut out = String::from("Configuration (environment variables; .env is read if present):\n");
-    for v in VARIABLES {
-        let default = v.default.unwrap_or("unset");
-        out.push_str(&format!(
-            "  {:<26} {} [default: {}]\n",
-            v.name, v.help, default
-        ));
-    }
-    out
 }
 
 #[cfg(test)]

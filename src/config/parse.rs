@@ -1,11 +1,18 @@
 //! Pure parsers for configuration values; each error says what was expected.
 
-use std::{
-    net::{IpAddr, SocketAddr},
-    time::Duration,
-};
+use std::{net::SocketAddr, time::Duration};
 
-use super::{AppEnv, CorsOrigins, DatabaseKind, LogFormat};
+use chrono::TimeDelta;
+
+use super::{AppEnv, CorsOrigins, DatabaseKind, LogFormat, QueueType, SealingKey, Secret};
+use crate::domain::cidr::Cidr;
+
+/// What clap needs of a parser built from bounds.
+pub(super) trait Parser<T>:
+    Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+{
+}
+impl<T, F: Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static> Parser<T> for F {}
 
 pub(super) fn app_env(v: &str) -> Result<AppEnv, String> {
     match v.to_ascii_lowercase().as_str() {
@@ -33,9 +40,10 @@ pub(super) fn database_kind(v: &str) -> Result<DatabaseKind, String> {
     }
 }
 
-pub(super) fn number_in(v: &str, min: u32, max: u32) -> Result<u32, String> {
-    match v.parse::<u32>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
+/// A whole number from `min` to `max`.
+pub(super) fn within<T: TryFrom<u64> + 'static>(min: u64, max: u64) -> impl Parser<T> {
+    move |v| match v.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => T::try_from(n).map_err(|_| String::new()),
         _ => Err(format!("expected a whole number from {min} to {max}")),
     }
 }
@@ -53,7 +61,24 @@ pub(super) fn socket_addr(v: &str) -> Result<SocketAddr, String> {
         .map_err(|_| "expected an address and port such as 127.0.0.1:8000 or [::]:8000".into())
 }
 
-pub(super) fn url_with_scheme(v: &str, schemes: &[&str]) -> Result<String, String> {
+pub(super) fn database_url(v: &str) -> Result<Secret, String> {
+    database_kind(v).map(|_| Secret::new(v))
+}
+
+pub(super) fn amqp_url(v: &str) -> Result<Secret, String> {
+    url_with_scheme(v, &["amqp", "amqps"]).map(Secret::new)
+}
+
+pub(super) fn smtp_url(v: &str) -> Result<Secret, String> {
+    url_with_scheme(v, &["smtp", "smtps"]).map(Secret::new)
+}
+
+/// An address to listen on, or nothing (empty) for no listener.
+pub(super) fn metrics_bind(v: &str) -> Result<Option<SocketAddr>, String> {
+    (!v.is_empty()).then(|| socket_addr(v)).transpose()
+}
+
+fn url_with_scheme(v: &str, schemes: &[&str]) -> Result<String, String> {
     let expected = || {
         format!(
             "expected a URL starting with {}://",
@@ -139,12 +164,47 @@ pub fn parse_duration(v: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-pub(super) fn duration_in(v: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+fn duration_in(v: &str, min: Duration, max: Duration) -> Result<Duration, String> {
     let d = parse_duration(v)?;
     if d < min || d > max {
         return Err(format!("must be between {} and {}", human(min), human(max)));
     }
     Ok(d)
+}
+
+/// A duration from `min` to `max`, for waits and timeouts.
+pub(super) fn dur(min: Duration, max: Duration) -> impl Parser<Duration> {
+    move |v| duration_in(v, min, max)
+}
+
+/// A duration from `min` to `max`, for lifetimes and windows reckoned on timestamps.
+pub(super) fn delta(min: Duration, max: Duration) -> impl Parser<TimeDelta> {
+    move |v| TimeDelta::from_std(duration_in(v, min, max)?).map_err(|e| e.to_string())
+}
+
+/// The waits between sending attempts: a non-empty list of durations from 10 ms to a day.
+pub(super) fn retry_delays(v: &str) -> Result<Vec<Duration>, String> {
+    list(
+        v,
+        dur(Duration::from_millis(10), Duration::from_secs(86_400)),
+    )
+}
+
+pub(super) fn queue_type(v: &str) -> Result<QueueType, String> {
+    match v {
+        "quorum" => Ok(QueueType::Quorum),
+        "classic" => Ok(QueueType::Classic),
+        _ => Err("expected quorum or classic".to_owned()),
+    }
+}
+
+/// Comma-separated networks; empty is none.
+pub(super) fn cidr_list(v: &str) -> Result<Vec<Cidr>, String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(Cidr::parse)
+        .collect()
 }
 
 fn human(d: Duration) -> String {
@@ -186,64 +246,6 @@ pub(super) fn cors_origins(v: &str) -> Result<CorsOrigins, String> {
         .map(CorsOrigins::List)
 }
 
-pub(super) fn cidr_list(v: &str) -> Result<Vec<Cidr>, String> {
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(Cidr::parse)
-        .collect()
-}
-
-/// A network such as `10.0.0.0/8` or `::1/128`; a bare address is a single host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    network: IpAddr,
-    prefix: u8,
-}
-
-impl Cidr {
-    /// # Errors
-    /// When the text is not an address with an optional prefix length that fits it.
-    pub fn parse(v: &str) -> Result<Self, String> {
-        let err = || format!("{v:?} is not a CIDR such as 10.0.0.0/8 or ::1/128");
-        let (addr, prefix) = match v.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (v, None),
-        };
-        let ip: IpAddr = addr.parse().map_err(|_| err())?;
-        let max = if ip.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(err)?,
-            None => max,
-        };
-        Ok(Self {
-            network: mask(ip, prefix),
-            prefix,
-        })
-    }
-
-    /// Whether `ip` lies in this network (IPv4-mapped IPv6 addresses count as IPv4).
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        ip.is_ipv4() == self.network.is_ipv4() && mask(ip, self.prefix) == self.network
-    }
-}
-
-fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) => {
-            let bits = u32::from(v4);
-            let m = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::V4((bits & m).into())
-        }
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6);
-            let m = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::V6((bits & m).into())
-        }
-    }
-}
-
 /// A RabbitMQ exchange or queue name: 1–200 visible ASCII characters.
 pub(super) fn amqp_name(v: &str) -> Result<String, String> {
     if (1..=200).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()) {
@@ -254,7 +256,7 @@ pub(super) fn amqp_name(v: &str) -> Result<String, String> {
 }
 
 /// A non-empty comma-separated list, each item parsed by `item`.
-pub(super) fn list<T>(v: &str, item: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
+fn list<T>(v: &str, item: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
     let items: Vec<T> = v
         .split(',')
         .map(str::trim)
@@ -289,7 +291,7 @@ pub(super) fn boolean(v: &str) -> Result<bool, String> {
 }
 
 /// Base64 (standard or URL-safe, padded or not) of exactly 32 bytes.
-pub(super) fn sealing_key(v: &str) -> Result<[u8; 32], String> {
+pub(super) fn sealing_key(v: &str) -> Result<SealingKey, String> {
     use base64::{
         Engine as _,
         engine::general_purpose::{STANDARD, URL_SAFE},
@@ -300,45 +302,12 @@ pub(super) fn sealing_key(v: &str) -> Result<[u8; 32], String> {
         .decode(&padded)
         .or_else(|_| URL_SAFE.decode(&padded))
         .map_err(|_| "expected base64 of 32 random bytes (openssl rand -base64 32)".to_owned())?;
-    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
-        format!(
-            "expected 32 bytes, got {}: generate one with openssl rand -base64 32",
-            bytes.len()
-        )
-    })
-}
-
-/// Whether mail to this `SMTP_URL` may cross the network in cleartext: anything but
-/// implicit TLS (`smtps://`) or STARTTLS that must succeed (`?tls=required`, read as lettre
-/// reads it: the first `tls` parameter). `tls=opportunistic` counts as cleartext, since
-/// whoever sits on the path can strip the server's STARTTLS offer.
-pub(super) fn smtp_is_cleartext(url: &url::Url) -> bool {
-    let tls = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v);
-    url.scheme() != "smtps" && tls.as_deref() != Some("required")
-}
-
-/// Whether this `AMQP_URL` connects without TLS.
-pub(super) fn amqp_is_cleartext(url: &url::Url) -> bool {
-    url.scheme() != "amqps"
-}
-
-/// Whether the URL's host is this machine: `localhost`, 127.0.0.0/8 or `::1`.
-pub(super) fn is_loopback_host(url: &url::Url) -> bool {
-    let ip = match url.host() {
-        // smtp and amqp are not "special" schemes to the URL standard, so an IPv4 address
-        // arrives as a domain.
-        Some(url::Host::Domain(name)) => match name.parse::<IpAddr>() {
-            Ok(ip) => ip,
-            Err(_) => return name.eq_ignore_ascii_case("localhost"),
-        },
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
-        None => return false,
-    };
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
-    }
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map(SealingKey)
+        .map_err(|_| {
+            format!(
+                "expected 32 bytes, got {}: generate one with openssl rand -base64 32",
+                bytes.len()
+            )
+        })
 }

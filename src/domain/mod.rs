@@ -1,6 +1,7 @@
 //! Domain values that cannot exist unless valid: each is built by `parse`, which says in a
 //! `BAD_USER_INPUT` error which field broke which rule.
 
+pub mod cidr;
 pub mod client;
 mod email;
 pub mod image;

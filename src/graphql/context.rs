@@ -7,7 +7,7 @@ use tokio::sync::OnceCell;
 use crate::{
     auth::jwt::AccessClaims,
     error::AppError,
-    service::{self, auth::CurrentUser, sessions::ClientInfo},
+    service::{self, current_user::CurrentUser, sessions::ClientInfo},
     state::AppState,
 };
 
@@ -80,7 +80,7 @@ pub async fn current_user<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Cu
     };
     let state = state(ctx)?;
     req.user
-        .get_or_try_init(|| service::auth::current_user(state, claims))
+        .get_or_try_init(|| service::current_user::current_user(state, claims))
         .await
         .extend()
 }

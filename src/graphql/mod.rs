@@ -15,6 +15,7 @@ mod password;
 mod profile;
 mod session;
 mod types;
+mod verification;
 
 use std::collections::HashSet;
 
@@ -41,6 +42,7 @@ pub struct Query(
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     account::AccountMutation,
+    verification::VerificationMutation,
     password::PasswordMutation,
     session::SessionMutation,
     profile::ProfileMutation,

@@ -1,13 +1,10 @@
-//! Email and password resolvers: `verifyEmail`, `resendVerification`, `requestReset`,
-//! `resetTokenValid`, `confirmReset`, `changePassword`.
+//! Password resolvers: `requestReset`, `resetTokenValid`, `confirmReset`,
+//! `changePassword`.
 
 use async_graphql::{Context, InputObject, Object, Result, ResultExt};
 
 use super::context;
-use crate::{
-    domain::Password,
-    service::{email, passwords},
-};
+use crate::{domain::Password, service::passwords};
 
 /// A new password, proven by a reset link.
 #[derive(InputObject)]
@@ -50,29 +47,6 @@ pub struct PasswordMutation;
 
 #[Object]
 impl PasswordMutation {
-    /// Confirms an email address with the token from the verification mail.
-    async fn verify_email(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The `token` parameter of the link in the verification mail.")]
-        token: String,
-    ) -> Result<bool> {
-        email::verify_email(context::state(ctx)?, &token)
-            .await
-            .extend()?;
-        Ok(true)
-    }
-
-    /// Mails a new verification link to the signed-in user; the previous link stops working.
-    /// Answers `true` even past the per-address mail limit (then nothing is sent).
-    async fn resend_verification(&self, ctx: &Context<'_>) -> Result<bool> {
-        let me = context::current_user(ctx).await?;
-        email::resend_verification(context::state(ctx)?, me)
-            .await
-            .extend()?;
-        Ok(true)
-    }
-
     /// Mails a password reset link if the address has an account. Always answers `true`,
     /// so the answer reveals nothing.
     async fn request_reset(

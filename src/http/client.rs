@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::http::{HeaderMap, header};
 
 use crate::{
-    config::Cidr, graphql::context::Bearer, service::sessions::ClientInfo, state::AppState,
+    domain::cidr::Cidr, graphql::context::Bearer, service::sessions::ClientInfo, state::AppState,
 };
 
 /// Longest user agent kept on a session.
@@ -59,7 +59,7 @@ pub fn client_info(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderM
             client_ip(
                 p.ip().to_canonical(),
                 headers,
-                &state.settings.trusted_proxies,
+                &state.settings.http.trusted_proxies,
             )
         }),
         user_agent: user_agent(headers),

@@ -32,7 +32,7 @@ pub async fn readyz(State(http): State<HttpState>) -> (StatusCode, Json<Value>) 
     };
     let mut checks = json!({ "database": database });
     let mut ready = database == "ok";
-    if http.state.settings.amqp_url.is_some() {
+    if http.state.settings.broker.amqp_url.is_some() {
         let up = http.state.relay.broker_up();
         checks["broker"] = json!(if up { "ok" } else { "unavailable" });
         ready &= up;

@@ -111,7 +111,7 @@ pub fn router(http: HttpState) -> Router {
     let rate = rate::RequestRate::new(settings.http.rate_per_ip, settings.http.rate_burst);
     security_headers(routes, settings.is_production())
         .layer(middleware::from_fn_with_state((state, rate), rate::limit))
-        .layer(cors(&settings.cors_origins))
+        .layer(cors(&settings.http.cors_origins))
         .layer(middleware::from_fn(request_id::middleware))
 }
 

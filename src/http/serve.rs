@@ -45,7 +45,7 @@ use tokio::{
 };
 use tower::ServiceExt as _;
 
-use crate::{config::Cidr, domain::ClientKey};
+use crate::domain::{ClientKey, cidr::Cidr};
 
 /// What one connection, and one client's connections, may take.
 #[derive(Debug, Clone)]

@@ -57,17 +57,18 @@ fn delay_name(d: Duration) -> String {
 impl Topology {
     pub fn from_settings(s: &Settings) -> Self {
         Self {
-            exchange: s.mail_exchange.clone(),
-            queue: s.mail_queue.clone(),
-            dead: format!("{}.dead", s.mail_queue),
+            exchange: s.broker.exchange.clone(),
+            queue: s.broker.queue.clone(),
+            dead: format!("{}.dead", s.broker.queue),
             retries: s
-                .mail_retry_delays
+                .broker
+                .retry_delays
                 .iter()
-                .map(|d| (*d, format!("{}.retry.{}", s.mail_queue, delay_name(*d))))
+                .map(|d| (*d, format!("{}.retry.{}", s.broker.queue, delay_name(*d))))
                 .collect(),
-            max_attempts: s.mail_max_attempts,
-            prefetch: s.mail_prefetch,
-            quorum: s.mail_quorum_queues,
+            max_attempts: s.broker.max_attempts,
+            prefetch: s.broker.prefetch,
+            quorum: s.broker.queue_type == crate::config::QueueType::Quorum,
         }
     }
 

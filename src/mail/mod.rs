@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod relay;
 pub mod sender;
 pub mod templates;
+pub mod worker;
 
 use std::collections::BTreeMap;
 
@@ -68,6 +69,62 @@ impl MailKind {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A mail to write to the outbox, with what its template needs.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Mail {
+    /// A link to confirm the address.
+    VerifyEmail(Link),
+    /// A link to choose a new password.
+    ResetPassword(Link),
+    /// Failed logins locked the account; the link unlocks it for the owner.
+    SignInAttempts(Link),
+    /// The password was changed.
+    PasswordChanged { username: String },
+    /// The password was reset with a mailed link.
+    PasswordReset { username: String },
+    /// Someone tried to sign up with the address.
+    SignupAttempt { username: String },
+}
+
+/// A mailed link to act on an account. No `Debug`: the URL holds a token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Link {
+    pub username: String,
+    pub url: String,
+    /// How long the link works, in words ("24 hours").
+    pub valid_for: String,
+}
+
+impl Mail {
+    pub fn kind(&self) -> MailKind {
+        match self {
+            Self::VerifyEmail(_) => MailKind::VerifyEmail,
+            Self::ResetPassword(_) => MailKind::ResetPassword,
+            Self::SignInAttempts(_) => MailKind::SignInAttempts,
+            Self::PasswordChanged { .. } => MailKind::PasswordChanged,
+            Self::PasswordReset { .. } => MailKind::PasswordReset,
+            Self::SignupAttempt { .. } => MailKind::SignupAttempt,
+        }
+    }
+
+    /// The template's variables, as the outbox row and the broker's message carry them.
+    pub fn into_vars(self) -> BTreeMap<String, String> {
+        let pairs = match self {
+            Self::VerifyEmail(link) | Self::ResetPassword(link) | Self::SignInAttempts(link) => {
+                vec![
+                    ("username", link.username),
+                    ("link", link.url),
+                    ("valid_for", link.valid_for),
+                ]
+            }
+            Self::PasswordChanged { username }
+            | Self::PasswordReset { username }
+            | Self::SignupAttempt { username } => vec![("username", username)],
+        };
+        pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     }
 }
 

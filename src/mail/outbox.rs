@@ -1,12 +1,10 @@
 //! Writing mail to the outbox, inside the caller's transaction.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 use uuid::Uuid;
 
-use super::{MailKind, MailMessage};
+use super::{Mail, MailKind, MailMessage};
 use crate::repo::outbox::{self, Claimed};
 
 /// Writes a mail to the outbox. Call it in the transaction of the change that causes the
@@ -16,13 +14,14 @@ use crate::repo::outbox::{self, Claimed};
 /// When the insert fails.
 pub async fn enqueue(
     db: &impl ConnectionTrait,
-    kind: MailKind,
     to: &str,
-    vars: BTreeMap<String, String>,
+    mail: Mail,
     now: DateTime<Utc>,
 ) -> Result<Uuid, DbErr> {
     let id = Uuid::now_v7();
-    let payload = serde_json::to_string(&vars).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let kind = mail.kind();
+    let payload =
+        serde_json::to_string(&mail.into_vars()).map_err(|e| DbErr::Custom(e.to_string()))?;
     outbox::insert(db, id, kind.as_str(), to, payload, now).await?;
     Ok(id)
 }

@@ -87,7 +87,7 @@ pub async fn run(ctx: RelayContext, mailer: Option<Mailer>, mut stop: watch::Rec
         if *stop.borrow() {
             break;
         }
-        let handed_on = match (&ctx.settings.amqp_url, &mailer) {
+        let handed_on = match (&ctx.settings.broker.amqp_url, &mailer) {
             (Some(url), _) => to_broker(&ctx, url.expose(), &topology, &mut broker).await,
             (None, Some(mailer)) => in_process(&ctx, mailer).await,
             (None, None) => Ok(0),
@@ -193,14 +193,14 @@ async fn in_process(ctx: &RelayContext, mailer: &Mailer) -> anyhow::Result<usize
                 Ok(_) => repo::outbox::mark_published(&ctx.db, &row, ctx.clock.now()).await,
                 Err(err) => {
                     let this_attempt = u32::try_from(row.attempts).unwrap_or(0) + 1;
-                    let attempts = match err.next_step(this_attempt, ctx.settings.mail_max_attempts)
-                    {
-                        NextStep::Park => return give_up(ctx, &row, &err.to_string()).await,
-                        // Busy (another sender holds it) waits without using up an attempt.
-                        NextStep::Wait => this_attempt - 1,
-                        NextStep::Retry { .. } => this_attempt,
-                    };
-                    let delay = retry_delay(&ctx.settings.mail_retry_delays, attempts.max(1));
+                    let attempts =
+                        match err.next_step(this_attempt, ctx.settings.broker.max_attempts) {
+                            NextStep::Park => return give_up(ctx, &row, &err.to_string()).await,
+                            // Busy (another sender holds it) waits without using up an attempt.
+                            NextStep::Wait => this_attempt - 1,
+                            NextStep::Retry { .. } => this_attempt,
+                        };
+                    let delay = retry_delay(&ctx.settings.broker.retry_delays, attempts.max(1));
                     tracing::warn!(message_id = %row.id, attempts, error = %err, retry_in = ?delay,
                         "mail not sent; will retry");
                     crate::metrics::mail("failed");

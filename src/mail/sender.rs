@@ -91,31 +91,32 @@ impl Mailer {
     /// # Errors
     /// When `SMTP_URL` or `MAIL_FROM` cannot be used.
     pub fn new(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<Self> {
-        let transport = match &settings.smtp_url {
+        let transport = match &settings.mail.smtp_url {
             Some(url) => {
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
                     .map_err(|e| anyhow::anyhow!("SMTP_URL cannot be used: {e}"))?
-                    .timeout(Some(settings.smtp_timeout))
-                    .pool_config(PoolConfig::new().max_size(settings.mail_prefetch.into()))
+                    .timeout(Some(settings.mail.smtp_timeout))
+                    .pool_config(PoolConfig::new().max_size(settings.broker.prefetch.into()))
                     .build();
                 Transport::Smtp(transport)
             }
-            None => Transport::Mailbox(settings.mail_dir.clone()),
+            None => Transport::Mailbox(settings.mail.dir.clone().into()),
         };
         let from: Mailbox = settings
-            .mail_from
+            .mail
+            .from
             .parse()
             .map_err(|e| anyhow::anyhow!("MAIL_FROM cannot be used: {e}"))?;
         let common = [
-            ("product", settings.product_name.clone()),
-            ("app_url", settings.app_url.clone()),
+            ("product", settings.mail.product_name.clone()),
+            ("app_url", settings.mail.app_url.clone()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         Ok(Self {
             transport,
-            stale_after: settings.smtp_timeout * 2,
+            stale_after: settings.mail.smtp_timeout * 2,
             from,
             common,
             db,

@@ -8,7 +8,7 @@ use crate::{
     domain::{ClientKey, Email, Password, Username},
     entity::users,
     error::AppError,
-    mail::MailKind,
+    mail::Mail,
     repo::{
         self,
         email_tokens::Purpose,
@@ -185,8 +185,10 @@ async fn notify_owner(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     if mailing::within_limit(txn, state, &owner.email, now).await? {
-        let vars = [("username", owner.username.clone())];
-        mailing::enqueue(txn, MailKind::SignupAttempt, &owner.email, &vars, now).await?;
+        let mail = Mail::SignupAttempt {
+            username: owner.username.clone(),
+        };
+        mailing::enqueue(txn, &owner.email, mail, now).await?;
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use crate::{
         sessions::{RevokeReason, Scope},
         users::UserChanges,
     },
-    service::{accounts::Account, auth::CurrentUser, profiles},
+    service::{accounts::Account, current_user::CurrentUser, profiles},
     state::AppState,
 };
 

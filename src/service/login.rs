@@ -3,14 +3,14 @@
 //! none. The owner of an account the throttle locks is told, with a way back in.
 
 use crate::{
-    auth::tokens::OpaqueToken,
+    auth::opaque_token::OpaqueToken,
     db,
     domain::{MAX_LOOKUP_LEN, Password, parse_username_lookup},
     error::AppError,
     repo::{self, users::CheckedCredential},
     service::{
         accounts::Account,
-        sessions::{ClientInfo, Issued, IssuedFor, access_token, delta, seconds_until},
+        sessions::{ClientInfo, Issued, IssuedFor, access_token, seconds_until},
         throttle,
     },
     state::AppState,
@@ -95,8 +95,8 @@ pub async fn login(
     };
     let s = &state.settings;
     let now = state.clock.now();
-    let absolute = now + delta(s.session_max_age)?;
-    let idle = (now + delta(s.refresh_token_ttl)?).min(absolute);
+    let absolute = now + s.tokens.session_max_age;
+    let idle = (now + s.tokens.refresh_ttl).min(absolute);
     let session = repo::sessions::new_session(
         user.id,
         now,
@@ -120,7 +120,7 @@ pub async fn login(
     }
     repo::sessions::insert(&txn, session).await?;
     repo::refresh_tokens::insert(&txn, &refresh.hash(), session_id, None, now).await?;
-    let cap = s.sessions_max_per_account as usize;
+    let cap = s.throttle.sessions_max_per_account as usize;
     let ended = repo::sessions::revoke_beyond_newest(&txn, user.id, cap, now).await?;
     txn.commit().await?;
     // After the commit, not inside the transaction: every login from one address updates
@@ -134,7 +134,7 @@ pub async fn login(
     Ok(Issued {
         access_token: access_token(state, account.id, session_id, now)?,
         refresh_token: refresh,
-        expires_in: s.access_token_ttl.as_secs(),
+        expires_in: s.tokens.access_ttl.num_seconds().unsigned_abs(),
         refresh_expires_in: seconds_until(idle, now),
         user: IssuedFor::Loaded(account),
     })

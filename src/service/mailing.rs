@@ -1,28 +1,30 @@
 //! Putting mail in the outbox from a use case: links, per-address limits, and the wake-up
 //! of the relay once the transaction has committed.
 
-use std::{collections::BTreeMap, time::Duration};
-
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
 
 use crate::{
-    auth::tokens::OpaqueToken,
+    auth::opaque_token::OpaqueToken,
     error::AppError,
-    mail::{MailKind, outbox},
+    mail::{Link, Mail, outbox},
     repo::{self, email_tokens::Purpose},
     state::AppState,
 };
 
 /// `{APP_URL}/{path}?token=…`, from configuration only, never from request headers.
 pub fn link(state: &AppState, path: &str, token: &OpaqueToken) -> String {
-    format!("{}/{path}?token={}", state.settings.app_url, token.expose())
+    format!(
+        "{}/{path}?token={}",
+        state.settings.mail.app_url,
+        token.expose()
+    )
 }
 
 /// "24 hours", "1 hour", "30 minutes": how long a link works, for the mail text.
-pub fn human(d: Duration) -> String {
-    let s = d.as_secs();
+pub fn human(d: TimeDelta) -> String {
+    let s = d.num_seconds().unsigned_abs();
     let (n, unit) = if s.is_multiple_of(86_400) && s >= 2 * 86_400 {
         (s / 86_400, "day")
     } else if s.is_multiple_of(3_600) {
@@ -45,10 +47,10 @@ pub async fn within_limit(
     now: DateTime<Utc>,
 ) -> Result<bool, AppError> {
     let s = &state.settings;
-    let window = TimeDelta::from_std(s.mail_limit_window).map_err(AppError::internal)?;
+    let window = s.mail.limit_window;
     let key = format!("mail:{email}");
     let (hits, _) = repo::rate_counters::hit(txn, &key, now, now - window).await?;
-    let allowed = hits <= i32::try_from(s.mail_limit_per_address).unwrap_or(i32::MAX);
+    let allowed = hits <= i32::try_from(s.mail.limit_per_address).unwrap_or(i32::MAX);
     if !allowed {
         tracing::info!(
             kind = "mail",
@@ -64,16 +66,11 @@ pub async fn within_limit(
 /// Only internal ones.
 pub async fn enqueue(
     txn: &DatabaseTransaction,
-    kind: MailKind,
     to: &str,
-    vars: &[(&str, String)],
+    mail: Mail,
     now: DateTime<Utc>,
 ) -> Result<Uuid, AppError> {
-    let vars: BTreeMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect();
-    Ok(outbox::enqueue(txn, kind, to, vars, now).await?)
+    Ok(outbox::enqueue(txn, to, mail, now).await?)
 }
 
 /// Issues a token for `purpose` (replacing any earlier one) and mails its link: a
@@ -94,41 +91,32 @@ pub async fn send_link(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let s = &state.settings;
-    let (ttl, path, kind) = match purpose {
-        Purpose::VerifyEmail => (
-            s.verification_token_ttl,
-            "verify-email",
-            MailKind::VerifyEmail,
-        ),
-        Purpose::ResetPassword => (s.reset_token_ttl, "reset-password", MailKind::ResetPassword),
-        Purpose::UnlockAccount => (
-            s.reset_token_ttl,
-            "unlock-account",
-            MailKind::SignInAttempts,
-        ),
+    let (ttl, path, mail): (_, _, fn(Link) -> Mail) = match purpose {
+        Purpose::VerifyEmail => (s.mail.verification_ttl, "verify-email", Mail::VerifyEmail),
+        Purpose::ResetPassword => (s.mail.reset_ttl, "reset-password", Mail::ResetPassword),
+        Purpose::UnlockAccount => (s.mail.reset_ttl, "unlock-account", Mail::SignInAttempts),
     };
     let token = OpaqueToken::generate()?;
-    let expires = now + TimeDelta::from_std(ttl).map_err(AppError::internal)?;
+    let expires = now + ttl;
     repo::email_tokens::replace(txn, user_id, purpose, &token.hash(), now, expires).await?;
-    let vars = [
-        ("username", username.to_owned()),
-        ("link", link(state, path, &token)),
-        ("valid_for", human(ttl)),
-    ];
-    enqueue(txn, kind, email, &vars, now).await?;
+    let link = Link {
+        username: username.to_owned(),
+        url: link(state, path, &token),
+        valid_for: human(ttl),
+    };
+    enqueue(txn, email, mail(link), now).await?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::human;
-    use std::time::Duration;
+    use super::{TimeDelta, human};
 
     #[test]
     fn durations_read_naturally() {
-        assert_eq!(human(Duration::from_secs(86_400)), "24 hours");
-        assert_eq!(human(Duration::from_secs(3_600)), "1 hour");
-        assert_eq!(human(Duration::from_secs(7 * 86_400)), "7 days");
-        assert_eq!(human(Duration::from_secs(90)), "2 minutes");
+        assert_eq!(human(TimeDelta::seconds(86_400)), "24 hours");
+        assert_eq!(human(TimeDelta::seconds(3_600)), "1 hour");
+        assert_eq!(human(TimeDelta::seconds(7 * 86_400)), "7 days");
+        assert_eq!(human(TimeDelta::seconds(90)), "2 minutes");
     }
 }

@@ -45,14 +45,11 @@ pub struct Purged {
 pub async fn purge(state: &AppState) -> Result<Purged, AppError> {
     let now = state.clock.now();
     let s = &state.settings;
-    let longest = s
-        .login_throttle_window
-        .max(s.mail_limit_window)
-        .max(s.signup_throttle_window);
-    let window = TimeDelta::from_std(longest).map_err(AppError::internal)?;
-    let grace = TimeDelta::from_std(s.refresh_reuse_grace).map_err(AppError::internal)?;
-    let key_life = TimeDelta::from_std(publish_after_retirement(s.access_token_ttl))
-        .map_err(AppError::internal)?;
+    let window = (s.throttle.login_window)
+        .max(s.mail.limit_window)
+        .max(s.throttle.signup_window);
+    let grace = s.tokens.refresh_reuse_grace;
+    let key_life = publish_after_retirement(s.tokens.access_ttl);
     Ok(Purged {
         sessions: repo::sessions::delete_ended_before(&state.db, now - SESSION_RETENTION).await?,
         rate_counters: repo::rate_counters::delete_stale(&state.db, now - window).await?,

@@ -3,9 +3,8 @@
 
 pub mod accounts;
 pub mod admin;
-pub mod auth;
 pub mod bootstrap;
-pub mod email;
+pub mod current_user;
 pub mod login;
 pub mod mailing;
 pub mod maintenance;
@@ -13,3 +12,4 @@ pub mod passwords;
 pub mod profiles;
 pub mod sessions;
 pub mod throttle;
+pub mod verification;

@@ -1,19 +1,19 @@
 //! Passwords: `requestReset`, `resetTokenValid`, `confirmReset`, `changePassword`.
 
 use crate::{
-    auth::tokens::looks_like_token,
+    auth::opaque_token::looks_like_token,
     db,
     domain::TokenHash,
     domain::{ClientKey, Email, Password},
     entity::users,
     error::AppError,
-    mail::MailKind,
+    mail::Mail,
     repo::{
         self,
         email_tokens::Purpose,
         sessions::{RevokeReason, Scope},
     },
-    service::{auth::CurrentUser, mailing, sessions::ClientInfo, throttle},
+    service::{current_user::CurrentUser, mailing, sessions::ClientInfo, throttle},
     state::AppState,
 };
 
@@ -125,8 +125,10 @@ pub async fn confirm_reset(
         keep: None,
     };
     let ended = repo::sessions::revoke(&txn, scope, RevokeReason::PasswordReset, now).await?;
-    let vars = [("username", user.username.clone())];
-    mailing::enqueue(&txn, MailKind::PasswordReset, &user.email, &vars, now).await?;
+    let mail = Mail::PasswordReset {
+        username: user.username.clone(),
+    };
+    mailing::enqueue(&txn, &user.email, mail, now).await?;
     txn.commit().await?;
     state.relay.wake();
     tracing::info!(user_id = %user.id, sessions_ended = ended, "password reset");
@@ -215,8 +217,10 @@ pub async fn change_password(
     let ended = repo::sessions::revoke(&txn, scope, RevokeReason::PasswordChanged, now).await?;
     // A reset link mailed before no longer fits the account it would reset.
     repo::email_tokens::delete_for(&txn, user.id, Purpose::ResetPassword).await?;
-    let vars = [("username", user.username.clone())];
-    mailing::enqueue(&txn, MailKind::PasswordChanged, &user.email, &vars, now).await?;
+    let mail = Mail::PasswordChanged {
+        username: user.username.clone(),
+    };
+    mailing::enqueue(&txn, &user.email, mail, now).await?;
     txn.commit().await?;
     state.relay.wake();
     tracing::info!(user_id = %user.id, sessions_ended = ended, "password changed");

@@ -8,7 +8,7 @@ use crate::{
     error::AppError,
     media::MediaKey,
     repo::{self, users::UserChanges},
-    service::{accounts::Account, auth::CurrentUser},
+    service::{accounts::Account, current_user::CurrentUser},
     state::AppState,
 };
 

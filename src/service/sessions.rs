@@ -22,7 +22,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use crate::{
-    auth::tokens::{OpaqueToken, looks_like_token, seal, unseal},
+    auth::opaque_token::{OpaqueToken, looks_like_token, seal, unseal},
     db,
     domain::{ClientKey, TokenHash},
     entity::sessions,
@@ -31,7 +31,7 @@ use crate::{
         self,
         sessions::{RevokeReason, Scope},
     },
-    service::{accounts::Account, auth::CurrentUser},
+    service::{accounts::Account, current_user::CurrentUser},
     state::AppState,
 };
 
@@ -92,10 +92,6 @@ fn invalid_refresh() -> AppError {
     AppError::Unauthenticated("The refresh token is invalid, expired or revoked")
 }
 
-pub(super) fn delta(d: std::time::Duration) -> Result<TimeDelta, AppError> {
-    TimeDelta::from_std(d).map_err(AppError::internal)
-}
-
 pub(super) fn seconds_until(t: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
     u64::try_from((t - now).num_seconds()).unwrap_or(0)
 }
@@ -147,7 +143,9 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Issued, AppErr
         next
     } else {
         // Spent before: by a racing tab moments ago, or replayed by someone else.
-        match just_spent_successor(&txn, presented, &hash, now, s.refresh_reuse_grace).await? {
+        match just_spent_successor(&txn, presented, &hash, now, s.tokens.refresh_reuse_grace)
+            .await?
+        {
             Some(next) => next,
             None => {
                 let scope = Scope::One(session.id);
@@ -159,7 +157,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Issued, AppErr
             }
         }
     };
-    let idle = (now + delta(s.refresh_token_ttl)?).min(session.absolute_expires_at);
+    let idle = (now + s.tokens.refresh_ttl).min(session.absolute_expires_at);
     if !repo::sessions::touch(&txn, session.id, now, idle).await? {
         // Ended (logout, revocation) since it was read above.
         return Err(invalid_refresh());
@@ -169,7 +167,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Issued, AppErr
     Ok(Issued {
         access_token: access_token(state, session.user_id, session.id, now)?,
         refresh_token: next,
-        expires_in: s.access_token_ttl.as_secs(),
+        expires_in: s.tokens.access_ttl.num_seconds().unsigned_abs(),
         refresh_expires_in: seconds_until(idle, now),
         user: IssuedFor::Id(session.user_id),
     })
@@ -182,7 +180,7 @@ async fn just_spent_successor(
     presented: &str,
     hash: &TokenHash,
     now: DateTime<Utc>,
-    grace: std::time::Duration,
+    grace: TimeDelta,
 ) -> Result<Option<OpaqueToken>, AppError> {
     // Read inside the transaction: the request that spent it has committed by now.
     let Some(row) = repo::refresh_tokens::find(txn, hash).await? else {
@@ -191,7 +189,7 @@ async fn just_spent_successor(
     // Another request may have read the clock before this one yet spent the token after
     // it: a negative age is "just now". A grace of 0 never applies.
     let age = (now - row.spent_at.unwrap_or(now)).max(TimeDelta::zero());
-    if age >= delta(grace)? {
+    if age >= grace {
         return Ok(None);
     }
     let Some(next) = row.successor_sealed.and_then(|s| unseal(presented, &s)) else {

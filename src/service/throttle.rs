@@ -132,7 +132,7 @@ pub async fn charge_login(
 ) -> Result<Result<Charged, LoginRefused>, AppError> {
     let s = &state.settings;
     let now = state.clock.now();
-    let window = TimeDelta::from_std(s.login_throttle_window).map_err(AppError::internal)?;
+    let window = s.throttle.login_window;
     let floor = now - window;
     let client = ClientKey::of(ip);
     let subject_key = subject.key();
@@ -157,11 +157,11 @@ pub async fn charge_login(
     let counted = rate_counters::hit_many(&state.db, &keys, now, floor).await?;
     let limit = |key: &str| {
         let max = if key == pair_key {
-            s.login_max_failures
+            s.throttle.login_max_failures
         } else if key == wide_key {
-            s.login_max_failures_per_account
+            s.throttle.login_max_failures_per_account
         } else {
-            s.login_max_failures_per_ip
+            s.throttle.login_max_failures_per_ip
         };
         i32::try_from(max).unwrap_or(i32::MAX)
     };
@@ -249,8 +249,7 @@ pub async fn unlock_mail_allowed(
     user: uuid::Uuid,
 ) -> Result<bool, AppError> {
     let now = state.clock.now();
-    let window =
-        TimeDelta::from_std(state.settings.login_throttle_window).map_err(AppError::internal)?;
+    let window = state.settings.throttle.login_window;
     let (hits, _) =
         rate_counters::hit(db, &format!("unlock-mail:{user}"), now, now - window).await?;
     Ok(hits <= 1)
@@ -265,8 +264,8 @@ pub async fn charge_success(state: &AppState, user_id: uuid::Uuid) -> Result<(),
     charge(
         state,
         &format!("login-ok:{user_id}"),
-        s.login_max_successes,
-        s.login_throttle_window,
+        s.throttle.login_max_successes,
+        s.throttle.login_window,
         "login_success",
     )
     .await
@@ -281,8 +280,8 @@ pub async fn charge_signup(state: &AppState, client: &ClientKey) -> Result<(), A
     charge(
         state,
         &format!("signup:{}", client.as_str()),
-        s.signup_max_per_ip,
-        s.signup_throttle_window,
+        s.throttle.signup_max_per_ip,
+        s.throttle.signup_window,
         "signup",
     )
     .await
@@ -293,14 +292,13 @@ async fn charge(
     state: &AppState,
     key: &str,
     max: u32,
-    window: std::time::Duration,
+    window: TimeDelta,
     kind: &'static str,
 ) -> Result<(), AppError> {
     let now = state.clock.now();
     if let Some(retry_after_secs) = state.throttled.retry_after(&[key], now) {
         return Err(refused_again(kind, retry_after_secs));
     }
-    let window = TimeDelta::from_std(window).map_err(AppError::internal)?;
     let (hits, started) = rate_counters::hit(&state.db, key, now, now - window).await?;
     if hits > i32::try_from(max).unwrap_or(i32::MAX) {
         state.throttled.remember(key, started + window, now);

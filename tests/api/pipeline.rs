@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use authql::mail::{MailKind, MailMessage, broker};
+use authql::mail::{Mail, MailKind, MailMessage, broker};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -351,9 +351,10 @@ async fn relays_claiming_at_once_never_take_the_same_row() {
             for i in 0..200 {
                 authql::mail::outbox::enqueue(
                     &txn,
-                    MailKind::PasswordChanged,
                     &format!("user{i}@example.com"),
-                    BTreeMap::new(),
+                    Mail::PasswordChanged {
+                        username: format!("user{i}"),
+                    },
                     now,
                 )
                 .await
@@ -398,15 +399,14 @@ async fn relays_claiming_at_once_never_take_the_same_row() {
 #[tokio::test]
 async fn a_rolled_back_change_sends_no_mail_and_a_committed_one_does() {
     each_backend_with(&[], |app| async move {
-        let vars: BTreeMap<String, String> = [("username".to_owned(), "sam".to_owned())]
-            .into_iter()
-            .collect();
+        let mail = Mail::PasswordChanged {
+            username: "sam".to_owned(),
+        };
         let txn = app.db.begin().await.unwrap();
         authql::mail::outbox::enqueue(
             &txn,
-            MailKind::PasswordChanged,
             "rolled-back@example.com",
-            vars.clone(),
+            mail.clone(),
             chrono::Utc::now(),
         )
         .await
@@ -414,15 +414,9 @@ async fn a_rolled_back_change_sends_no_mail_and_a_committed_one_does() {
         txn.rollback().await.unwrap();
 
         let txn = app.db.begin().await.unwrap();
-        authql::mail::outbox::enqueue(
-            &txn,
-            MailKind::PasswordChanged,
-            "committed@example.com",
-            vars,
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
+        authql::mail::outbox::enqueue(&txn, "committed@example.com", mail, chrono::Utc::now())
+            .await
+            .unwrap();
         txn.commit().await.unwrap();
         app.state.relay.wake();
         app.smtp

@@ -320,7 +320,7 @@ async fn a_token_that_lives_longer_than_the_configured_lifetime_is_refused() {
         let (kid, key) = signing_key(&app).await;
         let mut claims = decode_part(&t.access, 1);
         let iat = claims["iat"].as_i64().unwrap();
-        let ttl = app.state.settings.access_token_ttl.as_secs() as i64;
+        let ttl = app.state.settings.tokens.access_ttl.num_seconds();
         // The configured lifetime exactly: accepted (the control).
         claims["exp"] = json!(iat + ttl);
         app.me(&sign(&at_header(&kid), &claims, &key)).await.data();

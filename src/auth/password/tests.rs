@@ -16,7 +16,7 @@ fn pw(s: &str) -> Password {
 
 fn budget(concurrency: usize) -> HashBudget {
     HashBudget {
-        concurrency,
+        concurrency: Some(concurrency),
         queue: 64,
         queue_per_client: 4,
         wait: std::time::Duration::from_secs(5),

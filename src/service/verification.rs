@@ -1,12 +1,12 @@
 //! Email verification: `verifyEmail` and `resendVerification`.
 
 use crate::{
-    auth::tokens::looks_like_token,
+    auth::opaque_token::looks_like_token,
     db,
     domain::TokenHash,
     error::AppError,
     repo::{self, email_tokens::Purpose},
-    service::{auth::CurrentUser, mailing},
+    service::{current_user::CurrentUser, mailing},
     state::AppState,
 };
 

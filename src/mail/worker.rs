@@ -165,7 +165,7 @@ pub async fn run(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let Some(url) = settings.amqp_url.clone() else {
+    let Some(url) = settings.broker.amqp_url.clone() else {
         anyhow::bail!(
             "authql worker needs AMQP_URL (without a broker, `authql serve` sends mail itself)"
         );
@@ -173,7 +173,7 @@ pub async fn run(
     let conn = db::connect(&settings).await.map_err(|e| {
         anyhow::anyhow!(
             "cannot connect to the database ({}): {e}",
-            db::describe_url(settings.database_url.expose())
+            db::describe_url(settings.database.url.expose())
         )
     })?;
     db::migrate(&conn).await?;
