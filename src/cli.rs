@@ -154,7 +154,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Migrate { action } => migrate(settings, action.unwrap_or(MigrateAction::Up)).await,
         Command::RotateKeys { now } => rotate_keys(settings, now).await,
         Command::RevokeKey { kid } => revoke_key(settings, &kid).await,
-        Command::Worker => crate::mail::worker::run(settings, shutdown_signal()).await,
+        Command::Worker => crate::worker::run(settings, shutdown_signal()).await,
         Command::CreateAdmin {
             username,
             email,

@@ -21,6 +21,7 @@ pub mod repo;
 pub mod service;
 pub mod state;
 pub mod telemetry;
+pub mod worker;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 

@@ -14,7 +14,6 @@ pub mod outbox;
 pub mod relay;
 pub mod sender;
 pub mod templates;
-pub mod worker;
 
 use std::collections::BTreeMap;
 

@@ -348,7 +348,7 @@ pub async fn spawn(env: Env, overrides: &[(&str, &str)], worker: Worker) -> (Tes
     }));
     let worker = (env.broker && worker == Worker::InProcess).then(|| {
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(authql::mail::worker::run(settings, async {
+        let task = tokio::spawn(authql::worker::run(settings, async {
             let _ = stopped.await;
         }));
         (stop, task)
