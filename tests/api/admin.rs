@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, each_backend, each_backend_with};
+use crate::harness::{PASSWORD, TestApp, each_backend, each_backend_with};
 
 const USERS: &str = "query($first: Int, $after: String, $search: String) { \
     users(first: $first, after: $after, search: $search) { totalCount \

@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::helpers::each_empty_database;
+use crate::harness::each_empty_database;
 
 fn authql(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_authql"));

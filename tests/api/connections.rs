@@ -12,7 +12,7 @@ use tokio::{
     net::{TcpSocket, TcpStream},
 };
 
-use crate::helpers::{TestApp, each_backend_with};
+use crate::harness::{TestApp, each_backend_with};
 
 fn addr(app: &TestApp) -> SocketAddr {
     app.base_url.trim_start_matches("http://").parse().unwrap()
@@ -296,7 +296,7 @@ async fn work_a_client_started_counts_against_its_cap_after_it_hangs_up() {
             let body = serde_json::json!({
                 "query": "mutation($i: SignUpInput!) { signUp(input: $i) }",
                 "variables": { "i": { "username": format!("hangup{i}"),
-                    "email": format!("hangup{i}@example.com"), "password": crate::helpers::PASSWORD } }
+                    "email": format!("hangup{i}@example.com"), "password": crate::harness::PASSWORD } }
             })
             .to_string();
             let mut conn = connect_from(&app, [127, 0, 0, 20]).await;

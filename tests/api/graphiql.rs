@@ -5,8 +5,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::{
-    browser::{Browser, find_chromium},
-    helpers::each_backend,
+    harness::browser::{Browser, find_chromium},
+    harness::each_backend,
 };
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, Tokens, each_backend, each_backend_with, logs};
+use crate::harness::{PASSWORD, Tokens, each_backend, each_backend_with, logs};
 
 fn code_of(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]

@@ -4,7 +4,7 @@ use sea_orm::{
     ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, TransactionTrait,
 };
 
-use crate::helpers::{Backend, TestApp, each_backend, each_backend_with};
+use crate::harness::{Backend, TestApp, each_backend, each_backend_with};
 
 const POOL_SIZE: usize = 2;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{LOGIN, PASSWORD, TestApp, Tokens, each_backend, each_backend_with};
+use crate::harness::{LOGIN, PASSWORD, TestApp, Tokens, each_backend, each_backend_with};
 
 const UPDATE: &str = "mutation($id: ID!, $i: AdminUpdateUserInput!) { \
     adminUpdateUser(id: $id, input: $i) { id isAdmin isActive } }";
@@ -58,7 +58,7 @@ async fn login_from(
     address: &str,
     name: &str,
     password: &str,
-) -> crate::helpers::Gql {
+) -> crate::harness::Gql {
     app.login_from(address, name, password).await
 }
 
@@ -242,7 +242,7 @@ async fn login_held_at_its_password_check(
     name: &str,
     password: &str,
 ) -> (
-    tokio::task::JoinHandle<crate::helpers::Gql>,
+    tokio::task::JoinHandle<crate::harness::Gql>,
     authql::auth::password::Paused,
 ) {
     let paused = app.state.hasher.pause().await.expect("the hasher held");
@@ -252,7 +252,7 @@ async fn login_held_at_its_password_check(
         let body = json!({ "query": LOGIN, "variables": login_vars(name, password) });
         tokio::spawn(async move {
             let res = client.post(url).json(&body).send().await.unwrap();
-            crate::helpers::Gql {
+            crate::harness::Gql {
                 status: res.status(),
                 body: res.json().await.unwrap(),
             }

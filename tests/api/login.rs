@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{LOGIN, PASSWORD, TestApp, each_backend, each_backend_with};
+use crate::harness::{LOGIN, PASSWORD, TestApp, each_backend, each_backend_with};
 
 fn login_vars(name: &str, password: &str) -> Value {
     json!({ "i": { "usernameOrEmail": name, "password": password } })
@@ -127,7 +127,7 @@ const THROTTLED: &[(&str, &str)] = &[
     ("LOGIN_THROTTLE_WINDOW", "10m"),
 ];
 
-fn retry_after(res: &crate::helpers::Gql) -> u64 {
+fn retry_after(res: &crate::harness::Gql) -> u64 {
     assert_eq!(res.error_code(), "RATE_LIMITED", "{:?}", res.body);
     res.body["errors"][0]["extensions"]["retryAfter"]
         .as_u64()
@@ -262,7 +262,7 @@ async fn concurrent_attempts_cannot_slip_past_the_limit() {
 
 const PER_IP: &[(&str, &str)] = &[("LOGIN_MAX_FAILURES_PER_IP", "3")];
 
-async fn login_from(app: &TestApp, forwarded_for: &str, name: &str) -> crate::helpers::Gql {
+async fn login_from(app: &TestApp, forwarded_for: &str, name: &str) -> crate::harness::Gql {
     app.login_from(forwarded_for, name, "wrong-password").await
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp, each_backend, each_backend_with};
+use crate::harness::{PASSWORD, TestApp, each_backend, each_backend_with};
 
 const VERIFY: &str = "mutation($t: String!) { verifyEmail(token: $t) }";
 const REQUEST_RESET: &str = "mutation($e: String!) { requestReset(email: $e) }";

@@ -16,7 +16,7 @@ use authql::mail::{MailKind, MailMessage, broker};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::{
+use crate::harness::{
     PASSWORD, TestApp, Worker, amqp_url, broker_environments, each_backend_with, each_env,
     environments,
 };

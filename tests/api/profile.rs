@@ -7,7 +7,7 @@ use authql::{
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel, TransactionTrait};
 use serde_json::json;
 
-use crate::helpers::{TestApp, each_backend};
+use crate::harness::{TestApp, each_backend};
 
 const PROFILE: &str = "query($u: String!) { profile(username: $u) { username bio contact } }";
 
@@ -165,7 +165,7 @@ async fn a_new_username_keeps_the_rules_and_case_insensitive_uniqueness() {
             .await;
         assert_eq!(res.data()["updateProfile"]["username"], "Gina_B");
         // The new name logs in and is found; the old one is free again.
-        app.login_ok("gina_b", crate::helpers::PASSWORD).await;
+        app.login_ok("gina_b", crate::harness::PASSWORD).await;
         assert_eq!(
             app.gql(PROFILE, json!({ "u": "gina" })).await.data()["profile"],
             serde_json::Value::Null
