@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{LOGIN, PASSWORD, TestApp, Tokens, each_backend, each_backend_with};
+use crate::harness::{
+    LOGIN, PASSWORD, TestApp, Tokens, each_backend, each_backend_with, eventually::eventually_every,
+};
 
 const UPDATE: &str = "mutation($id: ID!, $i: AdminUpdateUserInput!) { \
     adminUpdateUser(id: $id, input: $i) { id isAdmin isActive } }";
@@ -258,13 +260,14 @@ async fn login_held_at_its_password_check(
             }
         })
     };
-    for _ in 0..200 {
-        if app.state.hasher.waiting() == 1 {
-            return (login, paused);
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the login never queued for the hasher");
+    eventually_every(
+        "the login queued for the hasher",
+        Duration::from_secs(2),
+        Duration::from_millis(10),
+        || std::future::ready(app.state.hasher.waiting() == 1),
+    )
+    .await;
+    (login, paused)
 }
 
 async fn live_sessions(app: &TestApp, user_id: &str) -> usize {

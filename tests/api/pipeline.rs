@@ -19,6 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::harness::{
     PASSWORD, TestApp, Worker, amqp_url, broker_environments, each_backend_with, each_env,
     environments,
+    eventually::{eventually, eventually_every},
 };
 
 async fn dead_letters(app: &TestApp) -> u32 {
@@ -39,6 +40,33 @@ async fn dead_letters(app: &TestApp) -> u32 {
     q.message_count()
 }
 
+/// Waits (10 s) until exactly one mail is parked: in the dead-letter queue with a broker,
+/// given up in the outbox without.
+async fn parked(app: &TestApp) {
+    eventually_every(
+        "one mail parked",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || async {
+            let parked = if app.broker {
+                u64::from(dead_letters(app).await)
+            } else {
+                authql::entity::outbox::Entity::find()
+                    .filter(authql::entity::outbox::Column::DeadAt.is_not_null())
+                    .count(&app.db)
+                    .await
+                    .unwrap()
+            };
+            if parked == 1 {
+                Ok(())
+            } else {
+                Err(format!("{parked} parked"))
+            }
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_send_that_always_fails_is_parked_not_lost() {
     each_backend_with(&[("MAIL_MAX_ATTEMPTS", "3")], |app| async move {
@@ -47,26 +75,7 @@ async fn a_send_that_always_fails_is_parked_not_lost() {
             .await
             .data();
         assert!(app.smtp.wait_offered(3, Duration::from_secs(30)).await);
-        let parked = async {
-            for _ in 0..100 {
-                let parked = if app.broker {
-                    dead_letters(&app).await == 1
-                } else {
-                    authql::entity::outbox::Entity::find()
-                        .filter(authql::entity::outbox::Column::DeadAt.is_not_null())
-                        .count(&app.db)
-                        .await
-                        .unwrap()
-                        == 1
-                };
-                if parked {
-                    return true;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            false
-        };
-        assert!(parked.await, "the mail was not parked");
+        parked(&app).await;
         // Exactly the configured attempts, then it rests.
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(app.smtp.offered(), 3);
@@ -83,24 +92,7 @@ async fn a_permanent_refusal_is_parked_at_once() {
             .await
             .data();
         assert!(app.smtp.wait_offered(1, Duration::from_secs(30)).await);
-        let mut parked = false;
-        for _ in 0..100 {
-            parked = if app.broker {
-                dead_letters(&app).await == 1
-            } else {
-                authql::entity::outbox::Entity::find()
-                    .filter(authql::entity::outbox::Column::DeadAt.is_not_null())
-                    .count(&app.db)
-                    .await
-                    .unwrap()
-                    == 1
-            };
-            if parked {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(parked, "the mail was not parked");
+        parked(&app).await;
         tokio::time::sleep(Duration::from_millis(800)).await;
         assert_eq!(app.smtp.offered(), 1, "a permanent failure is not retried");
     })
@@ -119,21 +111,20 @@ async fn a_parked_message_keeps_no_working_link() {
             assert!(app.smtp.wait_offered(1, Duration::from_secs(30)).await);
             let topology = broker::Topology::from_settings(&app.state.settings);
             let (conn, ch) = broker::connect(&amqp_url().unwrap()).await.unwrap();
-            let mut parked = None;
-            for _ in 0..100 {
-                parked = ch
-                    .basic_get(
+            let parked = eventually_every(
+                "a parked message",
+                Duration::from_secs(10),
+                Duration::from_millis(100),
+                || async {
+                    ch.basic_get(
                         topology.dead.as_str().into(),
                         lapin::options::BasicGetOptions::default(),
                     )
                     .await
-                    .unwrap();
-                if parked.is_some() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            let parked = parked.expect("a parked message");
+                    .unwrap()
+                },
+            )
+            .await;
             let body = String::from_utf8(parked.delivery.data.clone()).unwrap();
             assert!(body.contains("verify_email"), "{body}");
             assert!(!body.contains("token="), "{body}");
@@ -242,13 +233,10 @@ async fn signal(child: &Child, sig: &str) {
 }
 
 async fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
-    for _ in 0..400 {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the worker did not exit");
+    eventually("the worker's exit", Duration::from_secs(20), || {
+        std::future::ready(child.try_wait().unwrap())
+    })
+    .await
 }
 
 #[tokio::test]

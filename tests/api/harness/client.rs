@@ -1,9 +1,11 @@
 //! The client side of a test: GraphQL requests and the answers tests check, the usual
 //! journeys (sign up, log in, confirm an address), and the tokens they hand back.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
-use super::app::TestApp;
+use super::{app::TestApp, eventually::eventually};
 
 /// A GraphQL response body with helpers for what tests check.
 #[derive(Debug)]
@@ -148,17 +150,17 @@ impl TestApp {
     /// Polls `/readyz` until it answers 200 (the mail relay connects to the broker in the
     /// background after start) and returns its body.
     pub async fn wait_ready(&self) -> Value {
-        for _ in 0..100 {
+        eventually("/readyz answering 200", Duration::from_secs(5), || async {
             let res = self.get("/readyz").await;
-            if res.status() == 200 {
-                return res.json().await.expect("a JSON body");
+            let status = res.status();
+            let body: Value = res.json().await.expect("a JSON body");
+            if status == 200 {
+                Ok(body)
+            } else {
+                Err((status, body))
             }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!(
-            "/readyz never answered 200: {}",
-            self.get("/readyz").await.text().await.unwrap()
-        );
+        })
+        .await
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

@@ -22,6 +22,7 @@ pub mod app;
 pub mod browser;
 pub mod client;
 pub mod environments;
+pub mod eventually;
 pub mod internals;
 pub mod logs;
 pub mod multipart;
