@@ -1,6 +1,6 @@
 //! The mail pipeline under trouble: an SMTP server that keeps refusing, a broker that is
 //! down when the change commits, a worker killed mid-send, redeliveries, several relays
-//! claiming at once, and a transaction that rolls back.
+//! claiming at once, and a use case whose transaction fails at its commit.
 
 use std::{
     collections::{BTreeMap, HashSet},
@@ -16,10 +16,13 @@ use authql::mail::{MailKind, MailMessage, broker};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
 use tokio::net::{TcpListener, TcpStream};
 
+use serde_json::{Value, json};
+
 use crate::harness::{
-    PASSWORD, TestApp, Worker, amqp_url, broker_environments, each_backend_with, each_env,
-    environments,
+    Backend, PASSWORD, TestApp, Worker, amqp_url, broker_environments, each_backend,
+    each_backend_with, each_env, environments,
     eventually::{eventually, eventually_every},
+    logs,
 };
 
 async fn dead_letters(app: &TestApp) -> u32 {
@@ -383,44 +386,95 @@ async fn relays_claiming_at_once_never_take_the_same_row() {
     .await;
 }
 
+/// Makes the commit of the transaction that creates the account `username` fail: inserting
+/// its row also inserts a row whose foreign key points nowhere, a violation the database
+/// checks only at COMMIT (the key is deferred), after everything else the use case wrote in
+/// that transaction, its mail in the outbox included.
+async fn fail_the_commit_that_creates(app: &TestApp, username: &str) {
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let (int, trigger) = match app.backend {
+        Backend::Sqlite => (
+            "INTEGER",
+            vec![format!(
+                "CREATE TRIGGER doom AFTER INSERT ON users WHEN NEW.username = '{username}' \
+                 BEGIN INSERT INTO doomed (parent) VALUES (1); END"
+            )],
+        ),
+        Backend::Postgres => (
+            "INT",
+            vec![
+                "CREATE FUNCTION doom() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN INSERT INTO doomed (parent) VALUES (1); RETURN NEW; END $$"
+                    .to_owned(),
+                format!(
+                    "CREATE TRIGGER doom AFTER INSERT ON users FOR EACH ROW \
+                     WHEN (NEW.username = '{username}') EXECUTE FUNCTION doom()"
+                ),
+            ],
+        ),
+    };
+    let tables = [
+        format!("CREATE TABLE doomed_parent (id {int} PRIMARY KEY)"),
+        format!(
+            "CREATE TABLE doomed (parent {int} REFERENCES doomed_parent (id) \
+             DEFERRABLE INITIALLY DEFERRED)"
+        ),
+    ];
+    for statement in tables.iter().chain(&trigger) {
+        db.execute_unprepared(statement).await.unwrap();
+    }
+    db.close().await.ok();
+}
+
 #[tokio::test]
 async fn a_rolled_back_change_sends_no_mail_and_a_committed_one_does() {
-    each_backend_with(&[], |app| async move {
-        let vars: BTreeMap<String, String> = [("username".to_owned(), "sam".to_owned())]
-            .into_iter()
-            .collect();
-        let txn = app.db.begin().await.unwrap();
-        authql::mail::outbox::enqueue(
-            &txn,
-            MailKind::PasswordChanged,
-            "rolled-back@example.com",
-            vars.clone(),
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
-        txn.rollback().await.unwrap();
+    each_backend(|app| async move {
+        // A sign-up writes the account, its verification token and its mail in one
+        // transaction, and commits last: here the commit fails.
+        fail_the_commit_that_creates(&app, "doomed").await;
+        let request_id = format!("doomed-{}", uuid::Uuid::new_v4().simple());
+        let sign_up = json!({
+            "query": "mutation($i: SignUpInput!) { signUp(input: $i) }",
+            "variables": { "i": {
+                "username": "doomed", "email": "doomed@example.com", "password": PASSWORD,
+            } },
+        });
+        let body: Value = app
+            .client
+            .post(app.url("/graphql"))
+            .header("x-request-id", &request_id)
+            .json(&sign_up)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let code = &body["errors"][0]["extensions"]["code"];
+        assert_eq!(code, "INTERNAL_SERVER_ERROR", "{body}");
+        // It failed at the commit: the deferred key is checked nowhere else.
+        let line = logs()
+            .lines()
+            .find(|l| l.contains(&request_id) && l.contains("internal error"))
+            .map(str::to_lowercase)
+            .expect("an error line with the request id");
+        assert!(line.contains("foreign key"), "{line}");
+        assert_eq!(
+            app.login("doomed", PASSWORD).await.error_code(),
+            "UNAUTHENTICATED",
+            "the account was kept"
+        );
 
-        let txn = app.db.begin().await.unwrap();
-        authql::mail::outbox::enqueue(
-            &txn,
-            MailKind::PasswordChanged,
-            "committed@example.com",
-            vars,
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
-        txn.commit().await.unwrap();
-        app.state.relay.wake();
-        app.smtp
-            .wait_for("committed@example.com", "was changed")
-            .await;
+        let res = app.sign_up("kept", "kept@example.com", PASSWORD).await;
+        assert_eq!(res.data()["signUp"], true);
+        app.smtp.wait_for("kept@example.com", "Confirm").await;
+        // The mail of the failed sign-up was written first: by now it would have arrived.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let mails = app.smtp.mails();
         assert!(
-            app.smtp
-                .mails()
-                .iter()
-                .all(|m| m.to != ["rolled-back@example.com"])
+            mails.iter().all(|m| m.to != ["doomed@example.com"]),
+            "{mails:#?}"
         );
     })
     .await;
