@@ -62,15 +62,18 @@ async fn unknown_user_wrong_password_and_deactivated_account_look_the_same() {
     .await;
 }
 
+/// Deactivates `username` as an administrator does.
 async fn deactivate(app: &TestApp, username: &str) {
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
-    let user = authql::repo::users::find_by_login(&app.db, username, username)
-        .await
-        .unwrap()
-        .unwrap();
-    let mut m = user.into_active_model();
-    m.is_active = Set(false);
-    m.update(&app.db).await.unwrap();
+    let admin = app.admin("root").await;
+    let id = app.id_of(&admin.access, username).await;
+    let res = app
+        .gql_as(
+            &admin.access,
+            "mutation($id: ID!) { adminUpdateUser(id: $id, input: { isActive: false }) { isActive } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(res.data()["adminUpdateUser"]["isActive"], false);
 }
 
 #[tokio::test]

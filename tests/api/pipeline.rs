@@ -26,7 +26,7 @@ use crate::harness::{
 };
 
 async fn dead_letters(app: &TestApp) -> u32 {
-    let topology = authql::mail::broker::Topology::from_settings(&app.state.settings);
+    let topology = app.topology();
     let (conn, ch) = broker::connect(&amqp_url().unwrap()).await.unwrap();
     let q = ch
         .queue_declare(
@@ -112,7 +112,7 @@ async fn a_parked_message_keeps_no_working_link() {
             app.smtp.refuse_all();
             app.sign_up("pia", "pia@example.com", PASSWORD).await.data();
             assert!(app.smtp.wait_offered(1, Duration::from_secs(30)).await);
-            let topology = broker::Topology::from_settings(&app.state.settings);
+            let topology = app.topology();
             let (conn, ch) = broker::connect(&amqp_url().unwrap()).await.unwrap();
             let parked = eventually_every(
                 "a parked message",
@@ -292,7 +292,7 @@ async fn a_redelivered_message_already_sent_is_skipped() {
                 .and_then(|l| l.split('@').next())
                 .and_then(|s| s.parse().ok())
                 .expect("a Message-ID");
-            let topology = broker::Topology::from_settings(&app.state.settings);
+            let topology = app.topology();
             let (conn, ch) = broker::connect(&amqp_url().unwrap()).await.unwrap();
             let vars: BTreeMap<String, String> =
                 [("username", "rose"), ("link", "x"), ("valid_for", "1 hour")]

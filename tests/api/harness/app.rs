@@ -236,6 +236,16 @@ where
 }
 
 impl TestApp {
+    /// The broker names (exchange and queues) this service's mail goes through.
+    pub fn topology(&self) -> Topology {
+        let pairs: Vec<(&str, &str)> = self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Topology::from_settings(&Settings::with_overrides(&pairs).expect("valid test settings"))
+    }
+
     /// A second authql on this one's database (another replica behind the same load
     /// balancer), with its own hasher; mail it writes goes out through this one's relay
     /// path. Stop it with the returned sender.

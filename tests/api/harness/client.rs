@@ -141,6 +141,31 @@ impl TestApp {
         self.gql(REFRESH, json!({ "t": refresh_token })).await
     }
 
+    /// The id of the account `username`, as an administrator's `users` search finds it.
+    pub async fn id_of(&self, admin_token: &str, username: &str) -> String {
+        let res = self
+            .gql_as(
+                admin_token,
+                "query($s: String!) { users(first: 100, search: $s) { edges { node { id username } } } }",
+                json!({ "s": username }),
+            )
+            .await;
+        res.data()["users"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["node"])
+            .find(|n| {
+                n["username"]
+                    .as_str()
+                    .unwrap()
+                    .eq_ignore_ascii_case(username)
+            })
+            .and_then(|n| n["id"].as_str())
+            .unwrap_or_else(|| panic!("no account {username}: {:?}", res.body))
+            .to_owned()
+    }
+
     /// `me { id username }` with this access token.
     pub async fn me(&self, access_token: &str) -> Gql {
         self.gql_as(access_token, "{ me { id username email } }", json!({}))
