@@ -73,8 +73,6 @@ impl TestApp {
         Gql { status, body }
     }
 
-    /// Holds the sign-up counter row of `ip` in an open transaction: every sign-up from that
-
     pub async fn sign_up(&self, username: &str, email: &str, password: &str) -> Gql {
         self.gql(
             "mutation($i: SignUpInput!) { signUp(input: $i) }",
