@@ -3,7 +3,7 @@
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp, each_backend};
+use crate::harness::{PASSWORD, TestApp, each_backend};
 
 async fn user_count(app: &TestApp) -> u64 {
     authql::entity::users::Entity::find()
@@ -253,7 +253,7 @@ async fn a_bad_token_does_not_block_public_operations() {
         let res = app
             .gql_as(
                 "expired.or.bad",
-                crate::helpers::LOGIN,
+                crate::harness::LOGIN,
                 json!({ "i": { "usernameOrEmail": "frank", "password": PASSWORD } }),
             )
             .await;

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, each_backend, each_backend_with};
+use crate::harness::{PASSWORD, each_backend, each_backend_with};
 
 const USERS: &str = "query($first: Int, $after: String, $search: String) { \
     users(first: $first, after: $after, search: $search) { totalCount \
@@ -13,15 +13,6 @@ const UPDATE: &str = "mutation($id: ID!, $i: AdminUpdateUserInput!) { \
     firstName } }";
 const DELETE: &str = "mutation($id: ID!) { adminDeleteUser(id: $id) }";
 const REVOKE: &str = "mutation($id: ID!) { adminRevokeSessions(id: $id) }";
-
-async fn id_of(app: &TestApp, username: &str) -> String {
-    authql::repo::users::find_by_username(&app.db, &username.to_lowercase())
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-        .to_string()
-}
 
 #[tokio::test]
 async fn everyone_but_an_administrator_is_forbidden() {
@@ -320,7 +311,7 @@ async fn admin_delete_user_removes_everything_of_theirs() {
             .await
             .unwrap();
 
-        let id = id_of(&app, "hank").await;
+        let id = t.user_id.clone();
         assert_eq!(
             app.gql_as(&admin.access, DELETE, json!({ "id": id }))
                 .await

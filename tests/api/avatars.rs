@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::{
     crafted::{GPS_MARKER, SCRIPT, contains, phone_photo, png_bomb, png_chunk},
-    helpers::{Part, TestApp, each_backend, each_backend_with, multipart_body},
+    harness::{Part, TestApp, each_backend, each_backend_with, multipart_body},
 };
 
 const UPLOAD: &str =

@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::helpers::each_empty_database;
+use crate::harness::{each_empty_database, eventually::eventually};
 
 fn authql(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_authql"));
@@ -232,17 +232,10 @@ async fn serve_with_no_configuration_uses_a_sqlite_file_here_and_stops_on_sigter
         .status()
         .unwrap();
     assert!(killed.success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = eventually("the exit on SIGTERM", Duration::from_secs(15), || {
+        std::future::ready(child.try_wait().unwrap())
+    })
+    .await;
     assert!(status.success(), "exit status {status}");
     let rest: Vec<String> = rx.try_iter().collect();
     assert!(
@@ -464,17 +457,12 @@ async fn on_sigterm_serve_finishes_the_request_in_flight_then_exits() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("\"__typename\":\"Query\""), "{response}");
 
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "did not stop after the request"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = eventually(
+        "the exit after the request",
+        Duration::from_secs(15),
+        || std::future::ready(child.try_wait().unwrap()),
+    )
+    .await;
     assert!(status.success(), "{status}");
     // New connections are refused once it stopped.
     assert!(tokio::net::TcpStream::connect(&addr).await.is_err());

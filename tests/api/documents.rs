@@ -12,7 +12,7 @@ use proptest::{
 };
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, each_backend, each_backend_with, logs};
+use crate::harness::{TestApp, each_backend, each_backend_with, logs};
 
 const DEPTHS: [usize; 4] = [1_000, 2_500, 5_000, 10_000];
 
@@ -79,11 +79,11 @@ async fn get_query(app: &TestApp, query: &str) -> (u16, Value) {
 async fn multipart(app: &TestApp, query: &str) -> (u16, Value) {
     let boundary = "authql-hostile-boundary";
     let operations = json!({ "query": query, "variables": {} }).to_string();
-    let body = crate::helpers::multipart_body(
+    let body = crate::harness::multipart_body(
         boundary,
         &[
-            crate::helpers::Part::field("operations", operations.as_bytes()),
-            crate::helpers::Part::field("map", b"{}"),
+            crate::harness::Part::field("operations", operations.as_bytes()),
+            crate::harness::Part::field("map", b"{}"),
         ],
     );
     let res = app.post_multipart(None, boundary, body).await;

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::{
+use crate::harness::{
     browser::{Browser, find_chromium},
-    helpers::each_backend,
+    each_backend,
+    eventually::{eventually_blocking, within_blocking},
 };
 
 #[tokio::test]
@@ -134,28 +135,23 @@ fn drive_graphiql(chromium: &std::path::Path, base: &str) -> (String, Vec<String
     let result = "(() => { const r = document.querySelector('.result-window .CodeMirror'); \
          const v = r && r.CodeMirror.getValue(); \
          return v && v.includes('__typename') ? v : ''; })()";
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let answer = loop {
-        browser.eval(s, &run);
-        let clicked = std::time::Instant::now();
-        let shown = loop {
-            let v = browser.eval(s, result);
-            if v.as_str().is_some_and(|v| !v.is_empty()) {
-                break Some(v);
-            }
-            if clicked.elapsed() > Duration::from_secs(3) {
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        if let Some(v) = shown {
-            break v;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "GraphiQL never showed the answer to {{ __typename }}"
-        );
-    };
+    let every = Duration::from_millis(100);
+    let answer = eventually_blocking(
+        "GraphiQL showing the answer to { __typename }",
+        Duration::from_secs(30),
+        Duration::ZERO,
+        || {
+            browser.eval(s, &run);
+            within_blocking(Duration::from_secs(3), every, || {
+                let v = browser.eval(s, result);
+                if v.as_str().is_some_and(|v| !v.is_empty()) {
+                    Ok(v)
+                } else {
+                    Err(v)
+                }
+            })
+        },
+    );
     browser.drain_events();
 
     let problems: Vec<_> = browser

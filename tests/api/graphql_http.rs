@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::each_backend;
+use crate::harness::each_backend;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 

@@ -4,7 +4,9 @@ use sea_orm::{
     ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, TransactionTrait,
 };
 
-use crate::helpers::{Backend, TestApp, each_backend, each_backend_with};
+use crate::harness::{
+    Backend, TestApp, each_backend, each_backend_with, eventually::eventually_every,
+};
 
 const POOL_SIZE: usize = 2;
 
@@ -104,15 +106,16 @@ async fn readyz_answers_503_while_the_database_is_unreachable_and_recovers() {
         assert_eq!(app.get("/healthz").await.status(), 200);
 
         restore_database(guard).await;
-        let mut status = 0;
-        for _ in 0..50 {
-            status = app.get("/readyz").await.status().as_u16();
-            if status == 200 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert_eq!(status, 200, "readyz did not recover");
+        eventually_every(
+            "/readyz recovering",
+            Duration::from_secs(5),
+            Duration::from_millis(100),
+            || async {
+                let status = app.get("/readyz").await.status();
+                if status == 200 { Ok(()) } else { Err(status) }
+            },
+        )
+        .await;
     })
     .await;
 }

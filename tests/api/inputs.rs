@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, Tokens, each_backend};
+use crate::harness::{PASSWORD, TestApp, Tokens, each_backend};
 
 /// NUL, other C0 controls, DEL and C1 controls.
 const CONTROLS: [char; 6] = ['\0', '\u{1}', '\u{1b}', '\u{7f}', '\u{85}', '\u{9f}'];

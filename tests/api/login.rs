@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{LOGIN, PASSWORD, TestApp, each_backend, each_backend_with};
+use crate::harness::{LOGIN, PASSWORD, TestApp, each_backend, each_backend_with};
 
 fn login_vars(name: &str, password: &str) -> Value {
     json!({ "i": { "usernameOrEmail": name, "password": password } })
@@ -62,15 +62,18 @@ async fn unknown_user_wrong_password_and_deactivated_account_look_the_same() {
     .await;
 }
 
+/// Deactivates `username` as an administrator does.
 async fn deactivate(app: &TestApp, username: &str) {
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
-    let user = authql::repo::users::find_by_login(&app.db, username, username)
-        .await
-        .unwrap()
-        .unwrap();
-    let mut m = user.into_active_model();
-    m.is_active = Set(false);
-    m.update(&app.db).await.unwrap();
+    let admin = app.admin("root").await;
+    let id = app.id_of(&admin.access, username).await;
+    let res = app
+        .gql_as(
+            &admin.access,
+            "mutation($id: ID!) { adminUpdateUser(id: $id, input: { isActive: false }) { isActive } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(res.data()["adminUpdateUser"]["isActive"], false);
 }
 
 #[tokio::test]
@@ -127,7 +130,7 @@ const THROTTLED: &[(&str, &str)] = &[
     ("LOGIN_THROTTLE_WINDOW", "10m"),
 ];
 
-fn retry_after(res: &crate::helpers::Gql) -> u64 {
+fn retry_after(res: &crate::harness::Gql) -> u64 {
     assert_eq!(res.error_code(), "RATE_LIMITED", "{:?}", res.body);
     res.body["errors"][0]["extensions"]["retryAfter"]
         .as_u64()
@@ -262,7 +265,7 @@ async fn concurrent_attempts_cannot_slip_past_the_limit() {
 
 const PER_IP: &[(&str, &str)] = &[("LOGIN_MAX_FAILURES_PER_IP", "3")];
 
-async fn login_from(app: &TestApp, forwarded_for: &str, name: &str) -> crate::helpers::Gql {
+async fn login_from(app: &TestApp, forwarded_for: &str, name: &str) -> crate::harness::Gql {
     app.login_from(forwarded_for, name, "wrong-password").await
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp, each_backend, each_backend_with};
+use crate::harness::{PASSWORD, TestApp, each_backend, each_backend_with, eventually::eventually};
 
 const VERIFY: &str = "mutation($t: String!) { verifyEmail(token: $t) }";
 const REQUEST_RESET: &str = "mutation($e: String!) { requestReset(email: $e) }";
@@ -153,13 +153,17 @@ async fn verifying_an_already_verified_account_is_bad_user_input() {
             .await
             .token("verify-email")
             .unwrap();
-        let user = authql::repo::users::find_by_email(&app.db, "dora@example.com")
-            .await
-            .unwrap()
-            .unwrap();
-        authql::repo::users::mark_email_verified(&app.db, user.id, chrono::Utc::now())
-            .await
-            .unwrap();
+        // Verified another way (by an administrator): the link is still unspent.
+        let admin = app.admin("root").await;
+        let id = app.id_of(&admin.access, "dora").await;
+        let res = app
+            .gql_as(
+                &admin.access,
+                "mutation($id: ID!) { adminUpdateUser(id: $id, input: { emailVerified: true }) { emailVerified } }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert_eq!(res.data()["adminUpdateUser"]["emailVerified"], true);
         let res = app.gql(VERIFY, json!({ "t": token })).await;
         assert_eq!(res.error_code(), "BAD_USER_INPUT");
         assert!(
@@ -433,21 +437,20 @@ async fn once_handed_on_an_outbox_row_keeps_no_token() {
             .data();
         let mail = app.smtp.wait_for("kate@example.com", "Confirm").await;
         let token = mail.token("verify-email").unwrap();
-        let mut row = None;
         // Marked just after the hand-on completes.
-        for _ in 0..100 {
-            row = authql::entity::outbox::Entity::find()
-                .filter(authql::entity::outbox::Column::Recipient.eq("kate@example.com"))
-                .one(&app.db)
-                .await
-                .unwrap()
-                .filter(|r| r.published_at.is_some());
-            if row.is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let row = row.expect("the row is marked published");
+        let row = eventually(
+            "the row marked published",
+            Duration::from_secs(5),
+            || async {
+                authql::entity::outbox::Entity::find()
+                    .filter(authql::entity::outbox::Column::Recipient.eq("kate@example.com"))
+                    .one(&app.db)
+                    .await
+                    .unwrap()
+                    .filter(|r| r.published_at.is_some())
+            },
+        )
+        .await;
         assert_eq!(row.payload, "{}");
         assert!(!format!("{row:?}").contains(&token));
     })
@@ -496,19 +499,14 @@ async fn without_smtp_url_mail_goes_to_the_dev_mailbox_folder() {
             app.sign_up("nina", "nina@example.com", PASSWORD)
                 .await
                 .data();
-            let mut found = None;
-            for _ in 0..300 {
-                found = std::fs::read_dir(&dir).ok().and_then(|entries| {
+            let file = eventually("an .eml file in MAIL_DIR", Duration::from_secs(30), || {
+                std::future::ready(std::fs::read_dir(&dir).ok().and_then(|entries| {
                     entries
                         .filter_map(Result::ok)
                         .find(|e| e.file_name().to_string_lossy().ends_with(".eml"))
-                });
-                if found.is_some() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            let file = found.expect("an .eml file in MAIL_DIR");
+                }))
+            })
+            .await;
             let eml = std::fs::read_to_string(file.path()).unwrap();
             assert!(eml.contains("To: nina@example.com"), "{eml}");
             assert!(eml.contains("/verify-email?token="), "{eml}");
@@ -629,15 +627,12 @@ async fn mail_also_reaches_an_independent_smtp_server() {
         .expect("python3 runs (CPython 3.11 with smtpd)");
     let lines =
         tokio::sync::Mutex::new(tokio::io::BufReader::new(server.stdout.take().unwrap()).lines());
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "python's SMTP server listening",
+        Duration::from_secs(5),
+        || async { tokio::net::TcpStream::connect(("127.0.0.1", port)).await },
+    )
+    .await;
     let url = format!("smtp://127.0.0.1:{port}");
     each_backend_with(&[("SMTP_URL", url.as_str())], |app| {
         let lines = &lines;

@@ -1,6 +1,6 @@
 //! The mail pipeline under trouble: an SMTP server that keeps refusing, a broker that is
 //! down when the change commits, a worker killed mid-send, redeliveries, several relays
-//! claiming at once, and a transaction that rolls back.
+//! claiming at once, and a use case whose transaction fails at its commit.
 
 use std::{
     collections::{BTreeMap, HashSet},
@@ -16,13 +16,17 @@ use authql::mail::{Mail, MailKind, MailMessage, broker};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::{
-    PASSWORD, TestApp, Worker, amqp_url, broker_environments, each_backend_with, each_env,
-    environments,
+use serde_json::{Value, json};
+
+use crate::harness::{
+    Backend, PASSWORD, TestApp, Worker, amqp_url, broker_environments, each_backend,
+    each_backend_with, each_env, environments,
+    eventually::{eventually, eventually_every},
+    logs,
 };
 
 async fn dead_letters(app: &TestApp) -> u32 {
-    let topology = authql::mail::broker::Topology::from_settings(&app.state.settings);
+    let topology = app.topology();
     let (conn, ch) = broker::connect(&amqp_url().unwrap()).await.unwrap();
     let q = ch
         .queue_declare(
@@ -39,6 +43,33 @@ async fn dead_letters(app: &TestApp) -> u32 {
     q.message_count()
 }
 
+/// Waits (10 s) until exactly one mail is parked: in the dead-letter queue with a broker,
+/// given up in the outbox without.
+async fn parked(app: &TestApp) {
+    eventually_every(
+        "one mail parked",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || async {
+            let parked = if app.broker {
+                u64::from(dead_letters(app).await)
+            } else {
+                authql::entity::outbox::Entity::find()
+                    .filter(authql::entity::outbox::Column::DeadAt.is_not_null())
+                    .count(&app.db)
+                    .await
+                    .unwrap()
+            };
+            if parked == 1 {
+                Ok(())
+            } else {
+                Err(format!("{parked} parked"))
+            }
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_send_that_always_fails_is_parked_not_lost() {
     each_backend_with(&[("MAIL_MAX_ATTEMPTS", "3")], |app| async move {
@@ -47,26 +78,7 @@ async fn a_send_that_always_fails_is_parked_not_lost() {
             .await
             .data();
         assert!(app.smtp.wait_offered(3, Duration::from_secs(30)).await);
-        let parked = async {
-            for _ in 0..100 {
-                let parked = if app.broker {
-                    dead_letters(&app).await == 1
-                } else {
-                    authql::entity::outbox::Entity::find()
-                        .filter(authql::entity::outbox::Column::DeadAt.is_not_null())
-                        .count(&app.db)
-                        .await
-                        .unwrap()
-                        == 1
-                };
-                if parked {
-                    return true;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            false
-        };
-        assert!(parked.await, "the mail was not parked");
+        parked(&app).await;
         // Exactly the configured attempts, then it rests.
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(app.smtp.offered(), 3);
@@ -83,24 +95,7 @@ async fn a_permanent_refusal_is_parked_at_once() {
             .await
             .data();
         assert!(app.smtp.wait_offered(1, Duration::from_secs(30)).await);
-        let mut parked = false;
-        for _ in 0..100 {
-            parked = if app.broker {
-                dead_letters(&app).await == 1
-            } else {
-                authql::entity::outbox::Entity::find()
-                    .filter(authql::entity::outbox::Column::DeadAt.is_not_null())
-                    .count(&app.db)
-                    .await
-                    .unwrap()
-                    == 1
-            };
-            if parked {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(parked, "the mail was not parked");
+        parked(&app).await;
         tokio::time::sleep(Duration::from_millis(800)).await;
         assert_eq!(app.smtp.offered(), 1, "a permanent failure is not retried");
     })
@@ -117,23 +112,22 @@ async fn a_parked_message_keeps_no_working_link() {
             app.smtp.refuse_all();
             app.sign_up("pia", "pia@example.com", PASSWORD).await.data();
             assert!(app.smtp.wait_offered(1, Duration::from_secs(30)).await);
-            let topology = broker::Topology::from_settings(&app.state.settings);
+            let topology = app.topology();
             let (conn, ch) = broker::connect(&amqp_url().unwrap()).await.unwrap();
-            let mut parked = None;
-            for _ in 0..100 {
-                parked = ch
-                    .basic_get(
+            let parked = eventually_every(
+                "a parked message",
+                Duration::from_secs(10),
+                Duration::from_millis(100),
+                || async {
+                    ch.basic_get(
                         topology.dead.as_str().into(),
                         lapin::options::BasicGetOptions::default(),
                     )
                     .await
-                    .unwrap();
-                if parked.is_some() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            let parked = parked.expect("a parked message");
+                    .unwrap()
+                },
+            )
+            .await;
             let body = String::from_utf8(parked.delivery.data.clone()).unwrap();
             assert!(body.contains("verify_email"), "{body}");
             assert!(!body.contains("token="), "{body}");
@@ -242,13 +236,10 @@ async fn signal(child: &Child, sig: &str) {
 }
 
 async fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
-    for _ in 0..400 {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the worker did not exit");
+    eventually("the worker's exit", Duration::from_secs(20), || {
+        std::future::ready(child.try_wait().unwrap())
+    })
+    .await
 }
 
 #[tokio::test]
@@ -301,7 +292,7 @@ async fn a_redelivered_message_already_sent_is_skipped() {
                 .and_then(|l| l.split('@').next())
                 .and_then(|s| s.parse().ok())
                 .expect("a Message-ID");
-            let topology = broker::Topology::from_settings(&app.state.settings);
+            let topology = app.topology();
             let (conn, ch) = broker::connect(&amqp_url().unwrap()).await.unwrap();
             let vars: BTreeMap<String, String> =
                 [("username", "rose"), ("link", "x"), ("valid_for", "1 hour")]
@@ -396,37 +387,95 @@ async fn relays_claiming_at_once_never_take_the_same_row() {
     .await;
 }
 
+/// Makes the commit of the transaction that creates the account `username` fail: inserting
+/// its row also inserts a row whose foreign key points nowhere, a violation the database
+/// checks only at COMMIT (the key is deferred), after everything else the use case wrote in
+/// that transaction, its mail in the outbox included.
+async fn fail_the_commit_that_creates(app: &TestApp, username: &str) {
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let (int, trigger) = match app.backend {
+        Backend::Sqlite => (
+            "INTEGER",
+            vec![format!(
+                "CREATE TRIGGER doom AFTER INSERT ON users WHEN NEW.username = '{username}' \
+                 BEGIN INSERT INTO doomed (parent) VALUES (1); END"
+            )],
+        ),
+        Backend::Postgres => (
+            "INT",
+            vec![
+                "CREATE FUNCTION doom() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN INSERT INTO doomed (parent) VALUES (1); RETURN NEW; END $$"
+                    .to_owned(),
+                format!(
+                    "CREATE TRIGGER doom AFTER INSERT ON users FOR EACH ROW \
+                     WHEN (NEW.username = '{username}') EXECUTE FUNCTION doom()"
+                ),
+            ],
+        ),
+    };
+    let tables = [
+        format!("CREATE TABLE doomed_parent (id {int} PRIMARY KEY)"),
+        format!(
+            "CREATE TABLE doomed (parent {int} REFERENCES doomed_parent (id) \
+             DEFERRABLE INITIALLY DEFERRED)"
+        ),
+    ];
+    for statement in tables.iter().chain(&trigger) {
+        db.execute_unprepared(statement).await.unwrap();
+    }
+    db.close().await.ok();
+}
+
 #[tokio::test]
 async fn a_rolled_back_change_sends_no_mail_and_a_committed_one_does() {
-    each_backend_with(&[], |app| async move {
-        let mail = Mail::PasswordChanged {
-            username: "sam".to_owned(),
-        };
-        let txn = app.db.begin().await.unwrap();
-        authql::mail::outbox::enqueue(
-            &txn,
-            "rolled-back@example.com",
-            mail.clone(),
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
-        txn.rollback().await.unwrap();
-
-        let txn = app.db.begin().await.unwrap();
-        authql::mail::outbox::enqueue(&txn, "committed@example.com", mail, chrono::Utc::now())
+    each_backend(|app| async move {
+        // A sign-up writes the account, its verification token and its mail in one
+        // transaction, and commits last: here the commit fails.
+        fail_the_commit_that_creates(&app, "doomed").await;
+        let request_id = format!("doomed-{}", uuid::Uuid::new_v4().simple());
+        let sign_up = json!({
+            "query": "mutation($i: SignUpInput!) { signUp(input: $i) }",
+            "variables": { "i": {
+                "username": "doomed", "email": "doomed@example.com", "password": PASSWORD,
+            } },
+        });
+        let body: Value = app
+            .client
+            .post(app.url("/graphql"))
+            .header("x-request-id", &request_id)
+            .json(&sign_up)
+            .send()
+            .await
+            .unwrap()
+            .json()
             .await
             .unwrap();
-        txn.commit().await.unwrap();
-        app.state.relay.wake();
-        app.smtp
-            .wait_for("committed@example.com", "was changed")
-            .await;
+        let code = &body["errors"][0]["extensions"]["code"];
+        assert_eq!(code, "INTERNAL_SERVER_ERROR", "{body}");
+        // It failed at the commit: the deferred key is checked nowhere else.
+        let line = logs()
+            .lines()
+            .find(|l| l.contains(&request_id) && l.contains("internal error"))
+            .map(str::to_lowercase)
+            .expect("an error line with the request id");
+        assert!(line.contains("foreign key"), "{line}");
+        assert_eq!(
+            app.login("doomed", PASSWORD).await.error_code(),
+            "UNAUTHENTICATED",
+            "the account was kept"
+        );
+
+        let res = app.sign_up("kept", "kept@example.com", PASSWORD).await;
+        assert_eq!(res.data()["signUp"], true);
+        app.smtp.wait_for("kept@example.com", "Confirm").await;
+        // The mail of the failed sign-up was written first: by now it would have arrived.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let mails = app.smtp.mails();
         assert!(
-            app.smtp
-                .mails()
-                .iter()
-                .all(|m| m.to != ["rolled-back@example.com"])
+            mails.iter().all(|m| m.to != ["doomed@example.com"]),
+            "{mails:#?}"
         );
     })
     .await;

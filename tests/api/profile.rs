@@ -4,10 +4,10 @@ use authql::{
     entity::users::{self, PasswordHash},
     repo::users::{NewUser, Unique, WriteError, insert_with_profile},
 };
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel, TransactionTrait};
+use sea_orm::TransactionTrait;
 use serde_json::json;
 
-use crate::helpers::{TestApp, each_backend};
+use crate::harness::{PASSWORD, TestApp, Tokens, each_backend};
 
 const PROFILE: &str = "query($u: String!) { profile(username: $u) { username bio contact } }";
 
@@ -35,15 +35,19 @@ async fn try_insert(
     Ok(user)
 }
 
-/// Stores an account directly: signing up over the API comes with the accounts capability.
-async fn insert_user(app: &TestApp, username: &str, email: &str) -> users::Model {
-    try_insert(app, username, email).await.unwrap()
+/// Signs an account up and verifies its address, as its owner does: a profile is public
+/// once the address is verified.
+async fn verified_user(app: &TestApp, username: &str, email: &str) -> Tokens {
+    let res = app.sign_up(username, email, PASSWORD).await;
+    assert_eq!(res.data()["signUp"], true);
+    app.confirm_email(email).await;
+    app.login_ok(username, PASSWORD).await
 }
 
 #[tokio::test]
 async fn profile_finds_a_user_by_username_in_any_case() {
     each_backend(|app| async move {
-        insert_user(&app, "Alice_1", "alice@example.com").await;
+        verified_user(&app, "Alice_1", "alice@example.com").await;
         for asked in ["Alice_1", "alice_1", "ALICE_1"] {
             let res = app.gql(PROFILE, json!({ "u": asked })).await;
             assert_eq!(
@@ -59,7 +63,7 @@ async fn profile_finds_a_user_by_username_in_any_case() {
 #[tokio::test]
 async fn profile_is_null_for_an_unknown_username() {
     each_backend(|app| async move {
-        insert_user(&app, "bob", "bob@example.com").await;
+        verified_user(&app, "bob", "bob@example.com").await;
         let res = app.gql(PROFILE, json!({ "u": "bobby" })).await;
         assert_eq!(res.data()["profile"], serde_json::Value::Null);
     })
@@ -69,10 +73,16 @@ async fn profile_is_null_for_an_unknown_username() {
 #[tokio::test]
 async fn profile_is_null_for_a_deactivated_user() {
     each_backend(|app| async move {
-        let user = insert_user(&app, "carol", "carol@example.com").await;
-        let mut active = user.into_active_model();
-        active.is_active = Set(false);
-        active.update(&app.db).await.unwrap();
+        let user = verified_user(&app, "carol", "carol@example.com").await;
+        let admin = app.admin("root").await;
+        let res = app
+            .gql_as(
+                &admin.access,
+                "mutation($id: ID!) { adminUpdateUser(id: $id, input: { isActive: false }) { isActive } }",
+                json!({ "id": user.user_id }),
+            )
+            .await;
+        assert_eq!(res.data()["adminUpdateUser"]["isActive"], false);
         let res = app.gql(PROFILE, json!({ "u": "carol" })).await;
         assert_eq!(res.data()["profile"], serde_json::Value::Null);
     })
@@ -82,7 +92,7 @@ async fn profile_is_null_for_a_deactivated_user() {
 #[tokio::test]
 async fn usernames_that_differ_only_by_case_cannot_both_exist() {
     each_backend(|app| async move {
-        insert_user(&app, "Dave", "dave@example.com").await;
+        try_insert(&app, "Dave", "dave@example.com").await.unwrap();
         let err = try_insert(&app, "dAVE", "other@example.com")
             .await
             .expect_err("a case-insensitive duplicate is refused");
@@ -165,7 +175,7 @@ async fn a_new_username_keeps_the_rules_and_case_insensitive_uniqueness() {
             .await;
         assert_eq!(res.data()["updateProfile"]["username"], "Gina_B");
         // The new name logs in and is found; the old one is free again.
-        app.login_ok("gina_b", crate::helpers::PASSWORD).await;
+        app.login_ok("gina_b", crate::harness::PASSWORD).await;
         assert_eq!(
             app.gql(PROFILE, json!({ "u": "gina" })).await.data()["profile"],
             serde_json::Value::Null

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{Gql, PASSWORD, Tokens, each_backend, each_backend_with};
+use crate::harness::{Gql, PASSWORD, Tokens, each_backend, each_backend_with};
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -277,7 +277,7 @@ async fn sessions_lists_live_sessions_and_marks_the_current_one() {
             .post(app.url("/graphql"))
             .header("user-agent", "kate-phone/1.0")
             .json(&json!({
-                "query": crate::helpers::LOGIN,
+                "query": crate::harness::LOGIN,
                 "variables": { "i": { "usernameOrEmail": "kate", "password": PASSWORD } }
             }))
             .send()

@@ -7,7 +7,7 @@ use base64::{
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, jwk::JwkSet};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, each_backend, each_backend_with};
+use crate::harness::{TestApp, each_backend, each_backend_with};
 
 fn decode_part(token: &str, index: usize) -> Value {
     let part = token.split('.').nth(index).expect("three parts");
@@ -25,6 +25,9 @@ async fn jwks(app: &TestApp) -> JwkSet {
     );
     res.json().await.unwrap()
 }
+
+/// The access token lifetime the lifetime test configures (`ACCESS_TOKEN_TTL=15m`).
+const ACCESS_TOKEN_TTL_SECS: i64 = 15 * 60;
 
 /// The service's own signing key, read from its database.
 async fn signing_key(app: &TestApp) -> (String, EncodingKey) {
@@ -137,11 +140,11 @@ async fn rotate_keys_publishes_first_signs_later_and_retires_the_old_key_when_it
         let set = jwks(&app).await;
         assert!(set.find(&old_kid).is_some() && set.find(&new_kid).is_some());
         // …but the old key signs until every verifier has had time to fetch the new one.
-        let during = app.login_ok("alice", crate::helpers::PASSWORD).await;
+        let during = app.login_ok("alice", crate::harness::PASSWORD).await;
         assert_eq!(kid_of(&during.access), old_kid);
 
         app.advance(std::time::Duration::from_secs(6 * 60 + 1));
-        let after = app.login_ok("alice", crate::helpers::PASSWORD).await;
+        let after = app.login_ok("alice", crate::harness::PASSWORD).await;
         assert_eq!(kid_of(&after.access), new_kid);
         app.me(&during.access).await.data();
         app.me(&after.access).await.data();
@@ -170,7 +173,7 @@ async fn rotate_keys_now_signs_with_the_new_key_at_once() {
         let new_kid = rotate_keys(&app, &["--now"]).await;
         // Another replica rotated: this one meets the new kid in a token and reloads.
         app.state.keys.reload(app.state.clock.now()).await.unwrap();
-        let after = app.login_ok("bob", crate::helpers::PASSWORD).await;
+        let after = app.login_ok("bob", crate::harness::PASSWORD).await;
         assert_eq!(kid_of(&after.access), new_kid);
         // Tokens of the retired key still work until they expire.
         app.me(&before.access).await.data();
@@ -315,12 +318,12 @@ async fn an_expired_access_token_is_refused() {
 
 #[tokio::test]
 async fn a_token_that_lives_longer_than_the_configured_lifetime_is_refused() {
-    each_backend(|app| async move {
+    each_backend_with(&[("ACCESS_TOKEN_TTL", "15m")], |app| async move {
         let t = app.register("longlived").await;
         let (kid, key) = signing_key(&app).await;
         let mut claims = decode_part(&t.access, 1);
         let iat = claims["iat"].as_i64().unwrap();
-        let ttl = app.state.settings.tokens.access_ttl.num_seconds();
+        let ttl = ACCESS_TOKEN_TTL_SECS;
         // The configured lifetime exactly: accepted (the control).
         claims["exp"] = json!(iat + ttl);
         app.me(&sign(&at_header(&kid), &claims, &key)).await.data();
@@ -385,7 +388,7 @@ async fn a_revoked_keys_tokens_are_refused_at_the_next_key_refresh_and_a_new_key
         assert_eq!(app.me(&forged).await.error_code(), "UNAUTHENTICATED");
 
         // A new key signs at once, and its tokens work.
-        let after = app.login_ok("revoked", crate::helpers::PASSWORD).await;
+        let after = app.login_ok("revoked", crate::harness::PASSWORD).await;
         assert_ne!(kid_of(&after.access), kid);
         app.me(&after.access).await.data();
         assert!(jwks(&app).await.find(&kid_of(&after.access)).is_some());

@@ -152,28 +152,27 @@ impl SmtpServer {
         timeout: Duration,
         check: impl Fn(&[Mail]) -> Option<T>,
     ) -> Option<T> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.shared.changed.notified();
-            if let Some(found) = check(&self.mails()) {
-                return Some(found);
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return check(&self.mails());
-            }
-        }
+        self.wait_on(timeout, || check(&self.mails())).await
     }
 
     /// Waits until `n` messages have been offered.
     pub async fn wait_offered(&self, n: u32, timeout: Duration) -> bool {
+        self.wait_on(timeout, || (self.offered() >= n).then_some(()))
+            .await
+            .is_some()
+    }
+
+    /// Runs `check` now and after each change to what the server has seen, until it finds
+    /// something or `timeout` passes (no polling: every message wakes the waiters).
+    async fn wait_on<T>(&self, timeout: Duration, check: impl Fn() -> Option<T>) -> Option<T> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.shared.changed.notified();
-            if self.offered() >= n {
-                return true;
+            if let Some(found) = check() {
+                return Some(found);
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return self.offered() >= n;
+                return check();
             }
         }
     }

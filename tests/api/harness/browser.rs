@@ -15,6 +15,8 @@ use std::{
 
 use serde_json::{Value, json};
 
+use super::eventually::eventually_blocking;
+
 /// Where Chromium is: `$CHROMIUM`, or the first of the usual names on `PATH`.
 pub fn find_chromium() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("CHROMIUM").filter(|p| !p.is_empty()) {
@@ -146,19 +148,11 @@ impl Browser {
 
     /// Evaluates `expression` until it returns something truthy, or panics after `timeout`.
     pub fn wait_for(&mut self, session: &str, expression: &str, timeout: Duration) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
+        eventually_blocking(expression, timeout, Duration::from_millis(100), || {
             let v = self.eval(session, expression);
             let truthy = !(v.is_null() || v == json!(false) || v == json!(""));
-            if truthy {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {expression}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            if truthy { Ok(v) } else { Err(v) }
+        })
     }
 
     /// Collects the events that arrived since the last command was answered.
