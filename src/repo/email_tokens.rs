@@ -55,21 +55,22 @@ pub async fn replace(
         .map(|_| ())
 }
 
-/// The unexpired token with this hash and purpose.
+/// The account the unexpired token with this hash and purpose was mailed for.
 ///
 /// # Errors
 /// When the query fails.
-pub async fn find_valid(
+pub async fn owner_of_valid(
     db: &impl ConnectionTrait,
     hash: &TokenHash,
     purpose: Purpose,
     now: DateTime<Utc>,
-) -> Result<Option<email_tokens::Model>, DbErr> {
-    Entity::find_by_id(hash.0.clone())
+) -> Result<Option<Uuid>, DbErr> {
+    Ok(Entity::find_by_id(hash.0.clone())
         .filter(Column::Purpose.eq(purpose.as_str()))
         .filter(Column::ExpiresAt.gt(now))
         .one(db)
-        .await
+        .await?
+        .map(|row| row.user_id))
 }
 
 /// Spends a token: `true` for the one caller that deleted it while it was still valid.

@@ -6,11 +6,14 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func},
 };
 
-use crate::entity::{profiles, users};
+use crate::{
+    domain::profile::{ProfileData, PublicProfile},
+    entity::{profiles, users},
+};
 
 /// The public columns of a profile and its user.
 #[derive(Debug, FromQueryResult)]
-pub struct PublicProfileRow {
+struct PublicProfileRow {
     pub username: String,
     pub bio: String,
     pub contact: String,
@@ -24,8 +27,8 @@ pub struct PublicProfileRow {
 pub async fn find_public_by_username(
     db: &impl ConnectionTrait,
     username_lower: &str,
-) -> Result<Option<PublicProfileRow>, DbErr> {
-    profiles::Entity::find()
+) -> Result<Option<PublicProfile>, DbErr> {
+    let row = profiles::Entity::find()
         .select_only()
         .column(users::Column::Username)
         .columns([
@@ -48,7 +51,13 @@ pub async fn find_public_by_username(
         .filter(users::Column::EmailVerified.eq(true))
         .into_model::<PublicProfileRow>()
         .one(db)
-        .await
+        .await?;
+    Ok(row.map(|r| PublicProfile {
+        username: r.username,
+        bio: r.bio,
+        contact: r.contact,
+        avatar: r.avatar,
+    }))
 }
 
 /// The profile of a user.
@@ -58,8 +67,11 @@ pub async fn find_public_by_username(
 pub async fn find_by_user(
     db: &impl ConnectionTrait,
     user_id: uuid::Uuid,
-) -> Result<Option<profiles::Model>, DbErr> {
-    profiles::Entity::find_by_id(user_id).one(db).await
+) -> Result<Option<ProfileData>, DbErr> {
+    Ok(profiles::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .map(Into::into))
 }
 
 /// Changes the given profile fields (`None` leaves a field as it is).
@@ -112,19 +124,10 @@ pub async fn set_avatar(
 pub async fn find_by_user_for_update(
     db: &impl ConnectionTrait,
     user_id: uuid::Uuid,
-) -> Result<Option<profiles::Model>, DbErr> {
-    profiles::Entity::find_by_id(user_id)
+) -> Result<Option<ProfileData>, DbErr> {
+    Ok(profiles::Entity::find_by_id(user_id)
         .lock_exclusive()
         .one(db)
-        .await
-}
-
-impl From<profiles::Model> for crate::domain::profile::ProfileData {
-    fn from(p: profiles::Model) -> Self {
-        Self {
-            bio: p.bio,
-            contact: p.contact,
-            avatar: p.avatar,
-        }
-    }
+        .await?
+        .map(Into::into))
 }

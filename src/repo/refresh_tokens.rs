@@ -8,7 +8,10 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
-    domain::TokenHash,
+    domain::{
+        TokenHash,
+        session::{RefreshToken, Session},
+    },
     entity::{
         refresh_tokens::{self, Column, Entity},
         sessions, users,
@@ -48,14 +51,14 @@ pub async fn insert(
 pub async fn find_with_session(
     db: &impl ConnectionTrait,
     hash: &TokenHash,
-) -> Result<Option<(refresh_tokens::Model, sessions::Model)>, DbErr> {
+) -> Result<Option<(RefreshToken, Session)>, DbErr> {
     let found = Entity::find_by_id(hash.0.clone())
         .find_also_related(sessions::Entity)
         .join(JoinType::InnerJoin, sessions::Relation::User.def())
         .filter(users::Column::IsActive.eq(true))
         .one(db)
         .await?;
-    Ok(found.and_then(|(token, session)| session.map(|s| (token, s))))
+    Ok(found.and_then(|(token, session)| session.map(|s| (token.into(), s.into()))))
 }
 
 /// Marks a token spent, recording its sealed successor, if it was not spent yet; `true`
@@ -86,8 +89,11 @@ pub async fn spend(
 pub async fn find(
     db: &impl ConnectionTrait,
     hash: &TokenHash,
-) -> Result<Option<refresh_tokens::Model>, DbErr> {
-    Entity::find_by_id(hash.0.clone()).one(db).await
+) -> Result<Option<RefreshToken>, DbErr> {
+    Ok(Entity::find_by_id(hash.0.clone())
+        .one(db)
+        .await?
+        .map(Into::into))
 }
 
 /// Erases sealed successors of tokens spent before `before` (their grace is long over).

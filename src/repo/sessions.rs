@@ -7,10 +7,13 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::entity::{
-    profiles,
-    sessions::{self, Column, Entity},
-    users,
+use crate::{
+    domain::{Account, profile::ProfileData, session::Session},
+    entity::{
+        profiles,
+        sessions::{self, Column, Entity},
+        users,
+    },
 };
 
 /// Why a session ended early; kept for the audit trail.
@@ -53,8 +56,20 @@ fn live(now: DateTime<Utc>) -> Condition {
 ///
 /// # Errors
 /// When the insert fails.
-pub async fn insert(db: &impl ConnectionTrait, session: sessions::Model) -> Result<(), DbErr> {
-    let active: sessions::ActiveModel = session.into();
+pub async fn insert(db: &impl ConnectionTrait, session: Session) -> Result<(), DbErr> {
+    let active: sessions::ActiveModel = sessions::Model {
+        id: session.id,
+        user_id: session.user_id,
+        created_at: session.created_at,
+        last_used_at: session.last_used_at,
+        idle_expires_at: session.idle_expires_at,
+        absolute_expires_at: session.absolute_expires_at,
+        revoked_at: session.revoked_at,
+        revoked_reason: None,
+        user_agent: session.user_agent,
+        ip: session.ip,
+    }
+    .into();
     Entity::insert(active)
         .exec_without_returning(db)
         .await
@@ -71,8 +86,8 @@ pub async fn find_live_user(
     session_id: Uuid,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Option<(users::Model, Option<profiles::Model>)>, DbErr> {
-    users::Entity::find()
+) -> Result<Option<(Account, Option<ProfileData>)>, DbErr> {
+    let found = users::Entity::find()
         .find_also_related(profiles::Entity)
         .join(JoinType::InnerJoin, users::Relation::Sessions.def())
         .filter(users::Column::Id.eq(user_id))
@@ -80,7 +95,8 @@ pub async fn find_live_user(
         .filter(Column::Id.eq(session_id))
         .filter(live(now))
         .one(db)
-        .await
+        .await?;
+    Ok(found.map(|(u, p)| (u.into(), p.map(Into::into))))
 }
 
 /// Whether the session is live now.
@@ -109,13 +125,16 @@ pub async fn list_live(
     db: &impl ConnectionTrait,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Vec<sessions::Model>, DbErr> {
-    Entity::find()
+) -> Result<Vec<Session>, DbErr> {
+    Ok(Entity::find()
         .filter(Column::UserId.eq(user_id))
         .filter(live(now))
         .order_by_desc(Column::LastUsedAt)
         .all(db)
-        .await
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
 }
 
 /// Records a refresh: the session was used now and stays alive until `idle_expires_at`.
@@ -249,17 +268,13 @@ pub fn new_session(
     absolute_expires_at: DateTime<Utc>,
     user_agent: Option<String>,
     ip: Option<String>,
-) -> sessions::Model {
-    sessions::Model {
-        id: Uuid::now_v7(),
+) -> Session {
+    Session::start(
         user_id,
-        created_at: now,
-        last_used_at: now,
+        now,
         idle_expires_at,
         absolute_expires_at,
-        revoked_at: None,
-        revoked_reason: None,
         user_agent,
         ip,
-    }
+    )
 }

@@ -7,7 +7,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::entity::{profiles, users};
+use crate::{
+    domain::{Account, profile::ProfileData},
+    entity::{profiles, users},
+};
 
 fn search_filter(search: Option<&str>) -> Condition {
     match search.map(str::trim).filter(|s| !s.is_empty()) {
@@ -40,7 +43,7 @@ pub async fn page(
     search: Option<&str>,
     after: Option<Uuid>,
     limit: u64,
-) -> Result<Vec<(users::Model, Option<profiles::Model>)>, DbErr> {
+) -> Result<Vec<(Account, Option<ProfileData>)>, DbErr> {
     use sea_orm::{QueryOrder, QuerySelect};
     let mut query = users::Entity::find()
         .find_also_related(profiles::Entity)
@@ -48,11 +51,15 @@ pub async fn page(
     if let Some(after) = after {
         query = query.filter(users::Column::Id.gt(after));
     }
-    query
+    let rows = query
         .order_by_asc(users::Column::Id)
         .limit(limit)
         .all(db)
-        .await
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(u, p)| (u.into(), p.map(Into::into)))
+        .collect())
 }
 
 /// How many users match `search`.

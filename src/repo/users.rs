@@ -8,9 +8,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::entity::{
-    profiles,
-    users::{self, PasswordHash},
+use crate::{
+    domain::{Account, AccountChanges, Credential, PasswordHash, profile::ProfileData},
+    entity::{profiles, users},
 };
 
 /// An account field no two accounts share.
@@ -61,6 +61,15 @@ impl From<WriteError> for crate::error::AppError {
     }
 }
 
+/// An account row as the account and its credential.
+fn with_credential(u: users::Model) -> (Account, Credential) {
+    let credential = Credential {
+        version: u.credential_version,
+        hash: PasswordHash(u.password_hash.clone()),
+    };
+    (u.into(), credential)
+}
+
 /// The fields of a new account; everything else starts at its default.
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -81,13 +90,13 @@ pub async fn insert_with_profile(
     db: &impl ConnectionTrait,
     new: NewUser,
     now: DateTime<Utc>,
-) -> Result<users::Model, WriteError> {
+) -> Result<Account, WriteError> {
     let id = Uuid::now_v7();
     let user = users::ActiveModel {
         id: Set(id),
         username: Set(new.username),
         email: Set(new.email),
-        password_hash: Set(new.password_hash),
+        password_hash: Set(new.password_hash.0),
         email_verified: Set(new.email_verified),
         first_name: Set(String::new()),
         last_name: Set(String::new()),
@@ -111,14 +120,10 @@ pub async fn insert_with_profile(
     })
     .exec_without_returning(db)
     .await?;
-    Ok(user)
+    Ok(user.into())
 }
 
-/// The user whose lower-cased username is `username_key` or whose email is `email_key`.
-///
-/// # Errors
-/// When the query fails.
-pub async fn find_by_login(
+async fn login_row(
     db: &impl ConnectionTrait,
     username_key: &str,
     email_key: &str,
@@ -133,6 +138,49 @@ pub async fn find_by_login(
         .await
 }
 
+/// The account whose lower-cased username is `username_key` or whose email is `email_key`.
+///
+/// # Errors
+/// When the query fails.
+pub async fn find_by_login(
+    db: &impl ConnectionTrait,
+    username_key: &str,
+    email_key: &str,
+) -> Result<Option<Account>, DbErr> {
+    Ok(login_row(db, username_key, email_key)
+        .await?
+        .map(Into::into))
+}
+
+/// The account a login names (as [`find_by_login`]) with the credential to check the
+/// password against, read together.
+///
+/// # Errors
+/// When the query fails.
+pub async fn find_by_login_with_credential(
+    db: &impl ConnectionTrait,
+    username_key: &str,
+    email_key: &str,
+) -> Result<Option<(Account, Credential)>, DbErr> {
+    Ok(login_row(db, username_key, email_key)
+        .await?
+        .map(with_credential))
+}
+
+/// The account with this id and its credential, read together.
+///
+/// # Errors
+/// When the query fails.
+pub async fn find_by_id_with_credential(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<(Account, Credential)>, DbErr> {
+    Ok(users::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(with_credential))
+}
+
 /// The user whose lower-cased username is `key`.
 ///
 /// # Errors
@@ -140,11 +188,12 @@ pub async fn find_by_login(
 pub async fn find_by_username(
     db: &impl ConnectionTrait,
     key: &str,
-) -> Result<Option<users::Model>, DbErr> {
-    users::Entity::find()
+) -> Result<Option<Account>, DbErr> {
+    Ok(users::Entity::find()
         .filter(Expr::expr(Func::lower(Expr::col(users::Column::Username))).eq(key))
         .one(db)
-        .await
+        .await?
+        .map(Into::into))
 }
 
 /// Whether a username (lower-cased) is taken: by an account, or held by a sign-up that
@@ -166,30 +215,20 @@ pub async fn username_taken(db: &impl ConnectionTrait, key: &str) -> Result<bool
 pub async fn find_by_email(
     db: &impl ConnectionTrait,
     email: &str,
-) -> Result<Option<users::Model>, DbErr> {
-    users::Entity::find()
+) -> Result<Option<Account>, DbErr> {
+    Ok(users::Entity::find()
         .filter(users::Column::Email.eq(email))
         .one(db)
-        .await
+        .await?
+        .map(Into::into))
 }
 
 /// The user with this id.
 ///
 /// # Errors
 /// When the query fails.
-pub async fn find_by_id(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-) -> Result<Option<users::Model>, DbErr> {
-    users::Entity::find_by_id(id).one(db).await
-}
-
-/// What a login checked the password against: the account's credential version and the
-/// stored hash it read.
-#[derive(Debug, Clone)]
-pub struct CheckedCredential {
-    pub version: i32,
-    pub hash: PasswordHash,
+pub async fn find_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Account>, DbErr> {
+    Ok(users::Entity::find_by_id(id).one(db).await?.map(Into::into))
 }
 
 /// Records a successful login, if the password it checked is still the stored one (the
@@ -203,7 +242,7 @@ pub async fn record_login(
     db: &impl ConnectionTrait,
     id: Uuid,
     now: DateTime<Utc>,
-    checked: &CheckedCredential,
+    checked: &Credential,
     rehashed: Option<PasswordHash>,
 ) -> Result<bool, DbErr> {
     use users::Column as C;
@@ -291,18 +330,6 @@ pub async fn lock_active_admins(db: &impl ConnectionTrait) -> Result<Vec<Uuid>, 
         .await
 }
 
-/// Changes to an account; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct UserChanges {
-    pub username: Option<String>,
-    pub email: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub is_admin: Option<bool>,
-    pub is_active: Option<bool>,
-    pub email_verified: Option<bool>,
-}
-
 /// Applies `changes` to a user.
 ///
 /// # Errors
@@ -310,7 +337,7 @@ pub struct UserChanges {
 pub async fn update(
     db: &impl ConnectionTrait,
     id: Uuid,
-    changes: UserChanges,
+    changes: AccountChanges,
     now: DateTime<Utc>,
 ) -> Result<(), WriteError> {
     use users::Column as C;
@@ -360,9 +387,10 @@ pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, DbErr> 
 pub async fn find_with_profile(
     db: &impl ConnectionTrait,
     id: Uuid,
-) -> Result<Option<(users::Model, Option<crate::entity::profiles::Model>)>, DbErr> {
-    users::Entity::find_by_id(id)
-        .find_also_related(crate::entity::profiles::Entity)
+) -> Result<Option<(Account, Option<ProfileData>)>, DbErr> {
+    Ok(users::Entity::find_by_id(id)
+        .find_also_related(profiles::Entity)
         .one(db)
-        .await
+        .await?
+        .map(|(u, p)| (u.into(), p.map(Into::into))))
 }

@@ -4,7 +4,6 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
 
 use crate::{
@@ -39,7 +38,7 @@ pub fn human(d: Duration) -> String {
 /// # Errors
 /// Only internal ones.
 pub async fn within_limit(
-    txn: &DatabaseTransaction,
+    txn: &repo::Tx,
     state: &AppState,
     email: &str,
     now: DateTime<Utc>,
@@ -63,7 +62,7 @@ pub async fn within_limit(
 /// # Errors
 /// Only internal ones.
 pub async fn enqueue(
-    txn: &DatabaseTransaction,
+    txn: &repo::Tx,
     kind: MailKind,
     to: &str,
     vars: &[(&str, String)],
@@ -85,7 +84,7 @@ pub async fn enqueue(
 /// # Errors
 /// Only internal ones.
 pub async fn send_link(
-    txn: &DatabaseTransaction,
+    txn: &repo::Tx,
     state: &AppState,
     user_id: Uuid,
     username: &str,

@@ -1,10 +1,11 @@
 //! `profile(username)`: the public, case-insensitive profile lookup.
 
 use authql::{
-    entity::users::{self, PasswordHash},
+    domain::{Account, PasswordHash},
+    entity::users,
     repo::users::{NewUser, Unique, WriteError, insert_with_profile},
 };
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, TransactionTrait};
 use serde_json::json;
 
 use crate::helpers::{TestApp, each_backend};
@@ -12,11 +13,7 @@ use crate::helpers::{TestApp, each_backend};
 const PROFILE: &str = "query($u: String!) { profile(username: $u) { username bio contact } }";
 
 /// Stores an account directly, as the repository does for a use case.
-async fn try_insert(
-    app: &TestApp,
-    username: &str,
-    email: &str,
-) -> Result<users::Model, WriteError> {
+async fn try_insert(app: &TestApp, username: &str, email: &str) -> Result<Account, WriteError> {
     let txn = app.db.begin().await.unwrap();
     let user = insert_with_profile(
         &txn,
@@ -36,7 +33,7 @@ async fn try_insert(
 }
 
 /// Stores an account directly: signing up over the API comes with the accounts capability.
-async fn insert_user(app: &TestApp, username: &str, email: &str) -> users::Model {
+async fn insert_user(app: &TestApp, username: &str, email: &str) -> Account {
     try_insert(app, username, email).await.unwrap()
 }
 
@@ -70,7 +67,11 @@ async fn profile_is_null_for_an_unknown_username() {
 async fn profile_is_null_for_a_deactivated_user() {
     each_backend(|app| async move {
         let user = insert_user(&app, "carol", "carol@example.com").await;
-        let mut active = user.into_active_model();
+        let row = users::Entity::find_by_id(user.id)
+            .one(&app.db)
+            .await
+            .unwrap();
+        let mut active = row.unwrap().into_active_model();
         active.is_active = Set(false);
         active.update(&app.db).await.unwrap();
         let res = app.gql(PROFILE, json!({ "u": "carol" })).await;
