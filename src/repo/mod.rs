@@ -29,12 +29,19 @@ pub trait Conn: sea_orm::ConnectionTrait {}
 
 impl<T: sea_orm::ConnectionTrait> Conn for T {}
 
-/// Begins a write transaction (see [`crate::db::begin_write`]).
+/// Begins a transaction that will write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`), so it waits its turn instead of failing when another writer commits
+/// between its first read and its first write.
 ///
 /// # Errors
 /// When no connection is available.
 pub async fn begin(db: &Db) -> Result<Tx, Error> {
-    crate::db::begin_write(db).await
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }
 
 impl From<Error> for crate::error::AppError {

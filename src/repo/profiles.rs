@@ -1,11 +1,11 @@
 //! Queries on `profiles`.
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, QueryFilter,
-    QuerySelect, RelationTrait,
+    ColumnTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect, RelationTrait,
     sea_query::{Expr, ExprTrait, Func},
 };
 
+use super::{Conn, Error};
 use crate::{
     domain::profile::{ProfileData, PublicProfile},
     entity::{profiles, users},
@@ -25,9 +25,9 @@ struct PublicProfileRow {
 /// # Errors
 /// When the query fails.
 pub async fn find_public_by_username(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     username_lower: &str,
-) -> Result<Option<PublicProfile>, DbErr> {
+) -> Result<Option<PublicProfile>, Error> {
     let row = profiles::Entity::find()
         .select_only()
         .column(users::Column::Username)
@@ -65,9 +65,9 @@ pub async fn find_public_by_username(
 /// # Errors
 /// When the query fails.
 pub async fn find_by_user(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     user_id: uuid::Uuid,
-) -> Result<Option<ProfileData>, DbErr> {
+) -> Result<Option<ProfileData>, Error> {
     Ok(profiles::Entity::find_by_id(user_id)
         .one(db)
         .await?
@@ -79,12 +79,12 @@ pub async fn find_by_user(
 /// # Errors
 /// When the update fails.
 pub async fn update(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     user_id: uuid::Uuid,
     bio: Option<String>,
     contact: Option<String>,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), Error> {
     let mut update = profiles::Entity::update_many()
         .col_expr(profiles::Column::UpdatedAt, Expr::value(now))
         .filter(profiles::Column::UserId.eq(user_id));
@@ -102,11 +102,11 @@ pub async fn update(
 /// # Errors
 /// When the update fails.
 pub async fn set_avatar(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     user_id: uuid::Uuid,
     avatar: Option<String>,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), Error> {
     profiles::Entity::update_many()
         .col_expr(profiles::Column::Avatar, Expr::value(avatar))
         .col_expr(profiles::Column::UpdatedAt, Expr::value(now))
@@ -122,9 +122,9 @@ pub async fn set_avatar(
 /// # Errors
 /// When the query fails.
 pub async fn find_by_user_for_update(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     user_id: uuid::Uuid,
-) -> Result<Option<ProfileData>, DbErr> {
+) -> Result<Option<ProfileData>, Error> {
     Ok(profiles::Entity::find_by_id(user_id)
         .lock_exclusive()
         .one(db)

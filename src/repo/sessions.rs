@@ -2,11 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, RelationTrait, sea_query::Expr,
+    ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    RelationTrait, sea_query::Expr,
 };
+
 use uuid::Uuid;
 
+use super::{Conn, Error};
 use crate::{
     domain::{Account, profile::ProfileData, session::Session},
     entity::{
@@ -56,7 +58,7 @@ fn live(now: DateTime<Utc>) -> Condition {
 ///
 /// # Errors
 /// When the insert fails.
-pub async fn insert(db: &impl ConnectionTrait, session: Session) -> Result<(), DbErr> {
+pub async fn insert(db: &impl Conn, session: Session) -> Result<(), Error> {
     let active: sessions::ActiveModel = sessions::Model {
         id: session.id,
         user_id: session.user_id,
@@ -82,11 +84,11 @@ pub async fn insert(db: &impl ConnectionTrait, session: Session) -> Result<(), D
 /// # Errors
 /// When the query fails.
 pub async fn find_live_user(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     session_id: Uuid,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Option<(Account, Option<ProfileData>)>, DbErr> {
+) -> Result<Option<(Account, Option<ProfileData>)>, Error> {
     let found = users::Entity::find()
         .find_also_related(profiles::Entity)
         .join(JoinType::InnerJoin, users::Relation::Sessions.def())
@@ -103,11 +105,7 @@ pub async fn find_live_user(
 ///
 /// # Errors
 /// When the query fails.
-pub async fn is_live(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+pub async fn is_live(db: &impl Conn, id: Uuid, now: DateTime<Utc>) -> Result<bool, Error> {
     use sea_orm::PaginatorTrait;
     Ok(Entity::find()
         .filter(Column::Id.eq(id))
@@ -122,10 +120,10 @@ pub async fn is_live(
 /// # Errors
 /// When the query fails.
 pub async fn list_live(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Vec<Session>, DbErr> {
+) -> Result<Vec<Session>, Error> {
     Ok(Entity::find()
         .filter(Column::UserId.eq(user_id))
         .filter(live(now))
@@ -143,11 +141,11 @@ pub async fn list_live(
 /// # Errors
 /// When the update fails.
 pub async fn touch(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     id: Uuid,
     now: DateTime<Utc>,
     idle_expires_at: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<bool, Error> {
     let result = Entity::update_many()
         .col_expr(Column::LastUsedAt, Expr::value(now))
         .col_expr(Column::IdleExpiresAt, Expr::value(idle_expires_at))
@@ -174,11 +172,11 @@ pub enum Scope {
 /// # Errors
 /// When the update fails.
 pub async fn revoke(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     scope: Scope,
     reason: RevokeReason,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, Error> {
     let filter = match scope {
         Scope::One(id) => Condition::all().add(Column::Id.eq(id)),
         Scope::OneOf { session, user } => Condition::all()
@@ -208,11 +206,11 @@ pub async fn revoke(
 /// # Errors
 /// When a statement fails.
 pub async fn revoke_beyond_newest(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     user_id: Uuid,
     keep: usize,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, Error> {
     let ids: Vec<Uuid> = Entity::find()
         .select_only()
         .column(Column::Id)
@@ -245,9 +243,9 @@ pub async fn revoke_beyond_newest(
 /// # Errors
 /// When the delete fails.
 pub async fn delete_ended_before(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     ended_before: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, Error> {
     Entity::delete_many()
         .filter(
             Condition::any()

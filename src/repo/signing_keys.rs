@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait, sea_query::Expr,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
 };
 
+use super::{Conn, Db, Error};
 use crate::{
     domain::signing_key::SigningKey,
     entity::signing_keys::{self, Column, Entity},
@@ -20,7 +20,7 @@ fn keys(rows: Vec<signing_keys::Model>) -> Vec<SigningKey> {
 ///
 /// # Errors
 /// When the query fails.
-pub async fn current(db: &impl ConnectionTrait) -> Result<Vec<SigningKey>, DbErr> {
+pub async fn current(db: &impl Conn) -> Result<Vec<SigningKey>, Error> {
     Entity::find()
         .filter(Column::RetiredAt.is_null())
         .filter(Column::RevokedAt.is_null())
@@ -35,7 +35,7 @@ pub async fn current(db: &impl ConnectionTrait) -> Result<Vec<SigningKey>, DbErr
 ///
 /// # Errors
 /// When the query fails.
-pub async fn lock_current(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+pub async fn lock_current(db: &impl Conn) -> Result<(), Error> {
     use sea_orm::QuerySelect;
     Entity::find()
         .filter(Column::RetiredAt.is_null())
@@ -50,7 +50,7 @@ pub async fn lock_current(db: &impl ConnectionTrait) -> Result<(), DbErr> {
 ///
 /// # Errors
 /// When the insert fails.
-pub async fn insert(db: &impl ConnectionTrait, key: SigningKey) -> Result<(), DbErr> {
+pub async fn insert(db: &impl Conn, key: SigningKey) -> Result<(), Error> {
     let active: signing_keys::ActiveModel = signing_keys::Model::from(key).into();
     Entity::insert(active)
         .exec_without_returning(db)
@@ -62,7 +62,7 @@ pub async fn insert(db: &impl ConnectionTrait, key: SigningKey) -> Result<(), Db
 ///
 /// # Errors
 /// When the transaction fails.
-pub async fn stage(db: &DatabaseConnection, key: SigningKey) -> Result<(), DbErr> {
+pub async fn stage(db: &Db, key: SigningKey) -> Result<(), Error> {
     let txn = db.begin().await?;
     Entity::update_many()
         .col_expr(Column::RetiredAt, Expr::value(key.activates_at))
@@ -79,9 +79,9 @@ pub async fn stage(db: &DatabaseConnection, key: SigningKey) -> Result<(), DbErr
 /// # Errors
 /// When the query fails.
 pub async fn published(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     retired_after: DateTime<Utc>,
-) -> Result<Vec<SigningKey>, DbErr> {
+) -> Result<Vec<SigningKey>, Error> {
     Entity::find()
         .filter(
             Condition::any()
@@ -100,9 +100,9 @@ pub async fn published(
 /// # Errors
 /// When the query fails.
 pub async fn delete_retired_before(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     retired_before: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, Error> {
     Entity::delete_many()
         .filter(
             Condition::any()
@@ -118,7 +118,7 @@ pub async fn delete_retired_before(
 ///
 /// # Errors
 /// When the query fails.
-pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<SigningKey>, DbErr> {
+pub async fn all(db: &impl Conn) -> Result<Vec<SigningKey>, Error> {
     Entity::find()
         .order_by_asc(Column::CreatedAt)
         .all(db)
@@ -131,12 +131,7 @@ pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<SigningKey>, DbErr> {
 ///
 /// # Errors
 /// When the update fails.
-pub async fn reseal(
-    db: &impl ConnectionTrait,
-    kid: &str,
-    was: &str,
-    stored: String,
-) -> Result<bool, DbErr> {
+pub async fn reseal(db: &impl Conn, kid: &str, was: &str, stored: String) -> Result<bool, Error> {
     let result = Entity::update_many()
         .col_expr(Column::PrivateKey, Expr::value(stored))
         .filter(Column::Kid.eq(kid))
@@ -152,10 +147,10 @@ pub async fn reseal(
 /// # Errors
 /// When a statement fails.
 pub async fn revoke(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     kid: &str,
     now: DateTime<Utc>,
-) -> Result<Option<SigningKey>, DbErr> {
+) -> Result<Option<SigningKey>, Error> {
     let Some(key) = Entity::find_by_id(kid.to_owned())
         .filter(Column::RevokedAt.is_null())
         .one(db)

@@ -2,11 +2,13 @@
 //! only those whose username or email contains a search term.
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    ColumnTrait, Condition, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait, Func},
 };
+
 use uuid::Uuid;
 
+use super::{Conn, Error};
 use crate::{
     domain::{Account, profile::ProfileData},
     entity::{profiles, users},
@@ -39,11 +41,11 @@ fn search_filter(search: Option<&str>) -> Condition {
 /// # Errors
 /// When the query fails.
 pub async fn page(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     search: Option<&str>,
     after: Option<Uuid>,
     limit: u64,
-) -> Result<Vec<(Account, Option<ProfileData>)>, DbErr> {
+) -> Result<Vec<(Account, Option<ProfileData>)>, Error> {
     use sea_orm::{QueryOrder, QuerySelect};
     let mut query = users::Entity::find()
         .find_also_related(profiles::Entity)
@@ -66,7 +68,7 @@ pub async fn page(
 ///
 /// # Errors
 /// When the query fails.
-pub async fn count(db: &impl ConnectionTrait, search: Option<&str>) -> Result<u64, DbErr> {
+pub async fn count(db: &impl Conn, search: Option<&str>) -> Result<u64, Error> {
     use sea_orm::PaginatorTrait;
     users::Entity::find()
         .filter(search_filter(search))

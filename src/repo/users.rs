@@ -3,11 +3,13 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    ColumnTrait, Condition, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait, Func},
 };
+
 use uuid::Uuid;
 
+use super::{Conn, Error};
 use crate::{
     domain::{Account, AccountChanges, Credential, PasswordHash, profile::ProfileData},
     entity::{profiles, users},
@@ -27,14 +29,14 @@ pub enum WriteError {
     #[error("the {0:?} is taken")]
     Taken(Unique),
     #[error(transparent)]
-    Db(#[from] DbErr),
+    Db(#[from] Error),
 }
 
 impl WriteError {
     /// A unique violation names the index it broke, on PostgreSQL
     /// (`users_username_lower_key`, `users_email_key`) and on SQLite (`index
     /// 'users_username_lower_key'`, `users.email`) alike.
-    fn of(e: DbErr) -> Self {
+    fn of(e: Error) -> Self {
         match e.sql_err() {
             Some(sea_orm::SqlErr::UniqueConstraintViolation(msg)) if msg.contains("username") => {
                 Self::Taken(Unique::Username)
@@ -87,7 +89,7 @@ pub struct NewUser {
 /// # Errors
 /// [`WriteError::Taken`] when the username or email is taken.
 pub async fn insert_with_profile(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     new: NewUser,
     now: DateTime<Utc>,
 ) -> Result<Account, WriteError> {
@@ -124,10 +126,10 @@ pub async fn insert_with_profile(
 }
 
 async fn login_row(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     username_key: &str,
     email_key: &str,
-) -> Result<Option<users::Model>, DbErr> {
+) -> Result<Option<users::Model>, Error> {
     users::Entity::find()
         .filter(
             Condition::any()
@@ -143,10 +145,10 @@ async fn login_row(
 /// # Errors
 /// When the query fails.
 pub async fn find_by_login(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     username_key: &str,
     email_key: &str,
-) -> Result<Option<Account>, DbErr> {
+) -> Result<Option<Account>, Error> {
     Ok(login_row(db, username_key, email_key)
         .await?
         .map(Into::into))
@@ -158,10 +160,10 @@ pub async fn find_by_login(
 /// # Errors
 /// When the query fails.
 pub async fn find_by_login_with_credential(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     username_key: &str,
     email_key: &str,
-) -> Result<Option<(Account, Credential)>, DbErr> {
+) -> Result<Option<(Account, Credential)>, Error> {
     Ok(login_row(db, username_key, email_key)
         .await?
         .map(with_credential))
@@ -172,9 +174,9 @@ pub async fn find_by_login_with_credential(
 /// # Errors
 /// When the query fails.
 pub async fn find_by_id_with_credential(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     id: Uuid,
-) -> Result<Option<(Account, Credential)>, DbErr> {
+) -> Result<Option<(Account, Credential)>, Error> {
     Ok(users::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -185,10 +187,7 @@ pub async fn find_by_id_with_credential(
 ///
 /// # Errors
 /// When the query fails.
-pub async fn find_by_username(
-    db: &impl ConnectionTrait,
-    key: &str,
-) -> Result<Option<Account>, DbErr> {
+pub async fn find_by_username(db: &impl Conn, key: &str) -> Result<Option<Account>, Error> {
     Ok(users::Entity::find()
         .filter(Expr::expr(Func::lower(Expr::col(users::Column::Username))).eq(key))
         .one(db)
@@ -201,7 +200,7 @@ pub async fn find_by_username(
 ///
 /// # Errors
 /// When the query fails.
-pub async fn username_taken(db: &impl ConnectionTrait, key: &str) -> Result<bool, DbErr> {
+pub async fn username_taken(db: &impl Conn, key: &str) -> Result<bool, Error> {
     if find_by_username(db, key).await?.is_some() {
         return Ok(true);
     }
@@ -212,10 +211,7 @@ pub async fn username_taken(db: &impl ConnectionTrait, key: &str) -> Result<bool
 ///
 /// # Errors
 /// When the query fails.
-pub async fn find_by_email(
-    db: &impl ConnectionTrait,
-    email: &str,
-) -> Result<Option<Account>, DbErr> {
+pub async fn find_by_email(db: &impl Conn, email: &str) -> Result<Option<Account>, Error> {
     Ok(users::Entity::find()
         .filter(users::Column::Email.eq(email))
         .one(db)
@@ -227,7 +223,7 @@ pub async fn find_by_email(
 ///
 /// # Errors
 /// When the query fails.
-pub async fn find_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Account>, DbErr> {
+pub async fn find_by_id(db: &impl Conn, id: Uuid) -> Result<Option<Account>, Error> {
     Ok(users::Entity::find_by_id(id).one(db).await?.map(Into::into))
 }
 
@@ -239,12 +235,12 @@ pub async fn find_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Ac
 /// # Errors
 /// When the update fails.
 pub async fn record_login(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     id: Uuid,
     now: DateTime<Utc>,
     checked: &Credential,
     rehashed: Option<PasswordHash>,
-) -> Result<bool, DbErr> {
+) -> Result<bool, Error> {
     use users::Column as C;
     let mut update = users::Entity::update_many()
         .col_expr(C::LastLoginAt, Expr::value(now))
@@ -270,10 +266,10 @@ pub async fn record_login(
 /// # Errors
 /// When the update fails.
 pub async fn mark_email_verified(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     id: Uuid,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), Error> {
     users::Entity::update_many()
         .col_expr(users::Column::EmailVerified, Expr::value(true))
         .col_expr(users::Column::UpdatedAt, Expr::value(now))
@@ -291,12 +287,12 @@ pub async fn mark_email_verified(
 /// # Errors
 /// When the update fails.
 pub async fn set_password(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     id: Uuid,
     hash: PasswordHash,
     expected: Option<i32>,
     now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<bool, Error> {
     use users::Column as C;
     let mut update = users::Entity::update_many()
         .col_expr(C::PasswordHash, Expr::value(hash.0))
@@ -316,7 +312,7 @@ pub async fn set_password(
 ///
 /// # Errors
 /// When the query fails.
-pub async fn lock_active_admins(db: &impl ConnectionTrait) -> Result<Vec<Uuid>, DbErr> {
+pub async fn lock_active_admins(db: &impl Conn) -> Result<Vec<Uuid>, Error> {
     use sea_orm::{QueryOrder, QuerySelect};
     users::Entity::find()
         .select_only()
@@ -335,7 +331,7 @@ pub async fn lock_active_admins(db: &impl ConnectionTrait) -> Result<Vec<Uuid>, 
 /// # Errors
 /// [`WriteError::Taken`] when the new username or email is taken.
 pub async fn update(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     id: Uuid,
     changes: AccountChanges,
     now: DateTime<Utc>,
@@ -372,7 +368,7 @@ pub async fn update(
 ///
 /// # Errors
 /// When the delete fails.
-pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, DbErr> {
+pub async fn delete(db: &impl Conn, id: Uuid) -> Result<bool, Error> {
     Ok(users::Entity::delete_by_id(id)
         .exec(db)
         .await?
@@ -385,9 +381,9 @@ pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, DbErr> 
 /// # Errors
 /// When the query fails.
 pub async fn find_with_profile(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     id: Uuid,
-) -> Result<Option<(Account, Option<ProfileData>)>, DbErr> {
+) -> Result<Option<(Account, Option<ProfileData>)>, Error> {
     Ok(users::Entity::find_by_id(id)
         .find_also_related(profiles::Entity)
         .one(db)
