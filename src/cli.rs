@@ -184,7 +184,7 @@ async fn serve(settings: Settings, migrate: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn connect(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
+async fn connect(settings: &Settings) -> anyhow::Result<crate::repo::Db> {
     db::connect(settings).await.with_context(|| {
         format!(
             "cannot connect to the database ({})",
@@ -253,8 +253,8 @@ async fn revoke_key(settings: Settings, kid: &str) -> anyhow::Result<()> {
 async fn hash_cost(rounds: u32) -> anyhow::Result<()> {
     use crate::{
         config::HashBudget,
+        domain::PasswordHash,
         domain::{ClientKey, Password},
-        entity::users::PasswordHash,
     };
     let settings = Settings::from_env().map_err(|e| anyhow::anyhow!("{e}"))?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);

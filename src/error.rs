@@ -73,12 +73,6 @@ impl AppError {
     }
 }
 
-impl From<sea_orm::DbErr> for AppError {
-    fn from(err: sea_orm::DbErr) -> Self {
-        Self::internal(err)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

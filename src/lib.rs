@@ -77,7 +77,7 @@ impl Default for BuildOptions {
 /// # Errors
 /// When the signing keys cannot be loaded or created, or the hasher cannot start.
 pub async fn build_state(
-    db: sea_orm::DatabaseConnection,
+    db: crate::repo::Db,
     settings: Settings,
     clock: Clock,
     bound: SocketAddr,

@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use sea_orm::DatabaseConnection;
-
 use crate::{
     auth::{jwt::AccessTokens, keys::KeyRing, password::Hasher},
     clock::Clock,
@@ -15,7 +13,7 @@ use crate::{
 /// Cheap to clone: handles and shared pointers only.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: DatabaseConnection,
+    pub db: crate::repo::Db,
     pub settings: Arc<Settings>,
     pub clock: Clock,
     pub hasher: Hasher,

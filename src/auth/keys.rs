@@ -18,11 +18,10 @@ use jsonwebtoken::{
     Algorithm, DecodingKey, EncodingKey,
     jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, ThumbprintHash},
 };
-use sea_orm::DatabaseConnection;
 
 use super::custody::Custody;
 use crate::{
-    entity::signing_keys::{self, PrivateKey},
+    domain::signing_key::{PrivateKey, SigningKey},
     error::AppError,
     repo,
 };
@@ -60,7 +59,7 @@ fn generate(
     custody: &Custody,
     now: DateTime<Utc>,
     activates_at: DateTime<Utc>,
-) -> Result<signing_keys::Model, AppError> {
+) -> Result<SigningKey, AppError> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed)
         .map_err(|e| AppError::internal(anyhow::anyhow!("OS randomness unavailable: {e}")))?;
@@ -72,7 +71,7 @@ fn generate(
         _ => return Err(AppError::internal(anyhow::anyhow!("not an OKP key"))),
     };
     let private_key = PrivateKey(custody.seal(&kid, &der).map_err(AppError::internal)?);
-    Ok(signing_keys::Model {
+    Ok(SigningKey {
         kid,
         private_key,
         public_key: x,
@@ -97,7 +96,7 @@ fn public_jwk(der: &[u8]) -> Result<Jwk, AppError> {
 }
 
 /// The public JWK of a stored key, from its public half alone.
-fn jwk_of(row: &signing_keys::Model) -> Jwk {
+fn jwk_of(row: &SigningKey) -> Jwk {
     use jsonwebtoken::jwk::{
         AlgorithmParameters, CommonParameters, EllipticCurve, OctetKeyPairParameters,
         OctetKeyPairType,
@@ -123,7 +122,7 @@ fn jwk_of(row: &signing_keys::Model) -> Jwk {
 ///
 /// # Errors
 /// A [`CustodyError`] (as an internal error carrying its message) or a database error.
-pub async fn seal_stored_keys(db: &DatabaseConnection, custody: &Custody) -> Result<u64, AppError> {
+pub async fn seal_stored_keys(db: &repo::Db, custody: &Custody) -> Result<u64, AppError> {
     let mut sealed = 0;
     // A revoked key is never used again: it need not open.
     let rows = repo::signing_keys::all(db).await?;
@@ -150,7 +149,7 @@ pub async fn seal_stored_keys(db: &DatabaseConnection, custody: &Custody) -> Res
 /// # Errors
 /// Only internal ones.
 pub async fn ensure_active(
-    db: &DatabaseConnection,
+    db: &repo::Db,
     custody: &Custody,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
@@ -168,7 +167,7 @@ pub async fn ensure_active(
 /// # Errors
 /// Only internal ones.
 pub async fn rotate(
-    db: &DatabaseConnection,
+    db: &repo::Db,
     custody: &Custody,
     now: DateTime<Utc>,
     delay: Duration,
@@ -195,12 +194,12 @@ pub struct Revoked {
 /// # Errors
 /// `NOT_FOUND` for an unknown or already revoked key; otherwise only internal ones.
 pub async fn revoke(
-    db: &DatabaseConnection,
+    db: &repo::Db,
     custody: &Custody,
     kid: &str,
     now: DateTime<Utc>,
 ) -> Result<Revoked, AppError> {
-    let txn = crate::db::begin_write(db).await?;
+    let txn = crate::repo::begin(db).await?;
     // Two revocations at once take turns, so the second sees the first and neither leaves
     // the service without a key that signs.
     repo::signing_keys::lock_current(&txn).await?;
@@ -240,7 +239,7 @@ struct Loaded {
 
 /// The keys this process signs and verifies with, cached from the database.
 pub struct KeyRing {
-    db: DatabaseConnection,
+    db: repo::Db,
     custody: Custody,
     access_ttl: TimeDelta,
     loaded: RwLock<Loaded>,
@@ -254,7 +253,7 @@ impl KeyRing {
     /// # Errors
     /// A key that `custody` cannot open (its message says why); otherwise only internal ones.
     pub async fn load(
-        db: DatabaseConnection,
+        db: repo::Db,
         custody: Custody,
         access_ttl: TimeDelta,
         now: DateTime<Utc>,
@@ -272,7 +271,7 @@ impl KeyRing {
     }
 
     async fn fetch(
-        db: &DatabaseConnection,
+        db: &repo::Db,
         custody: &Custody,
         access_ttl: TimeDelta,
         now: DateTime<Utc>,

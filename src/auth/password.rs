@@ -18,8 +18,8 @@ use tokio::sync::oneshot;
 use super::fair_queue::{FairQueue, QueueLimits, Refusal};
 use crate::{
     config::{HashBudget, HashParams},
+    domain::PasswordHash,
     domain::{ClientKey, Password},
-    entity::users::PasswordHash,
     error::AppError,
 };
 

@@ -1,15 +1,19 @@
 //! Domain values that cannot exist unless valid: each is built by `parse`, which says in a
 //! `BAD_USER_INPUT` error which field broke which rule.
 
+pub mod account;
 pub mod cidr;
 pub mod client;
 mod email;
 pub mod image;
 mod password;
 pub mod profile;
+pub mod session;
+pub mod signing_key;
 pub mod token_hash;
 mod username;
 
+pub use account::{Account, AccountChanges, Credential, PasswordHash};
 pub use client::ClientKey;
 pub use email::Email;
 pub use password::Password;

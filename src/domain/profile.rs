@@ -11,6 +11,17 @@ pub struct ProfileData {
     pub avatar: Option<String>,
 }
 
+/// What anyone may see of an active account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicProfile {
+    /// In the case its owner chose.
+    pub username: String,
+    pub bio: String,
+    pub contact: String,
+    /// The avatar's media key.
+    pub avatar: Option<String>,
+}
+
 pub const NAME_MAX: usize = 150;
 pub const BIO_MAX: usize = 1000;
 pub const CONTACT_MAX: usize = 200;

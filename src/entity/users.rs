@@ -2,16 +2,6 @@
 
 use sea_orm::entity::prelude::*;
 
-/// A PHC-format password hash (`$argon2id$…`). Its `Debug` never prints it.
-#[derive(Clone, PartialEq, Eq, DeriveValueType)]
-pub struct PasswordHash(pub String);
-
-impl std::fmt::Debug for PasswordHash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PasswordHash(***)")
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
@@ -21,7 +11,8 @@ pub struct Model {
     /// Trimmed and lower-cased.
     #[sea_orm(unique)]
     pub email: String,
-    pub password_hash: PasswordHash,
+    /// PHC format (`$argon2id$…`).
+    pub password_hash: String,
     pub email_verified: bool,
     pub first_name: String,
     pub last_name: String,

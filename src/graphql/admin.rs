@@ -8,10 +8,7 @@ use super::{
     context,
     types::{AdminUpdateUserInput, PageInfo, User, UserConnection, UserEdge},
 };
-use crate::{
-    error::AppError,
-    service::admin::{self, AdminUpdate},
-};
+use crate::{error::AppError, service::admin};
 
 fn user_id(id: &ID) -> Result<Uuid> {
     Uuid::parse_str(id)
@@ -95,16 +92,7 @@ impl AdminMutation {
     ) -> Result<User> {
         let me = context::current_user(ctx).await?;
         let id = user_id(&id)?;
-        let update = AdminUpdate {
-            username: input.username,
-            email: input.email,
-            first_name: input.first_name,
-            last_name: input.last_name,
-            is_admin: input.is_admin,
-            is_active: input.is_active,
-            email_verified: input.email_verified,
-        };
-        let (account, profile) = admin::update_user(context::state(ctx)?, me, id, update)
+        let (account, profile) = admin::update_user(context::state(ctx)?, me, id, input.into())
             .await
             .extend()?;
         Ok(User::new(account, Some(profile)))

@@ -1,15 +1,19 @@
-//! GraphQL object and input types: their own structs, mapped from service results.
+//! GraphQL object and input types: objects over the domain records services return, and
+//! inputs that convert into what services take.
 
-use async_graphql::{ComplexObject, Context, ID, InputObject, Result, ResultExt, SimpleObject};
+use async_graphql::{
+    ComplexObject, Context, ID, InputObject, Object, Result, ResultExt, SimpleObject,
+};
 use chrono::{DateTime, Utc};
 
 use super::context;
 use crate::{
-    domain::profile::ProfileData,
+    domain::{
+        Account, AccountChanges,
+        profile::{ProfileData, PublicProfile},
+    },
     service::{
         self,
-        accounts::Account,
-        profiles::PublicProfile,
         sessions::{Issued, IssuedFor, SessionInfo},
     },
 };
@@ -62,63 +66,85 @@ impl Profile {
     }
 }
 
-/// An account. Only its owner and administrators see one.
-#[derive(SimpleObject)]
-#[graphql(complex)]
+/// An account, with its profile if it was read already.
 pub struct User {
-    /// Stable identifier (a UUID).
-    pub id: ID,
-    /// 3–32 letters, digits and `_ . -`; unique regardless of case.
-    pub username: String,
-    /// Lower-cased; unique.
-    pub email: String,
-    /// Whether the owner has proven they read this address.
-    pub email_verified: bool,
-    /// Given name, as the user wrote it (may be empty).
-    pub first_name: String,
-    /// Family name, as the user wrote it (may be empty).
-    pub last_name: String,
-    /// Administrators may manage every account.
-    pub is_admin: bool,
-    /// Deactivated accounts cannot sign in.
-    pub is_active: bool,
-    /// When the account was created.
-    pub created_at: DateTime<Utc>,
-    /// When the user last signed in, if ever.
-    pub last_login_at: Option<DateTime<Utc>>,
-    #[graphql(skip)]
-    pub preloaded_profile: Option<ProfileData>,
+    account: Account,
+    preloaded_profile: Option<ProfileData>,
 }
 
-#[ComplexObject]
+/// An account. Only its owner and administrators see one.
+#[Object]
 impl User {
+    /// Stable identifier (a UUID).
+    async fn id(&self) -> ID {
+        ID(self.account.id.to_string())
+    }
+
+    /// 3–32 letters, digits and `_ . -`; unique regardless of case.
+    async fn username(&self) -> &str {
+        &self.account.username
+    }
+
+    /// Lower-cased; unique.
+    async fn email(&self) -> &str {
+        &self.account.email
+    }
+
+    /// Whether the owner has proven they read this address.
+    async fn email_verified(&self) -> bool {
+        self.account.email_verified
+    }
+
+    /// Given name, as the user wrote it (may be empty).
+    async fn first_name(&self) -> &str {
+        &self.account.first_name
+    }
+
+    /// Family name, as the user wrote it (may be empty).
+    async fn last_name(&self) -> &str {
+        &self.account.last_name
+    }
+
+    /// Administrators may manage every account.
+    async fn is_admin(&self) -> bool {
+        self.account.is_admin
+    }
+
+    /// Deactivated accounts cannot sign in.
+    async fn is_active(&self) -> bool {
+        self.account.is_active
+    }
+
+    /// When the account was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.account.created_at
+    }
+
+    /// When the user last signed in, if ever.
+    async fn last_login_at(&self) -> Option<DateTime<Utc>> {
+        self.account.last_login_at
+    }
+
     /// The user's public profile.
     async fn profile(&self, ctx: &Context<'_>) -> Result<Profile> {
         let data = match &self.preloaded_profile {
             Some(data) => data.clone(),
             None => {
                 let state = context::state(ctx)?;
-                let id = uuid::Uuid::parse_str(&self.id).map_err(|_| "invalid user id")?;
-                service::profiles::of_user(state, id).await.extend()?
+                service::profiles::of_user(state, self.account.id)
+                    .await
+                    .extend()?
             }
         };
-        Ok(Profile::of(&self.username, data))
+        Ok(Profile::of(&self.account.username, data))
     }
 }
 
 impl User {
+    /// The account, with its profile if it was read already.
     pub fn new(account: Account, profile: Option<ProfileData>) -> Self {
         Self {
-            id: ID(account.id.to_string()),
-            username: account.username,
-            email: account.email,
-            email_verified: account.email_verified,
-            first_name: account.first_name,
-            last_name: account.last_name,
-            is_admin: account.is_admin,
-            is_active: account.is_active,
-            created_at: account.created_at,
-            last_login_at: account.last_login_at,
+            account,
             preloaded_profile: profile,
         }
     }
@@ -287,4 +313,18 @@ pub struct AdminUpdateUserInput {
     pub is_active: Option<bool>,
     /// Marks the address as proven (or not).
     pub email_verified: Option<bool>,
+}
+
+impl From<AdminUpdateUserInput> for AccountChanges {
+    fn from(input: AdminUpdateUserInput) -> Self {
+        Self {
+            username: input.username,
+            email: input.email,
+            first_name: input.first_name,
+            last_name: input.last_name,
+            is_admin: input.is_admin,
+            is_active: input.is_active,
+            email_verified: input.email_verified,
+        }
+    }
 }

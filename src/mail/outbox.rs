@@ -1,11 +1,13 @@
 //! Writing mail to the outbox, inside the caller's transaction.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr};
 use uuid::Uuid;
 
 use super::{Mail, MailKind, MailMessage};
-use crate::repo::outbox::{self, Claimed};
+use crate::repo::{
+    self,
+    outbox::{self, Claimed},
+};
 
 /// Writes a mail to the outbox. Call it in the transaction of the change that causes the
 /// mail: a committed change always gets its mail, a rolled-back one never does.
@@ -13,15 +15,15 @@ use crate::repo::outbox::{self, Claimed};
 /// # Errors
 /// When the insert fails.
 pub async fn enqueue(
-    db: &impl ConnectionTrait,
+    db: &impl repo::Conn,
     to: &str,
     mail: Mail,
     now: DateTime<Utc>,
-) -> Result<Uuid, DbErr> {
+) -> Result<Uuid, repo::Error> {
     let id = Uuid::now_v7();
     let kind = mail.kind();
     let payload =
-        serde_json::to_string(&mail.into_vars()).map_err(|e| DbErr::Custom(e.to_string()))?;
+        serde_json::to_string(&mail.into_vars()).map_err(|e| repo::Error::Custom(e.to_string()))?;
     outbox::insert(db, id, kind.as_str(), to, payload, now).await?;
     Ok(id)
 }

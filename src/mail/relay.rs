@@ -65,7 +65,7 @@ impl RelaySignals {
 /// What the relay works with.
 #[derive(Clone)]
 pub struct RelayContext {
-    pub db: sea_orm::DatabaseConnection,
+    pub db: crate::repo::Db,
     pub settings: Arc<Settings>,
     pub clock: Clock,
     pub signals: Arc<RelaySignals>,

@@ -10,7 +10,6 @@ use lettre::{
     message::{Mailbox, MultiPart},
     transport::smtp::PoolConfig,
 };
-use sea_orm::DatabaseConnection;
 
 use super::{MailMessage, templates};
 use crate::{
@@ -84,13 +83,13 @@ pub struct Mailer {
     stale_after: Duration,
     from: Mailbox,
     common: BTreeMap<String, String>,
-    db: DatabaseConnection,
+    db: repo::Db,
 }
 
 impl Mailer {
     /// # Errors
     /// When `SMTP_URL` or `MAIL_FROM` cannot be used.
-    pub fn new(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<Self> {
+    pub fn new(settings: &Settings, db: repo::Db) -> anyhow::Result<Self> {
         let transport = match &settings.mail.smtp_url {
             Some(url) => {
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
@@ -129,7 +128,7 @@ impl Mailer {
     /// # Errors
     /// Transient for failures worth retrying (connection, 4xx), permanent otherwise.
     pub async fn deliver(&self, msg: &MailMessage) -> Result<Delivered, DeliveryError> {
-        let transient = |e: sea_orm::DbErr| DeliveryError::Transient(format!("database: {e}"));
+        let transient = |e: repo::Error| DeliveryError::Transient(format!("database: {e}"));
         let now = Utc::now();
         let stale = now - chrono::TimeDelta::from_std(self.stale_after).unwrap_or_default();
         match repo::mail_sent::reserve(&self.db, msg.id, now, stale)

@@ -1,9 +1,10 @@
 //! Queries on `email_tokens`.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
+use super::{Conn, Error};
 use crate::{
     domain::TokenHash,
     entity::email_tokens::{self, Column, Entity},
@@ -33,13 +34,13 @@ impl Purpose {
 /// # Errors
 /// When a statement fails.
 pub async fn replace(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     user_id: Uuid,
     purpose: Purpose,
     hash: &TokenHash,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), Error> {
     delete_for(db, user_id, purpose).await?;
     let row = email_tokens::Model {
         token_hash: hash.0.clone(),
@@ -55,21 +56,22 @@ pub async fn replace(
         .map(|_| ())
 }
 
-/// The unexpired token with this hash and purpose.
+/// The account the unexpired token with this hash and purpose was mailed for.
 ///
 /// # Errors
 /// When the query fails.
-pub async fn find_valid(
-    db: &impl ConnectionTrait,
+pub async fn owner_of_valid(
+    db: &impl Conn,
     hash: &TokenHash,
     purpose: Purpose,
     now: DateTime<Utc>,
-) -> Result<Option<email_tokens::Model>, DbErr> {
-    Entity::find_by_id(hash.0.clone())
+) -> Result<Option<Uuid>, Error> {
+    Ok(Entity::find_by_id(hash.0.clone())
         .filter(Column::Purpose.eq(purpose.as_str()))
         .filter(Column::ExpiresAt.gt(now))
         .one(db)
-        .await
+        .await?
+        .map(|row| row.user_id))
 }
 
 /// Spends a token: `true` for the one caller that deleted it while it was still valid.
@@ -77,11 +79,11 @@ pub async fn find_valid(
 /// # Errors
 /// When the statement fails.
 pub async fn spend(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     hash: &TokenHash,
     purpose: Purpose,
     now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<bool, Error> {
     let result = Entity::delete_many()
         .filter(Column::TokenHash.eq(hash.0.as_str()))
         .filter(Column::Purpose.eq(purpose.as_str()))
@@ -95,11 +97,7 @@ pub async fn spend(
 ///
 /// # Errors
 /// When the statement fails.
-pub async fn delete_for(
-    db: &impl ConnectionTrait,
-    user_id: Uuid,
-    purpose: Purpose,
-) -> Result<u64, DbErr> {
+pub async fn delete_for(db: &impl Conn, user_id: Uuid, purpose: Purpose) -> Result<u64, Error> {
     Entity::delete_many()
         .filter(Column::UserId.eq(user_id))
         .filter(Column::Purpose.eq(purpose.as_str()))
@@ -112,7 +110,7 @@ pub async fn delete_for(
 ///
 /// # Errors
 /// When the statement fails.
-pub async fn delete_expired(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<u64, DbErr> {
+pub async fn delete_expired(db: &impl Conn, now: DateTime<Utc>) -> Result<u64, Error> {
     Entity::delete_many()
         .filter(Column::ExpiresAt.lte(now))
         .exec(db)

@@ -1,9 +1,10 @@
 //! Queries on `mail_sent`: a reservation per message id, taken before a mail is sent.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Statement};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Statement};
 use uuid::Uuid;
 
+use super::{Conn, Error};
 use crate::entity::mail_sent::{Column, Entity};
 
 /// What [`reserve`] found.
@@ -23,11 +24,11 @@ pub enum Reservation {
 /// # Errors
 /// When a statement fails.
 pub async fn reserve(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     id: Uuid,
     now: DateTime<Utc>,
     stale_before: DateTime<Utc>,
-) -> Result<Reservation, DbErr> {
+) -> Result<Reservation, Error> {
     let backend = db.get_database_backend();
     let taken = db
         .query_one_raw(Statement::from_sql_and_values(
@@ -58,11 +59,7 @@ pub async fn reserve(
 ///
 /// # Errors
 /// When the statement fails.
-pub async fn mark_sent(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+pub async fn mark_sent(db: &impl Conn, id: Uuid, now: DateTime<Utc>) -> Result<(), Error> {
     db.execute_raw(Statement::from_sql_and_values(
         db.get_database_backend(),
         "UPDATE mail_sent SET state = 'sent', updated_at = $2 WHERE message_id = $1",
@@ -76,7 +73,7 @@ pub async fn mark_sent(
 ///
 /// # Errors
 /// When the statement fails.
-pub async fn release(db: &impl ConnectionTrait, id: Uuid) -> Result<(), DbErr> {
+pub async fn release(db: &impl Conn, id: Uuid) -> Result<(), Error> {
     Entity::delete_many()
         .filter(Column::MessageId.eq(id))
         .filter(Column::State.eq("sending"))
@@ -89,7 +86,7 @@ pub async fn release(db: &impl ConnectionTrait, id: Uuid) -> Result<(), DbErr> {
 ///
 /// # Errors
 /// When the statement fails.
-pub async fn delete_before(db: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u64, DbErr> {
+pub async fn delete_before(db: &impl Conn, before: DateTime<Utc>) -> Result<u64, Error> {
     Entity::delete_many()
         .filter(Column::UpdatedAt.lt(before))
         .exec(db)

@@ -2,11 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, Statement, sea_query::Expr,
+    ColumnTrait, Condition, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    Statement, sea_query::Expr,
 };
+
 use uuid::Uuid;
 
+use super::{Conn, Error};
 use crate::entity::outbox::{self, Column, Entity};
 
 /// A row claimed for handing on. `Debug` leaves the payload (links with tokens) out.
@@ -36,13 +38,13 @@ impl std::fmt::Debug for Claimed {
 /// # Errors
 /// When the insert fails.
 pub async fn insert(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     id: Uuid,
     kind: &str,
     recipient: &str,
     payload: String,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), Error> {
     let row = outbox::Model {
         id,
         kind: kind.to_owned(),
@@ -72,11 +74,11 @@ pub async fn insert(
 /// # Errors
 /// When the statement fails.
 pub async fn claim(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: u32,
-) -> Result<Vec<Claimed>, DbErr> {
+) -> Result<Vec<Claimed>, Error> {
     let backend = db.get_database_backend();
     let due = "SELECT id FROM outbox \
                WHERE published_at IS NULL AND dead_at IS NULL AND available_at <= $2 \
@@ -131,10 +133,10 @@ pub async fn claim(
 /// # Errors
 /// When the update fails.
 pub async fn mark_published(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     row: &Claimed,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), Error> {
     Entity::update_many()
         .col_expr(Column::PublishedAt, Expr::value(now))
         .col_expr(Column::Payload, Expr::value("{}"))
@@ -157,13 +159,13 @@ pub async fn mark_published(
 /// # Errors
 /// When the update fails.
 pub async fn mark_failed(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     row: &Claimed,
     attempts: i32,
     retry_at: DateTime<Utc>,
     dead: Option<DateTime<Utc>>,
     error: &str,
-) -> Result<(), DbErr> {
+) -> Result<(), Error> {
     let mut update = Entity::update_many()
         .col_expr(Column::Attempts, Expr::value(attempts))
         .col_expr(Column::AvailableAt, Expr::value(retry_at))
@@ -190,7 +192,7 @@ pub async fn mark_failed(
 ///
 /// # Errors
 /// When the update fails.
-pub async fn release(db: &impl ConnectionTrait, rows: &[Claimed]) -> Result<(), DbErr> {
+pub async fn release(db: &impl Conn, rows: &[Claimed]) -> Result<(), Error> {
     let Some(first) = rows.first() else {
         return Ok(());
     };
@@ -211,7 +213,7 @@ pub async fn release(db: &impl ConnectionTrait, rows: &[Claimed]) -> Result<(), 
 ///
 /// # Errors
 /// When the query fails.
-pub async fn pending(db: &impl ConnectionTrait) -> Result<(u64, Option<DateTime<Utc>>), DbErr> {
+pub async fn pending(db: &impl Conn) -> Result<(u64, Option<DateTime<Utc>>), Error> {
     let waiting = || {
         Entity::find()
             .filter(Column::PublishedAt.is_null())
@@ -230,10 +232,7 @@ pub async fn pending(db: &impl ConnectionTrait) -> Result<(u64, Option<DateTime<
 ///
 /// # Errors
 /// When the statement fails.
-pub async fn delete_finished_before(
-    db: &impl ConnectionTrait,
-    before: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+pub async fn delete_finished_before(db: &impl Conn, before: DateTime<Utc>) -> Result<u64, Error> {
     Entity::delete_many()
         .filter(
             Condition::any()

@@ -1,16 +1,19 @@
 //! Queries on `profiles`.
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, QueryFilter,
-    QuerySelect, RelationTrait,
+    ColumnTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect, RelationTrait,
     sea_query::{Expr, ExprTrait, Func},
 };
 
-use crate::entity::{profiles, users};
+use super::{Conn, Error};
+use crate::{
+    domain::profile::{ProfileData, PublicProfile},
+    entity::{profiles, users},
+};
 
 /// The public columns of a profile and its user.
 #[derive(Debug, FromQueryResult)]
-pub struct PublicProfileRow {
+struct PublicProfileRow {
     pub username: String,
     pub bio: String,
     pub contact: String,
@@ -22,10 +25,10 @@ pub struct PublicProfileRow {
 /// # Errors
 /// When the query fails.
 pub async fn find_public_by_username(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     username_lower: &str,
-) -> Result<Option<PublicProfileRow>, DbErr> {
-    profiles::Entity::find()
+) -> Result<Option<PublicProfile>, Error> {
+    let row = profiles::Entity::find()
         .select_only()
         .column(users::Column::Username)
         .columns([
@@ -48,7 +51,13 @@ pub async fn find_public_by_username(
         .filter(users::Column::EmailVerified.eq(true))
         .into_model::<PublicProfileRow>()
         .one(db)
-        .await
+        .await?;
+    Ok(row.map(|r| PublicProfile {
+        username: r.username,
+        bio: r.bio,
+        contact: r.contact,
+        avatar: r.avatar,
+    }))
 }
 
 /// The profile of a user.
@@ -56,10 +65,13 @@ pub async fn find_public_by_username(
 /// # Errors
 /// When the query fails.
 pub async fn find_by_user(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     user_id: uuid::Uuid,
-) -> Result<Option<profiles::Model>, DbErr> {
-    profiles::Entity::find_by_id(user_id).one(db).await
+) -> Result<Option<ProfileData>, Error> {
+    Ok(profiles::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .map(Into::into))
 }
 
 /// Changes the given profile fields (`None` leaves a field as it is).
@@ -67,12 +79,12 @@ pub async fn find_by_user(
 /// # Errors
 /// When the update fails.
 pub async fn update(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     user_id: uuid::Uuid,
     bio: Option<String>,
     contact: Option<String>,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), Error> {
     let mut update = profiles::Entity::update_many()
         .col_expr(profiles::Column::UpdatedAt, Expr::value(now))
         .filter(profiles::Column::UserId.eq(user_id));
@@ -90,11 +102,11 @@ pub async fn update(
 /// # Errors
 /// When the update fails.
 pub async fn set_avatar(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     user_id: uuid::Uuid,
     avatar: Option<String>,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), Error> {
     profiles::Entity::update_many()
         .col_expr(profiles::Column::Avatar, Expr::value(avatar))
         .col_expr(profiles::Column::UpdatedAt, Expr::value(now))
@@ -110,21 +122,12 @@ pub async fn set_avatar(
 /// # Errors
 /// When the query fails.
 pub async fn find_by_user_for_update(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     user_id: uuid::Uuid,
-) -> Result<Option<profiles::Model>, DbErr> {
-    profiles::Entity::find_by_id(user_id)
+) -> Result<Option<ProfileData>, Error> {
+    Ok(profiles::Entity::find_by_id(user_id)
         .lock_exclusive()
         .one(db)
-        .await
-}
-
-impl From<profiles::Model> for crate::domain::profile::ProfileData {
-    fn from(p: profiles::Model) -> Self {
-        Self {
-            bio: p.bio,
-            contact: p.contact,
-            avatar: p.avatar,
-        }
-    }
+        .await?
+        .map(Into::into))
 }

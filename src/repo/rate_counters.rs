@@ -3,7 +3,10 @@
 use std::{collections::HashMap, sync::Mutex};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, Statement};
+
+use sea_orm::Statement;
+
+use super::{Conn, Error};
 
 /// Counters known to be over their limit, with the end of their window. Bounded: when full
 /// of live entries, a new one is simply not remembered (the database still refuses it).
@@ -46,11 +49,11 @@ impl Limited {
 /// # Errors
 /// When the statement fails.
 pub async fn hit(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     key: &str,
     now: DateTime<Utc>,
     window_floor: DateTime<Utc>,
-) -> Result<(i32, DateTime<Utc>), DbErr> {
+) -> Result<(i32, DateTime<Utc>), Error> {
     let stmt = Statement::from_sql_and_values(
         db.get_database_backend(),
         "INSERT INTO rate_counters (key, hits, window_start) VALUES ($1, 1, $2) \
@@ -65,7 +68,7 @@ pub async fn hit(
     let row = db
         .query_one_raw(stmt)
         .await?
-        .ok_or_else(|| DbErr::RecordNotFound("rate_counters upsert returned no row".into()))?;
+        .ok_or_else(|| Error::RecordNotFound("rate_counters upsert returned no row".into()))?;
     Ok((row.try_get("", "hits")?, row.try_get("", "window_start")?))
 }
 
@@ -74,11 +77,11 @@ pub async fn hit(
 /// # Errors
 /// When the statement fails.
 pub async fn hit_many(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     keys: &[&str],
     now: DateTime<Utc>,
     window_floor: DateTime<Utc>,
-) -> Result<Vec<(String, i32, DateTime<Utc>)>, DbErr> {
+) -> Result<Vec<(String, i32, DateTime<Utc>)>, Error> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
@@ -119,7 +122,7 @@ pub async fn hit_many(
 ///
 /// # Errors
 /// When the statement fails.
-pub async fn refund(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
+pub async fn refund(db: &impl Conn, key: &str) -> Result<(), Error> {
     db.execute_raw(Statement::from_sql_and_values(
         db.get_database_backend(),
         "UPDATE rate_counters SET hits = hits - 1 WHERE key = $1 AND hits > 0",
@@ -133,7 +136,7 @@ pub async fn refund(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
 ///
 /// # Errors
 /// When the statement fails.
-pub async fn clear(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
+pub async fn clear(db: &impl Conn, key: &str) -> Result<(), Error> {
     db.execute_raw(Statement::from_sql_and_values(
         db.get_database_backend(),
         "DELETE FROM rate_counters WHERE key = $1",
@@ -147,7 +150,7 @@ pub async fn clear(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
 ///
 /// # Errors
 /// When the statement fails.
-pub async fn start(db: &impl ConnectionTrait, key: &str, now: DateTime<Utc>) -> Result<(), DbErr> {
+pub async fn start(db: &impl Conn, key: &str, now: DateTime<Utc>) -> Result<(), Error> {
     db.execute_raw(Statement::from_sql_and_values(
         db.get_database_backend(),
         "INSERT INTO rate_counters (key, hits, window_start) VALUES ($1, 1, $2) \
@@ -164,10 +167,10 @@ pub async fn start(db: &impl ConnectionTrait, key: &str, now: DateTime<Utc>) -> 
 /// # Errors
 /// When the query fails.
 pub async fn live(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     key: &str,
     window_floor: DateTime<Utc>,
-) -> Result<Option<(i32, DateTime<Utc>)>, DbErr> {
+) -> Result<Option<(i32, DateTime<Utc>)>, Error> {
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             db.get_database_backend(),
@@ -183,10 +186,7 @@ pub async fn live(
 ///
 /// # Errors
 /// When the statement fails.
-pub async fn delete_stale(
-    db: &impl ConnectionTrait,
-    window_floor: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+pub async fn delete_stale(db: &impl Conn, window_floor: DateTime<Utc>) -> Result<u64, Error> {
     db.execute_raw(Statement::from_sql_and_values(
         db.get_database_backend(),
         "DELETE FROM rate_counters WHERE window_start <= $1",

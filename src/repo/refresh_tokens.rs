@@ -2,13 +2,17 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter, QuerySelect,
-    RelationTrait, sea_query::Expr,
+    ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait, sea_query::Expr,
 };
+
 use uuid::Uuid;
 
+use super::{Conn, Error};
 use crate::{
-    domain::TokenHash,
+    domain::{
+        TokenHash,
+        session::{RefreshToken, Session},
+    },
     entity::{
         refresh_tokens::{self, Column, Entity},
         sessions, users,
@@ -20,12 +24,12 @@ use crate::{
 /// # Errors
 /// When the insert fails.
 pub async fn insert(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     hash: &TokenHash,
     session_id: Uuid,
     parent: Option<&TokenHash>,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), Error> {
     let row = refresh_tokens::Model {
         token_hash: hash.0.clone(),
         session_id,
@@ -46,16 +50,16 @@ pub async fn insert(
 /// # Errors
 /// When the query fails.
 pub async fn find_with_session(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     hash: &TokenHash,
-) -> Result<Option<(refresh_tokens::Model, sessions::Model)>, DbErr> {
+) -> Result<Option<(RefreshToken, Session)>, Error> {
     let found = Entity::find_by_id(hash.0.clone())
         .find_also_related(sessions::Entity)
         .join(JoinType::InnerJoin, sessions::Relation::User.def())
         .filter(users::Column::IsActive.eq(true))
         .one(db)
         .await?;
-    Ok(found.and_then(|(token, session)| session.map(|s| (token, s))))
+    Ok(found.and_then(|(token, session)| session.map(|s| (token.into(), s.into()))))
 }
 
 /// Marks a token spent, recording its sealed successor, if it was not spent yet; `true`
@@ -64,11 +68,11 @@ pub async fn find_with_session(
 /// # Errors
 /// When the update fails.
 pub async fn spend(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     hash: &TokenHash,
     successor_sealed: String,
     now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<bool, Error> {
     let result = Entity::update_many()
         .col_expr(Column::SpentAt, Expr::value(now))
         .col_expr(Column::SuccessorSealed, Expr::value(successor_sealed))
@@ -83,21 +87,18 @@ pub async fn spend(
 ///
 /// # Errors
 /// When the query fails.
-pub async fn find(
-    db: &impl ConnectionTrait,
-    hash: &TokenHash,
-) -> Result<Option<refresh_tokens::Model>, DbErr> {
-    Entity::find_by_id(hash.0.clone()).one(db).await
+pub async fn find(db: &impl Conn, hash: &TokenHash) -> Result<Option<RefreshToken>, Error> {
+    Ok(Entity::find_by_id(hash.0.clone())
+        .one(db)
+        .await?
+        .map(Into::into))
 }
 
 /// Erases sealed successors of tokens spent before `before` (their grace is long over).
 ///
 /// # Errors
 /// When the update fails.
-pub async fn erase_old_seals(
-    db: &impl ConnectionTrait,
-    before: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+pub async fn erase_old_seals(db: &impl Conn, before: DateTime<Utc>) -> Result<u64, Error> {
     Entity::update_many()
         .col_expr(Column::SuccessorSealed, Expr::value(Option::<String>::None))
         .filter(Column::SuccessorSealed.is_not_null())

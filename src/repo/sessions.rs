@@ -2,15 +2,20 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, RelationTrait, sea_query::Expr,
+    ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    RelationTrait, sea_query::Expr,
 };
+
 use uuid::Uuid;
 
-use crate::entity::{
-    profiles,
-    sessions::{self, Column, Entity},
-    users,
+use super::{Conn, Error};
+use crate::{
+    domain::{Account, profile::ProfileData, session::Session},
+    entity::{
+        profiles,
+        sessions::{self, Column, Entity},
+        users,
+    },
 };
 
 /// Why a session ended early; kept for the audit trail.
@@ -53,8 +58,20 @@ fn live(now: DateTime<Utc>) -> Condition {
 ///
 /// # Errors
 /// When the insert fails.
-pub async fn insert(db: &impl ConnectionTrait, session: sessions::Model) -> Result<(), DbErr> {
-    let active: sessions::ActiveModel = session.into();
+pub async fn insert(db: &impl Conn, session: Session) -> Result<(), Error> {
+    let active: sessions::ActiveModel = sessions::Model {
+        id: session.id,
+        user_id: session.user_id,
+        created_at: session.created_at,
+        last_used_at: session.last_used_at,
+        idle_expires_at: session.idle_expires_at,
+        absolute_expires_at: session.absolute_expires_at,
+        revoked_at: session.revoked_at,
+        revoked_reason: None,
+        user_agent: session.user_agent,
+        ip: session.ip,
+    }
+    .into();
     Entity::insert(active)
         .exec_without_returning(db)
         .await
@@ -67,12 +84,12 @@ pub async fn insert(db: &impl ConnectionTrait, session: sessions::Model) -> Resu
 /// # Errors
 /// When the query fails.
 pub async fn find_live_user(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     session_id: Uuid,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Option<(users::Model, Option<profiles::Model>)>, DbErr> {
-    users::Entity::find()
+) -> Result<Option<(Account, Option<ProfileData>)>, Error> {
+    let found = users::Entity::find()
         .find_also_related(profiles::Entity)
         .join(JoinType::InnerJoin, users::Relation::Sessions.def())
         .filter(users::Column::Id.eq(user_id))
@@ -80,18 +97,15 @@ pub async fn find_live_user(
         .filter(Column::Id.eq(session_id))
         .filter(live(now))
         .one(db)
-        .await
+        .await?;
+    Ok(found.map(|(u, p)| (u.into(), p.map(Into::into))))
 }
 
 /// Whether the session is live now.
 ///
 /// # Errors
 /// When the query fails.
-pub async fn is_live(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+pub async fn is_live(db: &impl Conn, id: Uuid, now: DateTime<Utc>) -> Result<bool, Error> {
     use sea_orm::PaginatorTrait;
     Ok(Entity::find()
         .filter(Column::Id.eq(id))
@@ -106,16 +120,19 @@ pub async fn is_live(
 /// # Errors
 /// When the query fails.
 pub async fn list_live(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Vec<sessions::Model>, DbErr> {
-    Entity::find()
+) -> Result<Vec<Session>, Error> {
+    Ok(Entity::find()
         .filter(Column::UserId.eq(user_id))
         .filter(live(now))
         .order_by_desc(Column::LastUsedAt)
         .all(db)
-        .await
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
 }
 
 /// Records a refresh: the session was used now and stays alive until `idle_expires_at`.
@@ -124,11 +141,11 @@ pub async fn list_live(
 /// # Errors
 /// When the update fails.
 pub async fn touch(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     id: Uuid,
     now: DateTime<Utc>,
     idle_expires_at: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<bool, Error> {
     let result = Entity::update_many()
         .col_expr(Column::LastUsedAt, Expr::value(now))
         .col_expr(Column::IdleExpiresAt, Expr::value(idle_expires_at))
@@ -155,11 +172,11 @@ pub enum Scope {
 /// # Errors
 /// When the update fails.
 pub async fn revoke(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     scope: Scope,
     reason: RevokeReason,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, Error> {
     let filter = match scope {
         Scope::One(id) => Condition::all().add(Column::Id.eq(id)),
         Scope::OneOf { session, user } => Condition::all()
@@ -189,11 +206,11 @@ pub async fn revoke(
 /// # Errors
 /// When a statement fails.
 pub async fn revoke_beyond_newest(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     user_id: Uuid,
     keep: usize,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, Error> {
     let ids: Vec<Uuid> = Entity::find()
         .select_only()
         .column(Column::Id)
@@ -226,9 +243,9 @@ pub async fn revoke_beyond_newest(
 /// # Errors
 /// When the delete fails.
 pub async fn delete_ended_before(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     ended_before: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, Error> {
     Entity::delete_many()
         .filter(
             Condition::any()
@@ -249,17 +266,13 @@ pub fn new_session(
     absolute_expires_at: DateTime<Utc>,
     user_agent: Option<String>,
     ip: Option<String>,
-) -> sessions::Model {
-    sessions::Model {
-        id: Uuid::now_v7(),
+) -> Session {
+    Session::start(
         user_id,
-        created_at: now,
-        last_used_at: now,
+        now,
         idle_expires_at,
         absolute_expires_at,
-        revoked_at: None,
-        revoked_reason: None,
         user_agent,
         ip,
-    }
+    )
 }

@@ -2,24 +2,32 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait, sea_query::Expr,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
 };
 
-use crate::entity::signing_keys::{self, Column, Entity};
+use super::{Conn, Db, Error};
+use crate::{
+    domain::signing_key::SigningKey,
+    entity::signing_keys::{self, Column, Entity},
+};
+
+fn keys(rows: Vec<signing_keys::Model>) -> Vec<SigningKey> {
+    rows.into_iter().map(Into::into).collect()
+}
 
 /// Keys not yet retired nor revoked (the signing one, and one staged to take over), newest
 /// first.
 ///
 /// # Errors
 /// When the query fails.
-pub async fn current(db: &impl ConnectionTrait) -> Result<Vec<signing_keys::Model>, DbErr> {
+pub async fn current(db: &impl Conn) -> Result<Vec<SigningKey>, Error> {
     Entity::find()
         .filter(Column::RetiredAt.is_null())
         .filter(Column::RevokedAt.is_null())
         .order_by_desc(Column::ActivatesAt)
         .all(db)
         .await
+        .map(keys)
 }
 
 /// Locks the current keys until the transaction ends (PostgreSQL; SQLite's write
@@ -27,7 +35,7 @@ pub async fn current(db: &impl ConnectionTrait) -> Result<Vec<signing_keys::Mode
 ///
 /// # Errors
 /// When the query fails.
-pub async fn lock_current(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+pub async fn lock_current(db: &impl Conn) -> Result<(), Error> {
     use sea_orm::QuerySelect;
     Entity::find()
         .filter(Column::RetiredAt.is_null())
@@ -42,8 +50,8 @@ pub async fn lock_current(db: &impl ConnectionTrait) -> Result<(), DbErr> {
 ///
 /// # Errors
 /// When the insert fails.
-pub async fn insert(db: &impl ConnectionTrait, key: signing_keys::Model) -> Result<(), DbErr> {
-    let active: signing_keys::ActiveModel = key.into();
+pub async fn insert(db: &impl Conn, key: SigningKey) -> Result<(), Error> {
+    let active: signing_keys::ActiveModel = signing_keys::Model::from(key).into();
     Entity::insert(active)
         .exec_without_returning(db)
         .await
@@ -54,7 +62,7 @@ pub async fn insert(db: &impl ConnectionTrait, key: signing_keys::Model) -> Resu
 ///
 /// # Errors
 /// When the transaction fails.
-pub async fn stage(db: &DatabaseConnection, key: signing_keys::Model) -> Result<(), DbErr> {
+pub async fn stage(db: &Db, key: SigningKey) -> Result<(), Error> {
     let txn = db.begin().await?;
     Entity::update_many()
         .col_expr(Column::RetiredAt, Expr::value(key.activates_at))
@@ -71,9 +79,9 @@ pub async fn stage(db: &DatabaseConnection, key: signing_keys::Model) -> Result<
 /// # Errors
 /// When the query fails.
 pub async fn published(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     retired_after: DateTime<Utc>,
-) -> Result<Vec<signing_keys::Model>, DbErr> {
+) -> Result<Vec<SigningKey>, Error> {
     Entity::find()
         .filter(
             Condition::any()
@@ -84,6 +92,7 @@ pub async fn published(
         .order_by_desc(Column::ActivatesAt)
         .all(db)
         .await
+        .map(keys)
 }
 
 /// Deletes keys retired before `retired_before` (no token they signed can still be valid).
@@ -91,9 +100,9 @@ pub async fn published(
 /// # Errors
 /// When the query fails.
 pub async fn delete_retired_before(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     retired_before: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, Error> {
     Entity::delete_many()
         .filter(
             Condition::any()
@@ -109,8 +118,12 @@ pub async fn delete_retired_before(
 ///
 /// # Errors
 /// When the query fails.
-pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<signing_keys::Model>, DbErr> {
-    Entity::find().order_by_asc(Column::CreatedAt).all(db).await
+pub async fn all(db: &impl Conn) -> Result<Vec<SigningKey>, Error> {
+    Entity::find()
+        .order_by_asc(Column::CreatedAt)
+        .all(db)
+        .await
+        .map(keys)
 }
 
 /// Replaces the stored form of a key's private half (sealing a clear one), only if it is
@@ -118,12 +131,7 @@ pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<signing_keys::Model>, 
 ///
 /// # Errors
 /// When the update fails.
-pub async fn reseal(
-    db: &impl ConnectionTrait,
-    kid: &str,
-    was: &str,
-    stored: String,
-) -> Result<bool, DbErr> {
+pub async fn reseal(db: &impl Conn, kid: &str, was: &str, stored: String) -> Result<bool, Error> {
     let result = Entity::update_many()
         .col_expr(Column::PrivateKey, Expr::value(stored))
         .filter(Column::Kid.eq(kid))
@@ -139,10 +147,10 @@ pub async fn reseal(
 /// # Errors
 /// When a statement fails.
 pub async fn revoke(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     kid: &str,
     now: DateTime<Utc>,
-) -> Result<Option<signing_keys::Model>, DbErr> {
+) -> Result<Option<SigningKey>, Error> {
     let Some(key) = Entity::find_by_id(kid.to_owned())
         .filter(Column::RevokedAt.is_null())
         .one(db)
@@ -155,5 +163,5 @@ pub async fn revoke(
         .filter(Column::Kid.eq(kid))
         .exec(db)
         .await?;
-    Ok(Some(key))
+    Ok(Some(key.into()))
 }

@@ -2,12 +2,17 @@
 //! only those whose username or email contains a search term.
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    ColumnTrait, Condition, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait, Func},
 };
+
 use uuid::Uuid;
 
-use crate::entity::{profiles, users};
+use super::{Conn, Error};
+use crate::{
+    domain::{Account, profile::ProfileData},
+    entity::{profiles, users},
+};
 
 fn search_filter(search: Option<&str>) -> Condition {
     match search.map(str::trim).filter(|s| !s.is_empty()) {
@@ -36,11 +41,11 @@ fn search_filter(search: Option<&str>) -> Condition {
 /// # Errors
 /// When the query fails.
 pub async fn page(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     search: Option<&str>,
     after: Option<Uuid>,
     limit: u64,
-) -> Result<Vec<(users::Model, Option<profiles::Model>)>, DbErr> {
+) -> Result<Vec<(Account, Option<ProfileData>)>, Error> {
     use sea_orm::{QueryOrder, QuerySelect};
     let mut query = users::Entity::find()
         .find_also_related(profiles::Entity)
@@ -48,18 +53,22 @@ pub async fn page(
     if let Some(after) = after {
         query = query.filter(users::Column::Id.gt(after));
     }
-    query
+    let rows = query
         .order_by_asc(users::Column::Id)
         .limit(limit)
         .all(db)
-        .await
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(u, p)| (u.into(), p.map(Into::into)))
+        .collect())
 }
 
 /// How many users match `search`.
 ///
 /// # Errors
 /// When the query fails.
-pub async fn count(db: &impl ConnectionTrait, search: Option<&str>) -> Result<u64, DbErr> {
+pub async fn count(db: &impl Conn, search: Option<&str>) -> Result<u64, Error> {
     use sea_orm::PaginatorTrait;
     users::Entity::find()
         .filter(search_filter(search))

@@ -2,7 +2,10 @@
 //! account, so that such a sign-up leaves the name taken as a new account would.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, Statement};
+
+use sea_orm::Statement;
+
+use super::{Conn, Error};
 
 /// Holds a username (lower-cased) that a sign-up asked for without creating an account
 /// (its email had one), exactly as an unverified account would hold it: a second sign-up
@@ -10,7 +13,7 @@ use sea_orm::{ConnectionTrait, DbErr, Statement};
 ///
 /// # Errors
 /// When the statement fails.
-pub async fn hold(db: &impl ConnectionTrait, key: &str, now: DateTime<Utc>) -> Result<(), DbErr> {
+pub async fn hold(db: &impl Conn, key: &str, now: DateTime<Utc>) -> Result<(), Error> {
     db.execute_raw(Statement::from_sql_and_values(
         db.get_database_backend(),
         "INSERT INTO username_holds (username_key, created_at) VALUES ($1, $2) \
@@ -25,7 +28,7 @@ pub async fn hold(db: &impl ConnectionTrait, key: &str, now: DateTime<Utc>) -> R
 ///
 /// # Errors
 /// When the query fails.
-pub async fn held(db: &impl ConnectionTrait, key: &str) -> Result<bool, DbErr> {
+pub async fn held(db: &impl Conn, key: &str) -> Result<bool, Error> {
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             db.get_database_backend(),

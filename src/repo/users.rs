@@ -3,14 +3,16 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    ColumnTrait, Condition, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait, Func},
 };
+
 use uuid::Uuid;
 
-use crate::entity::{
-    profiles,
-    users::{self, PasswordHash},
+use super::{Conn, Error};
+use crate::{
+    domain::{Account, AccountChanges, Credential, PasswordHash, profile::ProfileData},
+    entity::{profiles, users},
 };
 
 /// An account field no two accounts share.
@@ -27,14 +29,14 @@ pub enum WriteError {
     #[error("the {0:?} is taken")]
     Taken(Unique),
     #[error(transparent)]
-    Db(#[from] DbErr),
+    Db(#[from] Error),
 }
 
 impl WriteError {
     /// A unique violation names the index it broke, on PostgreSQL
     /// (`users_username_lower_key`, `users_email_key`) and on SQLite (`index
     /// 'users_username_lower_key'`, `users.email`) alike.
-    fn of(e: DbErr) -> Self {
+    fn of(e: Error) -> Self {
         match e.sql_err() {
             Some(sea_orm::SqlErr::UniqueConstraintViolation(msg)) if msg.contains("username") => {
                 Self::Taken(Unique::Username)
@@ -61,6 +63,15 @@ impl From<WriteError> for crate::error::AppError {
     }
 }
 
+/// An account row as the account and its credential.
+fn with_credential(u: users::Model) -> (Account, Credential) {
+    let credential = Credential {
+        version: u.credential_version,
+        hash: PasswordHash(u.password_hash.clone()),
+    };
+    (u.into(), credential)
+}
+
 /// The fields of a new account; everything else starts at its default.
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -78,16 +89,16 @@ pub struct NewUser {
 /// # Errors
 /// [`WriteError::Taken`] when the username or email is taken.
 pub async fn insert_with_profile(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     new: NewUser,
     now: DateTime<Utc>,
-) -> Result<users::Model, WriteError> {
+) -> Result<Account, WriteError> {
     let id = Uuid::now_v7();
     let user = users::ActiveModel {
         id: Set(id),
         username: Set(new.username),
         email: Set(new.email),
-        password_hash: Set(new.password_hash),
+        password_hash: Set(new.password_hash.0),
         email_verified: Set(new.email_verified),
         first_name: Set(String::new()),
         last_name: Set(String::new()),
@@ -111,18 +122,14 @@ pub async fn insert_with_profile(
     })
     .exec_without_returning(db)
     .await?;
-    Ok(user)
+    Ok(user.into())
 }
 
-/// The user whose lower-cased username is `username_key` or whose email is `email_key`.
-///
-/// # Errors
-/// When the query fails.
-pub async fn find_by_login(
-    db: &impl ConnectionTrait,
+async fn login_row(
+    db: &impl Conn,
     username_key: &str,
     email_key: &str,
-) -> Result<Option<users::Model>, DbErr> {
+) -> Result<Option<users::Model>, Error> {
     users::Entity::find()
         .filter(
             Condition::any()
@@ -133,18 +140,59 @@ pub async fn find_by_login(
         .await
 }
 
+/// The account whose lower-cased username is `username_key` or whose email is `email_key`.
+///
+/// # Errors
+/// When the query fails.
+pub async fn find_by_login(
+    db: &impl Conn,
+    username_key: &str,
+    email_key: &str,
+) -> Result<Option<Account>, Error> {
+    Ok(login_row(db, username_key, email_key)
+        .await?
+        .map(Into::into))
+}
+
+/// The account a login names (as [`find_by_login`]) with the credential to check the
+/// password against, read together.
+///
+/// # Errors
+/// When the query fails.
+pub async fn find_by_login_with_credential(
+    db: &impl Conn,
+    username_key: &str,
+    email_key: &str,
+) -> Result<Option<(Account, Credential)>, Error> {
+    Ok(login_row(db, username_key, email_key)
+        .await?
+        .map(with_credential))
+}
+
+/// The account with this id and its credential, read together.
+///
+/// # Errors
+/// When the query fails.
+pub async fn find_by_id_with_credential(
+    db: &impl Conn,
+    id: Uuid,
+) -> Result<Option<(Account, Credential)>, Error> {
+    Ok(users::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(with_credential))
+}
+
 /// The user whose lower-cased username is `key`.
 ///
 /// # Errors
 /// When the query fails.
-pub async fn find_by_username(
-    db: &impl ConnectionTrait,
-    key: &str,
-) -> Result<Option<users::Model>, DbErr> {
-    users::Entity::find()
+pub async fn find_by_username(db: &impl Conn, key: &str) -> Result<Option<Account>, Error> {
+    Ok(users::Entity::find()
         .filter(Expr::expr(Func::lower(Expr::col(users::Column::Username))).eq(key))
         .one(db)
-        .await
+        .await?
+        .map(Into::into))
 }
 
 /// Whether a username (lower-cased) is taken: by an account, or held by a sign-up that
@@ -152,7 +200,7 @@ pub async fn find_by_username(
 ///
 /// # Errors
 /// When the query fails.
-pub async fn username_taken(db: &impl ConnectionTrait, key: &str) -> Result<bool, DbErr> {
+pub async fn username_taken(db: &impl Conn, key: &str) -> Result<bool, Error> {
     if find_by_username(db, key).await?.is_some() {
         return Ok(true);
     }
@@ -163,33 +211,20 @@ pub async fn username_taken(db: &impl ConnectionTrait, key: &str) -> Result<bool
 ///
 /// # Errors
 /// When the query fails.
-pub async fn find_by_email(
-    db: &impl ConnectionTrait,
-    email: &str,
-) -> Result<Option<users::Model>, DbErr> {
-    users::Entity::find()
+pub async fn find_by_email(db: &impl Conn, email: &str) -> Result<Option<Account>, Error> {
+    Ok(users::Entity::find()
         .filter(users::Column::Email.eq(email))
         .one(db)
-        .await
+        .await?
+        .map(Into::into))
 }
 
 /// The user with this id.
 ///
 /// # Errors
 /// When the query fails.
-pub async fn find_by_id(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-) -> Result<Option<users::Model>, DbErr> {
-    users::Entity::find_by_id(id).one(db).await
-}
-
-/// What a login checked the password against: the account's credential version and the
-/// stored hash it read.
-#[derive(Debug, Clone)]
-pub struct CheckedCredential {
-    pub version: i32,
-    pub hash: PasswordHash,
+pub async fn find_by_id(db: &impl Conn, id: Uuid) -> Result<Option<Account>, Error> {
+    Ok(users::Entity::find_by_id(id).one(db).await?.map(Into::into))
 }
 
 /// Records a successful login, if the password it checked is still the stored one (the
@@ -200,12 +235,12 @@ pub struct CheckedCredential {
 /// # Errors
 /// When the update fails.
 pub async fn record_login(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     id: Uuid,
     now: DateTime<Utc>,
-    checked: &CheckedCredential,
+    checked: &Credential,
     rehashed: Option<PasswordHash>,
-) -> Result<bool, DbErr> {
+) -> Result<bool, Error> {
     use users::Column as C;
     let mut update = users::Entity::update_many()
         .col_expr(C::LastLoginAt, Expr::value(now))
@@ -231,10 +266,10 @@ pub async fn record_login(
 /// # Errors
 /// When the update fails.
 pub async fn mark_email_verified(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     id: Uuid,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), Error> {
     users::Entity::update_many()
         .col_expr(users::Column::EmailVerified, Expr::value(true))
         .col_expr(users::Column::UpdatedAt, Expr::value(now))
@@ -252,12 +287,12 @@ pub async fn mark_email_verified(
 /// # Errors
 /// When the update fails.
 pub async fn set_password(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     id: Uuid,
     hash: PasswordHash,
     expected: Option<i32>,
     now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<bool, Error> {
     use users::Column as C;
     let mut update = users::Entity::update_many()
         .col_expr(C::PasswordHash, Expr::value(hash.0))
@@ -277,7 +312,7 @@ pub async fn set_password(
 ///
 /// # Errors
 /// When the query fails.
-pub async fn lock_active_admins(db: &impl ConnectionTrait) -> Result<Vec<Uuid>, DbErr> {
+pub async fn lock_active_admins(db: &impl Conn) -> Result<Vec<Uuid>, Error> {
     use sea_orm::{QueryOrder, QuerySelect};
     users::Entity::find()
         .select_only()
@@ -291,26 +326,14 @@ pub async fn lock_active_admins(db: &impl ConnectionTrait) -> Result<Vec<Uuid>, 
         .await
 }
 
-/// Changes to an account; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct UserChanges {
-    pub username: Option<String>,
-    pub email: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub is_admin: Option<bool>,
-    pub is_active: Option<bool>,
-    pub email_verified: Option<bool>,
-}
-
 /// Applies `changes` to a user.
 ///
 /// # Errors
 /// [`WriteError::Taken`] when the new username or email is taken.
 pub async fn update(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     id: Uuid,
-    changes: UserChanges,
+    changes: AccountChanges,
     now: DateTime<Utc>,
 ) -> Result<(), WriteError> {
     use users::Column as C;
@@ -345,7 +368,7 @@ pub async fn update(
 ///
 /// # Errors
 /// When the delete fails.
-pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, DbErr> {
+pub async fn delete(db: &impl Conn, id: Uuid) -> Result<bool, Error> {
     Ok(users::Entity::delete_by_id(id)
         .exec(db)
         .await?
@@ -358,11 +381,12 @@ pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, DbErr> 
 /// # Errors
 /// When the query fails.
 pub async fn find_with_profile(
-    db: &impl ConnectionTrait,
+    db: &impl Conn,
     id: Uuid,
-) -> Result<Option<(users::Model, Option<crate::entity::profiles::Model>)>, DbErr> {
-    users::Entity::find_by_id(id)
-        .find_also_related(crate::entity::profiles::Entity)
+) -> Result<Option<(Account, Option<ProfileData>)>, Error> {
+    Ok(users::Entity::find_by_id(id)
+        .find_also_related(profiles::Entity)
         .one(db)
-        .await
+        .await?
+        .map(|(u, p)| (u.into(), p.map(Into::into))))
 }

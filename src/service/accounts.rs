@@ -1,12 +1,10 @@
-//! Accounts: signing up, and the account as the rest of authql sees it.
+//! Accounts: signing up, and reading an account by id.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
-    db,
-    domain::{ClientKey, Email, Password, Username},
-    entity::users,
+    domain::{Account, ClientKey, Email, Password, Username},
     error::AppError,
     mail::Mail,
     repo::{
@@ -17,38 +15,6 @@ use crate::{
     service::{mailing, throttle},
     state::AppState,
 };
-
-/// An account, as services hand it to the transport layer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    pub id: Uuid,
-    pub username: String,
-    pub email: String,
-    pub email_verified: bool,
-    pub first_name: String,
-    pub last_name: String,
-    pub is_admin: bool,
-    pub is_active: bool,
-    pub created_at: DateTime<Utc>,
-    pub last_login_at: Option<DateTime<Utc>>,
-}
-
-impl From<users::Model> for Account {
-    fn from(u: users::Model) -> Self {
-        Self {
-            id: u.id,
-            username: u.username,
-            email: u.email,
-            email_verified: u.email_verified,
-            first_name: u.first_name,
-            last_name: u.last_name,
-            is_admin: u.is_admin,
-            is_active: u.is_active,
-            created_at: u.created_at,
-            last_login_at: u.last_login_at,
-        }
-    }
-}
 
 /// What `signUp` was asked for, as typed. `Debug` leaves the password out.
 pub struct SignUpRequest {
@@ -114,7 +80,7 @@ pub async fn sign_up(
     let now = state.clock.now();
 
     // Checked again inside the transaction: a concurrent sign-up may have taken it.
-    let txn = db::begin_write(&state.db).await?;
+    let txn = repo::begin(&state.db).await?;
     if repo::users::username_taken(&txn, &username_key).await? {
         return Err(username_taken());
     }
@@ -159,7 +125,7 @@ pub async fn sign_up(
             }
             match repo::users::find_by_email(&state.db, &email_key).await? {
                 Some(owner) => {
-                    let txn = db::begin_write(&state.db).await?;
+                    let txn = repo::begin(&state.db).await?;
                     repo::username_holds::hold(&txn, &username_key, now).await?;
                     notify_owner(&txn, state, &owner, now).await?;
                     txn.commit().await?;
@@ -179,9 +145,9 @@ pub async fn sign_up(
 /// Tells the owner of an address that someone tried to sign up with it (within the
 /// per-address limit).
 async fn notify_owner(
-    txn: &sea_orm::DatabaseTransaction,
+    txn: &repo::Tx,
     state: &AppState,
-    owner: &users::Model,
+    owner: &Account,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     if mailing::within_limit(txn, state, &owner.email, now).await? {
@@ -200,6 +166,5 @@ async fn notify_owner(
 pub async fn by_id(state: &AppState, id: Uuid) -> Result<Account, AppError> {
     repo::users::find_by_id(&state.db, id)
         .await?
-        .map(Account::from)
         .ok_or(AppError::NotFound("No such user"))
 }

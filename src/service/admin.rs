@@ -5,16 +5,14 @@ use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use uuid::Uuid;
 
 use crate::{
-    db,
-    domain::{Email, Username, profile, profile::ProfileData},
+    domain::{Account, AccountChanges, Email, Username, profile, profile::ProfileData},
     error::AppError,
     repo::{
         self,
         email_tokens::Purpose,
         sessions::{RevokeReason, Scope},
-        users::UserChanges,
     },
-    service::{accounts::Account, current_user::CurrentUser, profiles},
+    service::{current_user::CurrentUser, profiles},
     state::AppState,
 };
 
@@ -92,13 +90,7 @@ pub async fn list_users(
     Ok(Page {
         users: rows
             .into_iter()
-            .map(|(u, p)| {
-                (
-                    cursor_of(u.id),
-                    u.into(),
-                    p.map(Into::into).unwrap_or_default(),
-                )
-            })
+            .map(|(u, p)| (cursor_of(u.id), u, p.unwrap_or_default()))
             .collect(),
         has_next_page,
         total_count,
@@ -117,19 +109,7 @@ pub async fn get_user(
     require_admin(me)?;
     Ok(repo::users::find_with_profile(&state.db, id)
         .await?
-        .map(|(u, p)| (u.into(), p.map(Into::into).unwrap_or_default())))
-}
-
-/// What `adminUpdateUser` was given; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct AdminUpdate {
-    pub username: Option<String>,
-    pub email: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub is_admin: Option<bool>,
-    pub is_active: Option<bool>,
-    pub email_verified: Option<bool>,
+        .map(|(u, p)| (u, p.unwrap_or_default())))
 }
 
 /// Changes any field of an account. Deactivating ends every session of the user; a new
@@ -145,7 +125,7 @@ pub async fn update_user(
     state: &AppState,
     me: &CurrentUser,
     id: Uuid,
-    update: AdminUpdate,
+    update: AccountChanges,
 ) -> Result<(Account, ProfileData), AppError> {
     require_admin(me)?;
     if id == me.account.id && (update.is_admin == Some(false) || update.is_active == Some(false)) {
@@ -160,7 +140,7 @@ pub async fn update_user(
         .transpose()?;
     let email = update.email.as_deref().map(Email::parse).transpose()?;
     let now = state.clock.now();
-    let txn = db::begin_write(&state.db).await?;
+    let txn = repo::begin(&state.db).await?;
     if update.is_admin == Some(false) || update.is_active == Some(false) {
         keep_an_admin(&txn, me, id).await?;
     }
@@ -185,7 +165,7 @@ pub async fn update_user(
         ));
     }
     let email_changed = email.as_ref().is_some_and(|e| e.as_str() != current.email);
-    let changes = UserChanges {
+    let changes = AccountChanges {
         username: username.map(Username::into_inner),
         email: email.map(Email::into_inner),
         first_name: update
@@ -226,7 +206,7 @@ pub async fn update_user(
         .ok_or(AppError::NotFound("No such user"))?;
     txn.commit().await?;
     tracing::info!(admin_id = %me.account.id, user_id = %id, "account changed by an administrator");
-    Ok((user.into(), profile.map(Into::into).unwrap_or_default()))
+    Ok((user, profile.unwrap_or_default()))
 }
 
 /// Deletes an account with its profile, sessions, tokens and avatar file.
@@ -240,7 +220,7 @@ pub async fn delete_user(state: &AppState, me: &CurrentUser, id: Uuid) -> Result
             "Administrators cannot delete themselves",
         ));
     }
-    let txn = db::begin_write(&state.db).await?;
+    let txn = repo::begin(&state.db).await?;
     keep_an_admin(&txn, me, id).await?;
     let avatar = repo::profiles::find_by_user(&txn, id)
         .await?
@@ -279,11 +259,7 @@ pub async fn revoke_sessions(
 /// is no longer one. Call it inside the change's write transaction, before the change: the
 /// administrators' rows stay locked until it commits, so two administrators demoting or
 /// deleting each other at once take turns, and the second sees the first's change.
-async fn keep_an_admin(
-    txn: &sea_orm::DatabaseTransaction,
-    me: &CurrentUser,
-    removing: Uuid,
-) -> Result<(), AppError> {
+async fn keep_an_admin(txn: &repo::Tx, me: &CurrentUser, removing: Uuid) -> Result<(), AppError> {
     let admins = repo::users::lock_active_admins(txn).await?;
     if !admins.contains(&me.account.id) {
         return Err(AppError::Forbidden("Only administrators may do this"));

@@ -2,18 +2,16 @@
 //! `--promote` it makes an existing account (named by both its username and its verified
 //! email) an administrator and ends that account's sessions.
 
-use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::{
     auth::password::Hasher,
-    db,
-    domain::{ClientKey, Email, Password, Username},
+    domain::{AccountChanges, ClientKey, Email, Password, Username},
     error::AppError,
     repo::{
         self,
         sessions::{RevokeReason, Scope},
-        users::{NewUser, Unique, UserChanges, WriteError},
+        users::{NewUser, Unique, WriteError},
     },
 };
 
@@ -61,7 +59,7 @@ fn taken(field: &'static str, what: &str) -> AppError {
 /// `BAD_USER_INPUT` for a broken rule; without `Promote`, when the username or the email
 /// has an account; with it, unless both name one and the same account with a verified email.
 pub async fn create_admin(
-    db: &DatabaseConnection,
+    db: &repo::Db,
     hasher: &Hasher,
     username: &str,
     email: &str,
@@ -77,7 +75,7 @@ pub async fn create_admin(
     refuse_taken(db, &username, &email).await?;
     let password = Password::new_for(password()?, "password", username.as_str(), email.as_str())?;
     let hash = hasher.hash(&password, &ClientKey::of(None)).await?;
-    let txn = db::begin_write(db).await?;
+    let txn = repo::begin(db).await?;
     // Again, in the transaction that creates it: a sign-up may have taken either meanwhile.
     refuse_taken(&txn, &username, &email).await?;
     let new = NewUser {
@@ -97,7 +95,7 @@ pub async fn create_admin(
 }
 
 async fn refuse_taken(
-    conn: &impl sea_orm::ConnectionTrait,
+    conn: &impl repo::Conn,
     username: &Username,
     email: &Email,
 ) -> Result<(), AppError> {
@@ -114,12 +112,12 @@ async fn refuse_taken(
 }
 
 async fn promote(
-    db: &DatabaseConnection,
+    db: &repo::Db,
     username: &Username,
     email: &Email,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<CreateAdmin, AppError> {
-    let txn = db::begin_write(db).await?;
+    let txn = repo::begin(db).await?;
     let by_name = repo::users::find_by_username(&txn, &username.key()).await?;
     let by_email = repo::users::find_by_email(&txn, email.as_str()).await?;
     let user = match (by_name, by_email) {
@@ -139,10 +137,10 @@ async fn promote(
             "This account's email is not verified; only a verified account can be promoted",
         ));
     }
-    let changes = UserChanges {
+    let changes = AccountChanges {
         is_admin: Some(true),
         is_active: Some(true),
-        ..UserChanges::default()
+        ..AccountChanges::default()
     };
     repo::users::update(&txn, user.id, changes, now).await?;
     let scope = Scope::AllOf {

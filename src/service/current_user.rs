@@ -4,8 +4,11 @@
 use uuid::Uuid;
 
 use crate::{
-    auth::jwt::AccessClaims, domain::profile::ProfileData, error::AppError, repo,
-    service::accounts::Account, state::AppState,
+    auth::jwt::AccessClaims,
+    domain::{Account, profile::ProfileData},
+    error::AppError,
+    repo,
+    state::AppState,
 };
 
 /// The signed-in user of a request.
@@ -32,8 +35,8 @@ pub async fn current_user(
         "The session has ended; sign in again",
     ))?;
     Ok(CurrentUser {
-        account: user.into(),
-        profile: profile.map(Into::into),
+        account: user,
+        profile,
         session_id: claims.sid,
     })
 }

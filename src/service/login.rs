@@ -4,12 +4,10 @@
 
 use crate::{
     auth::opaque_token::OpaqueToken,
-    db,
-    domain::{MAX_LOOKUP_LEN, Password, parse_username_lookup},
+    domain::{Account, MAX_LOOKUP_LEN, Password, parse_username_lookup},
     error::AppError,
-    repo::{self, users::CheckedCredential},
+    repo,
     service::{
-        accounts::Account,
         sessions::{ClientInfo, Issued, IssuedFor, access_token, seconds_until},
         throttle,
     },
@@ -47,7 +45,9 @@ pub async fn login(
         .unwrap_or_else(|_| identifier.trim().to_lowercase());
     throttle::precheck_login(state, client.ip)
         .inspect_err(|_| crate::metrics::login("throttled"))?;
-    let user = repo::users::find_by_login(&state.db, &username_key, &email_key).await?;
+    let found =
+        repo::users::find_by_login_with_credential(&state.db, &username_key, &email_key).await?;
+    let (user, checked) = found.unzip();
     let subject = match &user {
         Some(u) => throttle::LoginSubject::Account(u.id),
         None => throttle::LoginSubject::UnknownName(&username_key),
@@ -65,10 +65,6 @@ pub async fn login(
         }
     };
 
-    let checked = user.as_ref().map(|u| CheckedCredential {
-        version: u.credential_version,
-        hash: u.password_hash.clone(),
-    });
     let verified = state
         .hasher
         .verify(password, checked.as_ref().map(|c| &c.hash), &client.key())
@@ -107,7 +103,7 @@ pub async fn login(
     );
     let session_id = session.id;
     let refresh = OpaqueToken::generate()?;
-    let txn = db::begin_write(&state.db).await?;
+    let txn = repo::begin(&state.db).await?;
     // The user's row first: its lock makes concurrent logins of one account take turns, so
     // each sees the others' sessions when it trims them to the cap.
     // Only if the password checked above is still the stored one: a reset or change that
@@ -129,7 +125,7 @@ pub async fn login(
     tracing::info!(user_id = %user.id, %session_id, sessions_ended = ended, "logged in");
     crate::metrics::login("success");
 
-    let mut account = Account::from(user);
+    let mut account = user;
     account.last_login_at = Some(now);
     Ok(Issued {
         access_token: access_token(state, account.id, session_id, now)?,
@@ -144,14 +140,14 @@ pub async fn login(
 /// opens it (once per login window), in the background: the attempt that locks an account
 /// is answered as fast as any other. Only a verified, active account is mailed (an
 /// unverified one may carry someone else's address). A failure is logged, not answered.
-pub(crate) fn tell_owner_of_lock(state: &AppState, owner: &crate::entity::users::Model) {
+pub(crate) fn tell_owner_of_lock(state: &AppState, owner: &Account) {
     if !owner.email_verified || !owner.is_active {
         return;
     }
     let (state, owner) = (state.clone(), owner.clone());
     tokio::spawn(async move {
         let sent = async {
-            let txn = db::begin_write(&state.db).await?;
+            let txn = repo::begin(&state.db).await?;
             if !throttle::unlock_mail_allowed(&txn, &state, owner.id).await? {
                 return Ok::<_, AppError>(false);
             }

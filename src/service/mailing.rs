@@ -2,7 +2,6 @@
 //! of the relay once the transaction has committed.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
 
 use crate::{
@@ -41,7 +40,7 @@ pub fn human(d: TimeDelta) -> String {
 /// # Errors
 /// Only internal ones.
 pub async fn within_limit(
-    txn: &DatabaseTransaction,
+    txn: &repo::Tx,
     state: &AppState,
     email: &str,
     now: DateTime<Utc>,
@@ -65,7 +64,7 @@ pub async fn within_limit(
 /// # Errors
 /// Only internal ones.
 pub async fn enqueue(
-    txn: &DatabaseTransaction,
+    txn: &repo::Tx,
     to: &str,
     mail: Mail,
     now: DateTime<Utc>,
@@ -82,7 +81,7 @@ pub async fn enqueue(
 /// # Errors
 /// Only internal ones.
 pub async fn send_link(
-    txn: &DatabaseTransaction,
+    txn: &repo::Tx,
     state: &AppState,
     user_id: Uuid,
     username: &str,

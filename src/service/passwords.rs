@@ -2,10 +2,8 @@
 
 use crate::{
     auth::opaque_token::looks_like_token,
-    db,
     domain::TokenHash,
-    domain::{ClientKey, Email, Password},
-    entity::users,
+    domain::{Account, ClientKey, Email, Password},
     error::AppError,
     mail::Mail,
     repo::{
@@ -32,7 +30,7 @@ fn invalid_link() -> AppError {
 pub async fn request_reset(state: &AppState, email: &str) -> Result<(), AppError> {
     let email = Email::parse(email)?;
     let now = state.clock.now();
-    let txn = db::begin_write(&state.db).await?;
+    let txn = repo::begin(&state.db).await?;
     let allowed = mailing::within_limit(&txn, state, email.as_str(), now).await?;
     let user = repo::users::find_by_email(&txn, email.as_str())
         .await?
@@ -56,15 +54,16 @@ pub async fn request_reset(state: &AppState, email: &str) -> Result<(), AppError
 
 /// The active account a reset token belongs to, if the token is valid.
 async fn reset_owner(
-    db: &impl sea_orm::ConnectionTrait,
+    db: &impl repo::Conn,
     hash: &TokenHash,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<users::Model>, AppError> {
-    let Some(row) = repo::email_tokens::find_valid(db, hash, Purpose::ResetPassword, now).await?
+) -> Result<Option<Account>, AppError> {
+    let Some(owner) =
+        repo::email_tokens::owner_of_valid(db, hash, Purpose::ResetPassword, now).await?
     else {
         return Ok(None);
     };
-    Ok(repo::users::find_by_id(db, row.user_id)
+    Ok(repo::users::find_by_id(db, owner)
         .await?
         .filter(|u| u.is_active))
 }
@@ -107,7 +106,7 @@ pub async fn confirm_reset(
     let password_hash = state.hasher.hash(&password, &client.key()).await?;
 
     let now = state.clock.now();
-    let txn = db::begin_write(&state.db).await?;
+    let txn = repo::begin(&state.db).await?;
     if !repo::email_tokens::spend(&txn, &hash, Purpose::ResetPassword, now).await? {
         return Err(invalid_link());
     }
@@ -149,7 +148,7 @@ pub async fn change_password(
     new_password: String,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
-    let user = repo::users::find_by_id(&state.db, me.account.id)
+    let (user, credential) = repo::users::find_by_id_with_credential(&state.db, me.account.id)
         .await?
         .ok_or(AppError::Unauthenticated(
             "The session has ended; sign in again",
@@ -174,7 +173,7 @@ pub async fn change_password(
     };
     let verified = state
         .hasher
-        .verify(current, Some(&user.password_hash), &client.key())
+        .verify(current, Some(&credential.hash), &client.key())
         .await?;
     if !verified.matches {
         return Err(AppError::input(
@@ -186,17 +185,11 @@ pub async fn change_password(
     let password_hash = state.hasher.hash(&password, &client.key()).await?;
 
     let now = state.clock.now();
-    let txn = db::begin_write(&state.db).await?;
+    let txn = repo::begin(&state.db).await?;
     // Only over the password checked above: a reset (or another change) that landed
     // meanwhile wins, and this change is refused as a wrong current password would be.
-    if !repo::users::set_password(
-        &txn,
-        user.id,
-        password_hash,
-        Some(user.credential_version),
-        now,
-    )
-    .await?
+    if !repo::users::set_password(&txn, user.id, password_hash, Some(credential.version), now)
+        .await?
     {
         return Err(AppError::input(
             "currentPassword",
@@ -244,15 +237,15 @@ pub async fn unlock_account(
     }
     let hash = TokenHash::of(token);
     let now = state.clock.now();
-    let txn = db::begin_write(&state.db).await?;
-    let row = repo::email_tokens::find_valid(&txn, &hash, Purpose::UnlockAccount, now)
+    let txn = repo::begin(&state.db).await?;
+    let owner = repo::email_tokens::owner_of_valid(&txn, &hash, Purpose::UnlockAccount, now)
         .await?
         .ok_or_else(invalid_link)?;
     if !repo::email_tokens::spend(&txn, &hash, Purpose::UnlockAccount, now).await? {
         return Err(invalid_link());
     }
-    throttle::unlock_for(&txn, row.user_id, client, now).await?;
+    throttle::unlock_for(&txn, owner, client, now).await?;
     txn.commit().await?;
-    tracing::info!(user_id = %row.user_id, "account unlocked for one address");
+    tracing::info!(user_id = %owner, "account unlocked for one address");
     Ok(())
 }

@@ -3,27 +3,19 @@
 use uuid::Uuid;
 
 use crate::{
-    db,
-    domain::{LookupRefused, Username, image, profile, profile::ProfileData},
+    domain::{
+        Account, AccountChanges, LookupRefused, Username, image, profile,
+        profile::{ProfileData, PublicProfile},
+    },
     error::AppError,
     media::MediaKey,
-    repo::{self, users::UserChanges},
-    service::{accounts::Account, current_user::CurrentUser},
+    repo,
+    service::current_user::CurrentUser,
     state::AppState,
 };
 
 /// Largest avatar accepted.
 pub const MAX_AVATAR_BYTES: usize = 2 * 1024 * 1024;
-
-/// What anyone may see of an active account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublicProfile {
-    pub username: String,
-    pub bio: String,
-    pub contact: String,
-    /// The avatar's media key.
-    pub avatar: Option<String>,
-}
 
 /// The profile of the active user with this username, compared case-insensitively.
 ///
@@ -41,13 +33,7 @@ pub async fn public_profile(
         Err(LookupRefused::TooLong | LookupRefused::Empty) => return Ok(None),
         Err(why) => return Err(why.input_error("username", max)),
     };
-    let row = repo::profiles::find_public_by_username(&state.db, &key).await?;
-    Ok(row.map(|r| PublicProfile {
-        username: r.username,
-        bio: r.bio,
-        contact: r.contact,
-        avatar: r.avatar,
-    }))
+    Ok(repo::profiles::find_public_by_username(&state.db, &key).await?)
 }
 
 /// The profile of a user, by id.
@@ -57,7 +43,6 @@ pub async fn public_profile(
 pub async fn of_user(state: &AppState, user_id: Uuid) -> Result<ProfileData, AppError> {
     repo::profiles::find_by_user(&state.db, user_id)
         .await?
-        .map(Into::into)
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("user {user_id} has no profile")))
 }
 
@@ -85,7 +70,7 @@ pub async fn update_own(
         .as_deref()
         .map(Username::parse)
         .transpose()?;
-    let changes = UserChanges {
+    let changes = AccountChanges {
         first_name: update
             .first_name
             .as_deref()
@@ -96,7 +81,7 @@ pub async fn update_own(
             .as_deref()
             .map(|v| profile::name(v, "lastName"))
             .transpose()?,
-        ..UserChanges::default()
+        ..AccountChanges::default()
     };
     let bio = update.bio.as_deref().map(profile::bio).transpose()?;
     let contact = update
@@ -107,7 +92,7 @@ pub async fn update_own(
     let id = me.account.id;
     let now = state.clock.now();
 
-    let txn = db::begin_write(&state.db).await?;
+    let txn = repo::begin(&state.db).await?;
     if let Some(name) = &username {
         let own = name.key() == crate::domain::username_lookup_key(&me.account.username);
         let taken = !own && repo::users::username_taken(&txn, &name.key()).await?;
@@ -115,7 +100,7 @@ pub async fn update_own(
             return Err(AppError::input("username", "This username is taken"));
         }
     }
-    let changes = UserChanges {
+    let changes = AccountChanges {
         username: username.map(Username::into_inner),
         ..changes
     };
@@ -126,7 +111,7 @@ pub async fn update_own(
         .await?
         .ok_or(AppError::NotFound("No such user"))?;
     txn.commit().await?;
-    Ok((user.into(), profile.map(Into::into).unwrap_or_default()))
+    Ok((user, profile.unwrap_or_default()))
 }
 
 /// Replaces the signed-in user's avatar with `bytes`, a PNG, JPEG or WebP of at most
@@ -169,7 +154,7 @@ pub async fn set_avatar(
     let id = me.account.id;
     let now = state.clock.now();
     let stored = async {
-        let txn = db::begin_write(&state.db).await?;
+        let txn = repo::begin(&state.db).await?;
         // Locked, so two uploads at once each see the other's file as the old one.
         let old = repo::profiles::find_by_user_for_update(&txn, id)
             .await?
@@ -190,7 +175,7 @@ pub async fn set_avatar(
     };
     remove_avatar_file(state, old.as_deref()).await;
     tracing::info!(user_id = %id, width = image.width, height = image.height, "avatar replaced");
-    Ok(profile.map(Into::into).unwrap_or_default())
+    Ok(profile.unwrap_or_default())
 }
 
 /// Removes an avatar file (after its user is gone).

@@ -23,15 +23,13 @@ use uuid::Uuid;
 
 use crate::{
     auth::opaque_token::{OpaqueToken, looks_like_token, seal, unseal},
-    db,
-    domain::{ClientKey, TokenHash},
-    entity::sessions,
+    domain::{Account, ClientKey, TokenHash},
     error::AppError,
     repo::{
         self,
         sessions::{RevokeReason, Scope},
     },
-    service::{accounts::Account, current_user::CurrentUser},
+    service::current_user::CurrentUser,
     state::AppState,
 };
 
@@ -96,14 +94,6 @@ pub(super) fn seconds_until(t: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
     u64::try_from((t - now).num_seconds()).unwrap_or(0)
 }
 
-fn is_live(s: &sessions::Model, now: DateTime<Utc>) -> bool {
-    s.revoked_at.is_none() && s.idle_expires_at > now && s.absolute_expires_at > now
-}
-
-fn expires_at(s: &sessions::Model) -> DateTime<Utc> {
-    s.idle_expires_at.min(s.absolute_expires_at)
-}
-
 pub(super) fn access_token(
     state: &AppState,
     user_id: Uuid,
@@ -129,11 +119,11 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Issued, AppErr
     let (_, session) = repo::refresh_tokens::find_with_session(&state.db, &hash)
         .await?
         .ok_or_else(invalid_refresh)?;
-    if !is_live(&session, now) {
+    if !session.is_live(now) {
         return Err(invalid_refresh());
     }
     let s = &state.settings;
-    let txn = db::begin_write(&state.db).await?;
+    let txn = repo::begin(&state.db).await?;
     // The one successor, sealed under the presented token for tabs racing this request;
     // housekeeping erases the seal once the grace is over.
     let next = OpaqueToken::generate()?;
@@ -176,7 +166,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Issued, AppErr
 /// The successor already issued for a token spent less than `grace` ago, if that successor
 /// is still unspent (the token is the just-spent one, not an older ancestor).
 async fn just_spent_successor(
-    txn: &sea_orm::DatabaseTransaction,
+    txn: &repo::Tx,
     presented: &str,
     hash: &TokenHash,
     now: DateTime<Utc>,
@@ -264,7 +254,7 @@ pub async fn list(state: &AppState, me: &CurrentUser) -> Result<Vec<SessionInfo>
             id: s.id,
             created_at: s.created_at,
             last_used_at: s.last_used_at,
-            expires_at: expires_at(&s),
+            expires_at: s.expires_at(),
             current: s.id == me.session_id,
             user_agent: s.user_agent,
             ip: s.ip,

@@ -28,7 +28,12 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::{domain::ClientKey, error::AppError, repo::rate_counters, state::AppState};
+use crate::{
+    domain::ClientKey,
+    error::AppError,
+    repo::{self, rate_counters},
+    state::AppState,
+};
 
 /// A refusal served from memory: counted in the metrics, logged only at debug (a flood
 /// would otherwise write a log line per attempt).
@@ -210,7 +215,7 @@ pub async fn charge_login(
 /// # Errors
 /// Only internal ones.
 pub async fn unlock_for(
-    db: &impl sea_orm::ConnectionTrait,
+    db: &impl repo::Conn,
     user: uuid::Uuid,
     client: &ClientKey,
     now: DateTime<Utc>,
@@ -229,7 +234,7 @@ pub async fn unlock_for(
 /// # Errors
 /// Only internal ones.
 pub async fn lift_account_lock(
-    db: &impl sea_orm::ConnectionTrait,
+    db: &impl repo::Conn,
     user: uuid::Uuid,
     client: &ClientKey,
     now: DateTime<Utc>,
@@ -244,7 +249,7 @@ pub async fn lift_account_lock(
 /// # Errors
 /// Only internal ones.
 pub async fn unlock_mail_allowed(
-    db: &impl sea_orm::ConnectionTrait,
+    db: &impl repo::Conn,
     state: &AppState,
     user: uuid::Uuid,
 ) -> Result<bool, AppError> {
@@ -316,10 +321,7 @@ async fn charge(
 ///
 /// # Errors
 /// Only internal ones.
-pub async fn settle_success(
-    db: &impl sea_orm::ConnectionTrait,
-    charged: Charged,
-) -> Result<(), AppError> {
+pub async fn settle_success(db: &impl repo::Conn, charged: Charged) -> Result<(), AppError> {
     rate_counters::clear(db, &charged.pair_key).await?;
     rate_counters::refund(db, &charged.wide_key).await?;
     if let Some(ip_key) = &charged.ip_key {

@@ -2,7 +2,6 @@
 
 use crate::{
     auth::opaque_token::looks_like_token,
-    db,
     domain::TokenHash,
     error::AppError,
     repo::{self, email_tokens::Purpose},
@@ -26,11 +25,11 @@ pub async fn verify_email(state: &AppState, token: &str) -> Result<(), AppError>
     }
     let hash = TokenHash::of(token);
     let now = state.clock.now();
-    let txn = db::begin_write(&state.db).await?;
-    let row = repo::email_tokens::find_valid(&txn, &hash, Purpose::VerifyEmail, now)
+    let txn = repo::begin(&state.db).await?;
+    let owner = repo::email_tokens::owner_of_valid(&txn, &hash, Purpose::VerifyEmail, now)
         .await?
         .ok_or_else(invalid_link)?;
-    let user = repo::users::find_by_id(&txn, row.user_id)
+    let user = repo::users::find_by_id(&txn, owner)
         .await?
         .ok_or_else(invalid_link)?;
     if user.email_verified {
@@ -61,7 +60,7 @@ pub async fn resend_verification(state: &AppState, me: &CurrentUser) -> Result<(
         ));
     }
     let now = state.clock.now();
-    let txn = db::begin_write(&state.db).await?;
+    let txn = repo::begin(&state.db).await?;
     let a = &me.account;
     if mailing::within_limit(&txn, state, &a.email, now).await? {
         mailing::send_link(

@@ -360,7 +360,12 @@ async fn create_admin_creates_a_new_administrator_and_never_promotes_a_squatter(
             .unwrap()
             .unwrap();
         assert!(root.is_admin && root.email_verified && root.is_active);
-        assert!(root.password_hash.0.starts_with("$argon2id$"));
+        let credential = repo::users::find_by_id_with_credential(&db, root.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .1;
+        assert!(credential.hash.0.starts_with("$argon2id$"));
 
         // --promote needs the username and the email of one account, with a verified email.
         for (args, why) in [

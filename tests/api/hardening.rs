@@ -347,11 +347,12 @@ async fn no_password_token_or_hash_reaches_the_log() {
         .await
         .data();
         app.smtp.wait_for(&email, "was reset").await;
-        let hash = authql::repo::users::find_by_email(&app.db, &email)
+        let hash = authql::repo::users::find_by_login_with_credential(&app.db, &email, &email)
             .await
             .unwrap()
             .unwrap()
-            .password_hash
+            .1
+            .hash
             .0;
         let captured = logs();
         assert!(captured.contains("logged in"), "the flow was not logged at all");

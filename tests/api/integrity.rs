@@ -339,11 +339,13 @@ async fn a_login_racing_a_reset_gets_no_session_and_cannot_undo_it() {
             )
             .await;
         assert_eq!(res.data()["confirmReset"], true, "{:?}", res.body);
-        let stored = authql::repo::users::find_by_username(&app.db, "racer")
-            .await
-            .unwrap()
-            .unwrap()
-            .password_hash;
+        let stored =
+            authql::repo::users::find_by_id_with_credential(&app.db, t.user_id.parse().unwrap())
+                .await
+                .unwrap()
+                .unwrap()
+                .1
+                .hash;
         drop(paused);
         let raced = login.await.unwrap();
         assert_eq!(raced.error_code(), "UNAUTHENTICATED", "{:?}", raced.body);
@@ -352,11 +354,13 @@ async fn a_login_racing_a_reset_gets_no_session_and_cannot_undo_it() {
             app.login("racer", "not-the-password").await.body["errors"][0]["message"]
         );
         // The reset's hash stands, and only the new password signs in.
-        let now = authql::repo::users::find_by_username(&app.db, "racer")
-            .await
-            .unwrap()
-            .unwrap()
-            .password_hash;
+        let now =
+            authql::repo::users::find_by_id_with_credential(&app.db, t.user_id.parse().unwrap())
+                .await
+                .unwrap()
+                .unwrap()
+                .1
+                .hash;
         assert_eq!(now, stored);
         assert_eq!(live_sessions(&app, &t.user_id).await, 0);
         assert_eq!(

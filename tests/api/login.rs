@@ -325,22 +325,33 @@ async fn a_weaker_stored_hash_is_upgraded_at_login() {
 }
 
 async fn stored_hash(app: &TestApp, username: &str) -> String {
-    authql::repo::users::find_by_login(&app.db, username, username)
+    authql::repo::users::find_by_login_with_credential(&app.db, username, username)
         .await
         .unwrap()
         .unwrap()
-        .password_hash
+        .1
+        .hash
         .0
 }
 
-async fn set_hash(app: &TestApp, username: &str, hash: &str) {
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+/// The stored row of an account, to change it behind the service's back.
+async fn row_of(app: &TestApp, username: &str) -> authql::entity::users::Model {
+    use sea_orm::EntityTrait;
     let user = authql::repo::users::find_by_login(&app.db, username, username)
         .await
         .unwrap()
         .unwrap();
-    let mut m = user.into_active_model();
-    m.password_hash = Set(authql::entity::users::PasswordHash(hash.into()));
+    authql::entity::users::Entity::find_by_id(user.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn set_hash(app: &TestApp, username: &str, hash: &str) {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+    let mut m = row_of(app, username).await.into_active_model();
+    m.password_hash = Set(hash.into());
     m.update(&app.db).await.unwrap();
 }
 

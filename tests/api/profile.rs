@@ -1,7 +1,7 @@
 //! `profile(username)`: the public, case-insensitive profile lookup.
 
 use authql::{
-    entity::users::{self, PasswordHash},
+    domain::{Account, PasswordHash},
     repo::users::{NewUser, Unique, WriteError, insert_with_profile},
 };
 use sea_orm::TransactionTrait;
@@ -12,11 +12,7 @@ use crate::harness::{PASSWORD, TestApp, Tokens, each_backend};
 const PROFILE: &str = "query($u: String!) { profile(username: $u) { username bio contact } }";
 
 /// Stores an account directly, as the repository does for a use case.
-async fn try_insert(
-    app: &TestApp,
-    username: &str,
-    email: &str,
-) -> Result<users::Model, WriteError> {
+async fn try_insert(app: &TestApp, username: &str, email: &str) -> Result<Account, WriteError> {
     let txn = app.db.begin().await.unwrap();
     let user = insert_with_profile(
         &txn,
