@@ -6,8 +6,12 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::{
-    App, BuildOptions, auth::password::Hasher, config::Settings, db, error::AppError, graphql,
-    shutdown_signal, telemetry,
+    App, BuildOptions,
+    auth::password::Hasher,
+    config::Settings,
+    db,
+    error::{AppError, Field},
+    graphql, shutdown_signal, telemetry,
 };
 
 /// authql: self-hosted authentication with a GraphQL API.
@@ -262,7 +266,7 @@ async fn hash_cost(rounds: u32) -> anyhow::Result<()> {
     let hasher = Hasher::new(settings.password_hash, HashBudget::for_tool(cores))
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let password = Password::candidate("hash-cost measurement".into(), "password")
+    let password = Password::candidate("hash-cost measurement".into(), Field::Password)
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let hash = hasher
         .hash(&password, &ClientKey::of(None))
@@ -309,13 +313,13 @@ async fn hash_cost(rounds: u32) -> anyhow::Result<()> {
 /// the first line of stdin (its line ending is not part of the password).
 fn read_password() -> Result<String, AppError> {
     use std::io::{BufRead, IsTerminal};
-    let fail = |e: std::io::Error| AppError::input("password", format!("cannot read it: {e}"));
+    let fail = |e: std::io::Error| AppError::input(Field::Password, format!("cannot read it: {e}"));
     if std::io::stdin().is_terminal() {
         let first =
             rpassword::prompt_password("Password for the new administrator: ").map_err(fail)?;
         let again = rpassword::prompt_password("The same password again: ").map_err(fail)?;
         if first != again {
-            return Err(AppError::input("password", "The two passwords differ"));
+            return Err(AppError::input(Field::Password, "The two passwords differ"));
         }
         return Ok(first);
     }
@@ -359,7 +363,14 @@ async fn create_admin(
             "promoted {username} <{email}> ({id}) to administrator; {sessions_ended} of its \
              sessions ended"
         ),
-        Err(AppError::BadUserInput { field, message }) => anyhow::bail!("{field}: {message}"),
+        Err(AppError::BadUserInput { field, message }) => {
+            let option = match field {
+                Field::Username => "--username",
+                Field::Email => "--email",
+                _ => "password",
+            };
+            anyhow::bail!("{option}: {message}")
+        }
         Err(err) => return Err(anyhow::anyhow!("{err:?}")),
     }
     Ok(())

@@ -8,12 +8,9 @@
 /// What can go wrong in a use case, as the client should learn it.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    /// The input broke a rule; `field` names the input field (e.g. `password`).
+    /// The input broke a rule; `field` says which input.
     #[error("{message}")]
-    BadUserInput {
-        field: &'static str,
-        message: String,
-    },
+    BadUserInput { field: Field, message: String },
     /// No valid credentials, or credentials that do not (or no longer) grant access.
     #[error("{0}")]
     Unauthenticated(&'static str),
@@ -29,6 +26,32 @@ pub enum AppError {
     /// Anything the client cannot fix: the cause goes to the log, never to the client.
     #[error("internal server error")]
     Internal(#[source] anyhow::Error),
+}
+
+/// The input a broken rule is about. Each transport names it in its own words: GraphQL
+/// as the argument or input field (`graphql::app_error`), the command line as its option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Username,
+    Email,
+    Password,
+    NewPassword,
+    CurrentPassword,
+    UsernameOrEmail,
+    FirstName,
+    LastName,
+    Bio,
+    Contact,
+    /// The token of a mailed link.
+    Token,
+    /// An uploaded file.
+    File,
+    Id,
+    /// A page's cursor.
+    After,
+    /// A page's size.
+    First,
+    Search,
 }
 
 /// `extensions.code` values of SPEC.md section 4.
@@ -48,7 +71,7 @@ pub const INTERNAL_MESSAGE: &str = "Internal server error";
 
 impl AppError {
     /// A rule on `field` was broken; the message says which.
-    pub fn input(field: &'static str, message: impl Into<String>) -> Self {
+    pub fn input(field: Field, message: impl Into<String>) -> Self {
         Self::BadUserInput {
             field,
             message: message.into(),
@@ -80,7 +103,7 @@ mod tests {
     #[test]
     fn every_variant_has_a_code_from_the_spec() {
         let all = [
-            AppError::input("f", "m"),
+            AppError::input(Field::Password, "m"),
             AppError::Unauthenticated("u"),
             AppError::Forbidden("f"),
             AppError::NotFound("n"),

@@ -20,7 +20,7 @@ use crate::{
     config::{HashBudget, HashParams},
     domain::PasswordHash,
     domain::{ClientKey, Password},
-    error::AppError,
+    error::{AppError, Field},
 };
 
 /// What checking a password found.
@@ -267,7 +267,7 @@ impl Hasher {
             dummy: Arc::new(String::new()),
             computed: Arc::default(),
         };
-        let dummy = Password::candidate("authql dummy password".into(), "password")?;
+        let dummy = Password::candidate("authql dummy password".into(), Field::Password)?;
         hasher.dummy = Arc::new(hasher.hash(&dummy, &ClientKey::of(None)).await?.0);
         Ok(hasher)
     }

@@ -1,6 +1,6 @@
 //! Email addresses: validated, stored trimmed and lower-cased.
 
-use crate::error::AppError;
+use crate::error::{AppError, Field};
 
 /// Longest address SMTP can carry (RFC 5321 path limit).
 pub const MAX_LEN: usize = 254;
@@ -13,12 +13,12 @@ impl Email {
     /// # Errors
     /// `BAD_USER_INPUT` on the field `email`.
     pub fn parse(raw: &str) -> Result<Self, AppError> {
-        Self::parse_field(raw, "email")
+        Self::parse_field(raw, Field::Email)
     }
 
     /// # Errors
     /// `BAD_USER_INPUT` on `field`, saying what is wrong.
-    pub fn parse_field(raw: &str, field: &'static str) -> Result<Self, AppError> {
+    pub fn parse_field(raw: &str, field: Field) -> Result<Self, AppError> {
         let email = raw.trim();
         if email.is_empty() {
             return Err(AppError::input(field, "An email address is required"));
@@ -167,7 +167,10 @@ mod tests {
             assert!(
                 matches!(
                     Email::parse(bad),
-                    Err(AppError::BadUserInput { field: "email", .. })
+                    Err(AppError::BadUserInput {
+                        field: Field::Email,
+                        ..
+                    })
                 ),
                 "{bad:?} was accepted"
             );

@@ -3,7 +3,7 @@
 
 use std::{collections::HashSet, sync::LazyLock};
 
-use crate::error::AppError;
+use crate::error::{AppError, Field};
 
 pub const MIN_LEN: usize = 8;
 pub const MAX_LEN: usize = 128;
@@ -33,7 +33,7 @@ impl Password {
     ///
     /// # Errors
     /// `BAD_USER_INPUT` on `field` when empty or longer than any password can be.
-    pub fn candidate(raw: String, field: &'static str) -> Result<Self, AppError> {
+    pub fn candidate(raw: String, field: Field) -> Result<Self, AppError> {
         if raw.is_empty() {
             return Err(AppError::input(field, "A password is required"));
         }
@@ -49,7 +49,7 @@ impl Password {
     /// `BAD_USER_INPUT` on `field`, naming the rule that failed.
     pub fn new_for(
         raw: String,
-        field: &'static str,
+        field: Field,
         username: &str,
         email: &str,
     ) -> Result<Self, AppError> {
@@ -108,9 +108,9 @@ mod tests {
     use super::*;
 
     fn rule(raw: &str) -> String {
-        match Password::new_for(raw.into(), "password", "alice", "alice@example.com") {
+        match Password::new_for(raw.into(), Field::Password, "alice", "alice@example.com") {
             Err(AppError::BadUserInput { field, message }) => {
-                assert_eq!(field, "password");
+                assert_eq!(field, Field::Password);
                 message
             }
             Ok(_) => panic!("{raw:?} was accepted"),
@@ -133,22 +133,28 @@ mod tests {
         assert!(rule("PassWord1").contains("too common"));
         assert!(rule("ALICE@example.com").contains("email"));
         assert!(rule("with\0nul-char").contains("NUL"));
-        let long_name = Password::new_for("alice-wonder".into(), "p", "Alice-Wonder", "a@b.co");
+        let long_name = Password::new_for(
+            "alice-wonder".into(),
+            Field::Password,
+            "Alice-Wonder",
+            "a@b.co",
+        );
         assert!(long_name.is_err());
     }
 
     #[test]
     fn a_good_password_is_kept_exactly_as_typed() {
         let raw = "  Correct Horse Battery Staple  ";
-        let p = Password::new_for(raw.into(), "password", "alice", "alice@example.com").unwrap();
+        let p =
+            Password::new_for(raw.into(), Field::Password, "alice", "alice@example.com").unwrap();
         assert_eq!(p.expose(), raw);
         let multibyte = "ñandú-über-straße";
-        assert!(Password::new_for(multibyte.into(), "p", "a", "a@b.co").is_ok());
+        assert!(Password::new_for(multibyte.into(), Field::Password, "a", "a@b.co").is_ok());
     }
 
     #[test]
     fn debug_never_shows_the_password() {
-        let p = Password::candidate("hunter2-secret".into(), "password").unwrap();
+        let p = Password::candidate("hunter2-secret".into(), Field::Password).unwrap();
         assert!(!format!("{p:?}").contains("hunter2"));
     }
 }

@@ -1,6 +1,6 @@
 //! Rules for the free-text fields of an account and its profile.
 
-use crate::error::AppError;
+use crate::error::{AppError, Field};
 
 /// The profile fields of one account (its username lives on the account).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -26,7 +26,7 @@ pub const NAME_MAX: usize = 150;
 pub const BIO_MAX: usize = 1000;
 pub const CONTACT_MAX: usize = 200;
 
-fn too_long(field: &'static str, max: usize) -> AppError {
+fn too_long(field: Field, max: usize) -> AppError {
     AppError::input(field, format!("At most {max} characters"))
 }
 
@@ -34,7 +34,7 @@ fn too_long(field: &'static str, max: usize) -> AppError {
 ///
 /// # Errors
 /// `BAD_USER_INPUT` on `field`.
-pub fn name(raw: &str, field: &'static str) -> Result<String, AppError> {
+pub fn name(raw: &str, field: Field) -> Result<String, AppError> {
     let value = raw.trim();
     if value.len() > NAME_MAX * 4 || value.chars().count() > NAME_MAX {
         return Err(too_long(field, NAME_MAX));
@@ -53,7 +53,7 @@ pub fn name(raw: &str, field: &'static str) -> Result<String, AppError> {
 ///
 /// # Errors
 /// `BAD_USER_INPUT` on `field`.
-pub fn text(raw: &str, field: &'static str, max: usize) -> Result<String, AppError> {
+pub fn text(raw: &str, field: Field, max: usize) -> Result<String, AppError> {
     let value = raw.trim_end();
     if value.len() > max * 4 || value.chars().count() > max {
         return Err(too_long(field, max));
@@ -72,7 +72,7 @@ pub fn text(raw: &str, field: &'static str, max: usize) -> Result<String, AppErr
 /// # Errors
 /// `BAD_USER_INPUT` on `bio`.
 pub fn bio(raw: &str) -> Result<String, AppError> {
-    text(raw, "bio", BIO_MAX)
+    text(raw, Field::Bio, BIO_MAX)
 }
 
 /// How to reach the user (one line).
@@ -80,10 +80,10 @@ pub fn bio(raw: &str) -> Result<String, AppError> {
 /// # Errors
 /// `BAD_USER_INPUT` on `contact`.
 pub fn contact(raw: &str) -> Result<String, AppError> {
-    let value = text(raw, "contact", CONTACT_MAX)?;
+    let value = text(raw, Field::Contact, CONTACT_MAX)?;
     if value.contains(['\n', '\r']) {
         return Err(AppError::input(
-            "contact",
+            Field::Contact,
             "Contact details fit on one line",
         ));
     }
@@ -94,7 +94,7 @@ pub fn contact(raw: &str) -> Result<String, AppError> {
 mod tests {
     use super::*;
 
-    fn field_of(r: Result<String, AppError>) -> &'static str {
+    fn field_of(r: Result<String, AppError>) -> Field {
         match r {
             Err(AppError::BadUserInput { field, .. }) => field,
             other => panic!("{other:?}"),
@@ -103,24 +103,27 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_capped() {
-        assert_eq!(name("  Ada  ", "firstName").unwrap(), "Ada");
-        assert_eq!(name("", "firstName").unwrap(), "");
-        assert_eq!(field_of(name(&"x".repeat(151), "lastName")), "lastName");
-        assert_eq!(field_of(name("a\0b", "firstName")), "firstName");
+        assert_eq!(name("  Ada  ", Field::FirstName).unwrap(), "Ada");
+        assert_eq!(name("", Field::FirstName).unwrap(), "");
+        assert_eq!(
+            field_of(name(&"x".repeat(151), Field::LastName)),
+            Field::LastName
+        );
+        assert_eq!(field_of(name("a\0b", Field::FirstName)), Field::FirstName);
     }
 
     #[test]
     fn a_bio_keeps_its_lines_but_not_other_control_characters() {
         assert_eq!(bio("line one\nline two\n").unwrap(), "line one\nline two");
-        assert_eq!(field_of(bio("nul\0")), "bio");
-        assert_eq!(field_of(bio(&"é".repeat(1001))), "bio");
+        assert_eq!(field_of(bio("nul\0")), Field::Bio);
+        assert_eq!(field_of(bio(&"é".repeat(1001))), Field::Bio);
         assert!(bio(&"é".repeat(1000)).is_ok());
     }
 
     #[test]
     fn contact_is_one_line() {
         assert_eq!(contact(" @ada on mastodon ").unwrap(), "@ada on mastodon");
-        assert_eq!(field_of(contact("a\nb")), "contact");
-        assert_eq!(field_of(contact(&"x".repeat(201))), "contact");
+        assert_eq!(field_of(contact("a\nb")), Field::Contact);
+        assert_eq!(field_of(contact(&"x".repeat(201))), Field::Contact);
     }
 }

@@ -2,7 +2,7 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-use crate::error::AppError;
+use crate::error::{AppError, Field};
 
 pub const MIN_LEN: usize = 3;
 pub const MAX_LEN: usize = 32;
@@ -16,7 +16,7 @@ impl Username {
     ///
     /// # Errors
     /// `BAD_USER_INPUT` on `field`, saying which rule failed.
-    pub fn parse_field(raw: &str, field: &'static str) -> Result<Self, AppError> {
+    pub fn parse_field(raw: &str, field: Field) -> Result<Self, AppError> {
         // Refuse absurd input before normalising it.
         if raw.len() > MAX_LEN * 8 {
             return Err(AppError::input(field, too_long()));
@@ -53,7 +53,7 @@ impl Username {
     /// # Errors
     /// As [`Username::parse_field`], on the field `username`.
     pub fn parse(raw: &str) -> Result<Self, AppError> {
-        Self::parse_field(raw, "username")
+        Self::parse_field(raw, Field::Username)
     }
 
     pub fn as_str(&self) -> &str {
@@ -93,7 +93,7 @@ pub enum LookupRefused {
 
 impl LookupRefused {
     /// The error for `field`, which is at most `max_len` characters.
-    pub fn input_error(self, field: &'static str, max_len: usize) -> AppError {
+    pub fn input_error(self, field: Field, max_len: usize) -> AppError {
         AppError::input(
             field,
             match self {
@@ -136,7 +136,7 @@ mod tests {
     fn field_error(raw: &str) -> String {
         match Username::parse(raw) {
             Err(AppError::BadUserInput { field, message }) => {
-                assert_eq!(field, "username");
+                assert_eq!(field, Field::Username);
                 message
             }
             other => panic!("{raw:?} gave {other:?}"),

@@ -8,11 +8,14 @@ use super::{
     context,
     types::{AdminUpdateUserInput, PageInfo, User, UserConnection, UserEdge},
 };
-use crate::{error::AppError, service::admin};
+use crate::{
+    error::{AppError, Field},
+    service::admin,
+};
 
 fn user_id(id: &ID) -> Result<Uuid> {
     Uuid::parse_str(id)
-        .map_err(|_| AppError::input("id", "Not a user id"))
+        .map_err(|_| AppError::input(Field::Id, "Not a user id"))
         .extend()
 }
 

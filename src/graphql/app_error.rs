@@ -3,7 +3,29 @@
 
 use async_graphql::ErrorExtensions;
 
-use crate::error::{AppError, INTERNAL_MESSAGE};
+use crate::error::{AppError, Field, INTERNAL_MESSAGE};
+
+/// The name the schema gives the input a rule was broken on (`extensions.field`).
+pub fn field_name(field: Field) -> &'static str {
+    match field {
+        Field::Username => "username",
+        Field::Email => "email",
+        Field::Password => "password",
+        Field::NewPassword => "newPassword",
+        Field::CurrentPassword => "currentPassword",
+        Field::UsernameOrEmail => "usernameOrEmail",
+        Field::FirstName => "firstName",
+        Field::LastName => "lastName",
+        Field::Bio => "bio",
+        Field::Contact => "contact",
+        Field::Token => "token",
+        Field::File => "file",
+        Field::Id => "id",
+        Field::After => "after",
+        Field::First => "first",
+        Field::Search => "search",
+    }
+}
 
 /// Resolvers turn an `AppError` into a GraphQL error with `.extend()` (from
 /// `async_graphql::ResultExt`); an error that misses it reaches the client as internal.
@@ -19,7 +41,7 @@ impl ErrorExtensions for AppError {
             AppError::BadUserInput { field, message } => async_graphql::Error::new(message)
                 .extend_with(|_, e| {
                     e.set("code", code);
-                    e.set("field", *field);
+                    e.set("field", field_name(*field));
                 }),
             AppError::RateLimited { retry_after_secs } => {
                 async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
@@ -46,7 +68,7 @@ mod tests {
 
     #[test]
     fn bad_input_names_its_field() {
-        let v = extensions(AppError::input("password", "too short"));
+        let v = extensions(AppError::input(Field::Password, "too short"));
         assert_eq!(v["extensions"]["code"], "BAD_USER_INPUT");
         assert_eq!(v["extensions"]["field"], "password");
         assert_eq!(v["message"], "too short");

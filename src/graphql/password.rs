@@ -4,7 +4,7 @@
 use async_graphql::{Context, InputObject, Object, Result, ResultExt};
 
 use super::context;
-use crate::{domain::Password, service::passwords};
+use crate::{domain::Password, error::Field, service::passwords};
 
 /// A new password, proven by a reset link.
 #[derive(InputObject)]
@@ -88,7 +88,8 @@ impl PasswordMutation {
     ) -> Result<bool> {
         let me = context::current_user(ctx).await?;
         let req = context::request(ctx)?;
-        let current = Password::candidate(input.current_password, "currentPassword").extend()?;
+        let current =
+            Password::candidate(input.current_password, Field::CurrentPassword).extend()?;
         passwords::change_password(
             context::state(ctx)?,
             me,

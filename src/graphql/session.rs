@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     domain::Password,
-    error::AppError,
+    error::{AppError, Field},
     service::{login, passwords, sessions},
 };
 
@@ -44,12 +44,12 @@ impl SessionMutation {
         let req = context::request(ctx)?;
         if input.username_or_email.trim().is_empty() || input.username_or_email.len() > 320 {
             return Err(AppError::input(
-                "usernameOrEmail",
+                Field::UsernameOrEmail,
                 "Enter a username or an email address",
             ))
             .extend();
         }
-        let password = Password::candidate(input.password, "password").extend()?;
+        let password = Password::candidate(input.password, Field::Password).extend()?;
         let issued = login::login(state, &input.username_or_email, &password, &req.client)
             .await
             .extend()?;
@@ -116,7 +116,7 @@ impl SessionMutation {
     ) -> Result<bool> {
         let me = context::current_user(ctx).await?;
         let session_id = uuid::Uuid::parse_str(&id)
-            .map_err(|_| AppError::input("id", "Not a session id"))
+            .map_err(|_| AppError::input(Field::Id, "Not a session id"))
             .extend()?;
         sessions::revoke_session(context::state(ctx)?, me, session_id)
             .await

@@ -53,11 +53,12 @@ impl From<WriteError> for crate::error::AppError {
     fn from(e: WriteError) -> Self {
         match e {
             WriteError::Taken(Unique::Username) => {
-                Self::input("username", "This username is taken")
+                Self::input(crate::error::Field::Username, "This username is taken")
             }
-            WriteError::Taken(Unique::Email) => {
-                Self::input("email", "This email address has an account")
-            }
+            WriteError::Taken(Unique::Email) => Self::input(
+                crate::error::Field::Email,
+                "This email address has an account",
+            ),
             WriteError::Db(e) => e.into(),
         }
     }

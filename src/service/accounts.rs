@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{Account, ClientKey, Email, Password, Username},
-    error::AppError,
+    error::{AppError, Field},
     mail::Mail,
     repo::{
         self,
@@ -42,7 +42,7 @@ pub enum SignUpOutcome {
 }
 
 fn username_taken() -> AppError {
-    AppError::input("username", "This username is taken")
+    AppError::input(Field::Username, "This username is taken")
 }
 
 /// Creates an unverified account with an empty profile and mails a verification link; for
@@ -69,7 +69,12 @@ pub async fn sign_up(
 ) -> Result<SignUpOutcome, AppError> {
     let username = Username::parse(&req.username)?;
     let email = Email::parse(&req.email)?;
-    let password = Password::new_for(req.password, "password", username.as_str(), email.as_str())?;
+    let password = Password::new_for(
+        req.password,
+        Field::Password,
+        username.as_str(),
+        email.as_str(),
+    )?;
     throttle::charge_signup(state, client).await?;
     let username_key = username.key();
     let email_key = email.as_str().to_owned();

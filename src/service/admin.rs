@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{Account, AccountChanges, Email, Username, profile, profile::ProfileData},
-    error::AppError,
+    error::{AppError, Field},
     repo::{
         self,
         email_tokens::Purpose,
@@ -44,7 +44,7 @@ fn cursor_of(id: Uuid) -> String {
 }
 
 fn parse_cursor(cursor: &str) -> Result<Uuid, AppError> {
-    let bad = || AppError::input("after", "This is not a cursor of this list");
+    let bad = || AppError::input(Field::After, "This is not a cursor of this list");
     let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     text.strip_prefix("user:")
@@ -68,16 +68,16 @@ pub async fn list_users(
     require_admin(me)?;
     if !(0..=MAX_PAGE).contains(&first) {
         return Err(AppError::input(
-            "first",
+            Field::First,
             format!("Ask for 0 to {MAX_PAGE} users at a time"),
         ));
     }
     if search.is_some_and(|s| s.len() > 256) {
-        return Err(AppError::input("search", "At most 256 characters"));
+        return Err(AppError::input(Field::Search, "At most 256 characters"));
     }
     if search.is_some_and(|s| s.chars().any(char::is_control)) {
         return Err(AppError::input(
-            "search",
+            Field::Search,
             "Control characters are not allowed",
         ));
     }
@@ -152,7 +152,7 @@ pub async fn update_user(
             .await?
             .is_some_and(|u| u.id != id)
     {
-        return Err(AppError::input("username", "This username is taken"));
+        return Err(AppError::input(Field::Username, "This username is taken"));
     }
     if let Some(email) = &email
         && repo::users::find_by_email(&txn, email.as_str())
@@ -160,7 +160,7 @@ pub async fn update_user(
             .is_some_and(|u| u.id != id)
     {
         return Err(AppError::input(
-            "email",
+            Field::Email,
             "This email address has an account",
         ));
     }
@@ -171,12 +171,12 @@ pub async fn update_user(
         first_name: update
             .first_name
             .as_deref()
-            .map(|v| profile::name(v, "firstName"))
+            .map(|v| profile::name(v, Field::FirstName))
             .transpose()?,
         last_name: update
             .last_name
             .as_deref()
-            .map(|v| profile::name(v, "lastName"))
+            .map(|v| profile::name(v, Field::LastName))
             .transpose()?,
         is_admin: update.is_admin,
         is_active: update.is_active,

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::{
     auth::password::Hasher,
     domain::{AccountChanges, ClientKey, Email, Password, Username},
-    error::AppError,
+    error::{AppError, Field},
     repo::{
         self,
         sessions::{RevokeReason, Scope},
@@ -40,7 +40,7 @@ pub enum Existing {
     Promote,
 }
 
-fn taken(field: &'static str, what: &str) -> AppError {
+fn taken(field: Field, what: &str) -> AppError {
     AppError::input(
         field,
         format!(
@@ -73,7 +73,12 @@ pub async fn create_admin(
         return promote(db, &username, &email, now).await;
     }
     refuse_taken(db, &username, &email).await?;
-    let password = Password::new_for(password()?, "password", username.as_str(), email.as_str())?;
+    let password = Password::new_for(
+        password()?,
+        Field::Password,
+        username.as_str(),
+        email.as_str(),
+    )?;
     let hash = hasher.hash(&password, &ClientKey::of(None)).await?;
     let txn = repo::begin(db).await?;
     // Again, in the transaction that creates it: a sign-up may have taken either meanwhile.
@@ -86,8 +91,8 @@ pub async fn create_admin(
         is_admin: true,
     };
     let user = match repo::users::insert_with_profile(&txn, new, now).await {
-        Err(WriteError::Taken(Unique::Username)) => return Err(taken("username", "username")),
-        Err(WriteError::Taken(Unique::Email)) => return Err(taken("email", "email")),
+        Err(WriteError::Taken(Unique::Username)) => return Err(taken(Field::Username, "username")),
+        Err(WriteError::Taken(Unique::Email)) => return Err(taken(Field::Email, "email")),
         other => other?,
     };
     txn.commit().await?;
@@ -100,13 +105,13 @@ async fn refuse_taken(
     email: &Email,
 ) -> Result<(), AppError> {
     if repo::users::username_taken(conn, &username.key()).await? {
-        return Err(taken("username", "username"));
+        return Err(taken(Field::Username, "username"));
     }
     if repo::users::find_by_email(conn, email.as_str())
         .await?
         .is_some()
     {
-        return Err(taken("email", "email"));
+        return Err(taken(Field::Email, "email"));
     }
     Ok(())
 }
@@ -124,16 +129,21 @@ async fn promote(
         (Some(a), Some(b)) if a.id == b.id => a,
         (Some(_), Some(_)) => {
             return Err(AppError::input(
-                "email",
+                Field::Email,
                 "The username and the email belong to two different accounts; nothing was changed",
             ));
         }
-        (None, _) => return Err(AppError::input("username", "No account has this username")),
-        (_, None) => return Err(AppError::input("email", "No account has this email")),
+        (None, _) => {
+            return Err(AppError::input(
+                Field::Username,
+                "No account has this username",
+            ));
+        }
+        (_, None) => return Err(AppError::input(Field::Email, "No account has this email")),
     };
     if !user.email_verified {
         return Err(AppError::input(
-            "email",
+            Field::Email,
             "This account's email is not verified; only a verified account can be promoted",
         ));
     }

@@ -5,7 +5,7 @@
 use crate::{
     auth::opaque_token::OpaqueToken,
     domain::{Account, MAX_LOOKUP_LEN, Password, parse_username_lookup},
-    error::AppError,
+    error::{AppError, Field},
     repo,
     service::{
         sessions::{ClientInfo, Issued, IssuedFor, access_token, seconds_until},
@@ -37,7 +37,7 @@ pub async fn login(
     client: &ClientInfo,
 ) -> Result<Issued, AppError> {
     let username_key = parse_username_lookup(identifier, MAX_LOOKUP_LEN)
-        .map_err(|why| why.input_error("usernameOrEmail", MAX_LOOKUP_LEN))?;
+        .map_err(|why| why.input_error(Field::UsernameOrEmail, MAX_LOOKUP_LEN))?;
     // An address in the one spelling it is stored in (full-width or Unicode domains
     // included); anything else cannot be an email and is only a username.
     let email_key = crate::domain::Email::parse(identifier)

@@ -4,7 +4,7 @@ use crate::{
     auth::opaque_token::looks_like_token,
     domain::TokenHash,
     domain::{Account, ClientKey, Email, Password},
-    error::AppError,
+    error::{AppError, Field},
     mail::Mail,
     repo::{
         self,
@@ -16,7 +16,7 @@ use crate::{
 };
 
 fn invalid_link() -> AppError {
-    AppError::input("token", "This link is invalid or has expired")
+    AppError::input(Field::Token, "This link is invalid or has expired")
 }
 
 /// Mails a reset link when the address belongs to an active account (within the
@@ -102,7 +102,12 @@ pub async fn confirm_reset(
     let user = reset_owner(&state.db, &hash, state.clock.now())
         .await?
         .ok_or_else(invalid_link)?;
-    let password = Password::new_for(new_password, "newPassword", &user.username, &user.email)?;
+    let password = Password::new_for(
+        new_password,
+        Field::NewPassword,
+        &user.username,
+        &user.email,
+    )?;
     let password_hash = state.hasher.hash(&password, &client.key()).await?;
 
     let now = state.clock.now();
@@ -156,11 +161,16 @@ pub async fn change_password(
     // The new password's rules first: a request that breaks one costs no hash.
     if new_password == current.expose() {
         return Err(AppError::input(
-            "newPassword",
+            Field::NewPassword,
             "The new password must differ from the current one",
         ));
     }
-    let password = Password::new_for(new_password, "newPassword", &user.username, &user.email)?;
+    let password = Password::new_for(
+        new_password,
+        Field::NewPassword,
+        &user.username,
+        &user.email,
+    )?;
     let subject = throttle::LoginSubject::Account(user.id);
     let charged = match throttle::charge_login(state, subject, client.ip).await? {
         Ok(charged) => charged,
@@ -177,7 +187,7 @@ pub async fn change_password(
         .await?;
     if !verified.matches {
         return Err(AppError::input(
-            "currentPassword",
+            Field::CurrentPassword,
             "The current password is not correct",
         ));
     }
@@ -192,7 +202,7 @@ pub async fn change_password(
         .await?
     {
         return Err(AppError::input(
-            "currentPassword",
+            Field::CurrentPassword,
             "The current password is not correct",
         ));
     }

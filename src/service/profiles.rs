@@ -7,7 +7,7 @@ use crate::{
         Account, AccountChanges, LookupRefused, Username, image, profile,
         profile::{ProfileData, PublicProfile},
     },
-    error::AppError,
+    error::{AppError, Field},
     media::MediaKey,
     repo,
     service::current_user::CurrentUser,
@@ -31,7 +31,7 @@ pub async fn public_profile(
         Ok(key) => key,
         // No account has a name that long (or empty): there is no such profile.
         Err(LookupRefused::TooLong | LookupRefused::Empty) => return Ok(None),
-        Err(why) => return Err(why.input_error("username", max)),
+        Err(why) => return Err(why.input_error(Field::Username, max)),
     };
     Ok(repo::profiles::find_public_by_username(&state.db, &key).await?)
 }
@@ -74,12 +74,12 @@ pub async fn update_own(
         first_name: update
             .first_name
             .as_deref()
-            .map(|v| profile::name(v, "firstName"))
+            .map(|v| profile::name(v, Field::FirstName))
             .transpose()?,
         last_name: update
             .last_name
             .as_deref()
-            .map(|v| profile::name(v, "lastName"))
+            .map(|v| profile::name(v, Field::LastName))
             .transpose()?,
         ..AccountChanges::default()
     };
@@ -97,7 +97,7 @@ pub async fn update_own(
         let own = name.key() == crate::domain::username_lookup_key(&me.account.username);
         let taken = !own && repo::users::username_taken(&txn, &name.key()).await?;
         if taken {
-            return Err(AppError::input("username", "This username is taken"));
+            return Err(AppError::input(Field::Username, "This username is taken"));
         }
     }
     let changes = AccountChanges {
@@ -129,18 +129,18 @@ pub async fn set_avatar(
     bytes: &[u8],
 ) -> Result<ProfileData, AppError> {
     if bytes.len() > MAX_AVATAR_BYTES {
-        return Err(AppError::input("file", "Avatars are at most 2 MiB"));
+        return Err(AppError::input(Field::File, "Avatars are at most 2 MiB"));
     }
     let image = match state.reencoder.reencode(bytes.to_vec()).await? {
         Ok(image) => image,
         Err(e @ image::ImageError::Unwritable) => return Err(AppError::internal(e)),
-        Err(e) => return Err(AppError::input("file", format!("Avatar: {e}"))),
+        Err(e) => return Err(AppError::input(Field::File, format!("Avatar: {e}"))),
     };
     // What is stored and served is held to the same bound as what was sent: a re-encoded
     // photo (a JPEG saved at a low quality, written again at ours) can come out larger.
     if image.bytes.len() > MAX_AVATAR_BYTES {
         return Err(AppError::input(
-            "file",
+            Field::File,
             "Avatar: re-encoded, this image is larger than 2 MiB; upload a smaller one",
         ));
     }

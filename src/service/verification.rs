@@ -3,14 +3,14 @@
 use crate::{
     auth::opaque_token::looks_like_token,
     domain::TokenHash,
-    error::AppError,
+    error::{AppError, Field},
     repo::{self, email_tokens::Purpose},
     service::{current_user::CurrentUser, mailing},
     state::AppState,
 };
 
 fn invalid_link() -> AppError {
-    AppError::input("token", "This link is invalid or has expired")
+    AppError::input(Field::Token, "This link is invalid or has expired")
 }
 
 /// Marks the address of the token's account verified; the token is spent.
@@ -34,7 +34,7 @@ pub async fn verify_email(state: &AppState, token: &str) -> Result<(), AppError>
         .ok_or_else(invalid_link)?;
     if user.email_verified {
         return Err(AppError::input(
-            "token",
+            Field::Token,
             "This email address is already verified",
         ));
     }
@@ -55,7 +55,7 @@ pub async fn verify_email(state: &AppState, token: &str) -> Result<(), AppError>
 pub async fn resend_verification(state: &AppState, me: &CurrentUser) -> Result<(), AppError> {
     if me.account.email_verified {
         return Err(AppError::input(
-            "email",
+            Field::Email,
             "This email address is already verified",
         ));
     }

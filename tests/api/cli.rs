@@ -295,8 +295,11 @@ async fn create_admin_creates_a_new_administrator_and_never_promotes_a_squatter(
                 email: "ops@example.com".into(),
                 password_hash: hasher
                     .hash(
-                        &authql::domain::Password::candidate("x-ops-passphrase".into(), "p")
-                            .unwrap(),
+                        &authql::domain::Password::candidate(
+                            "x-ops-passphrase".into(),
+                            authql::error::Field::Password,
+                        )
+                        .unwrap(),
                         &authql::domain::ClientKey::of(None),
                     )
                     .await

@@ -313,7 +313,11 @@ async fn a_login_racing_a_reset_gets_no_session_and_cannot_undo_it() {
         .unwrap();
         let weak_hash = weak
             .hash(
-                &authql::domain::Password::candidate(PASSWORD.into(), "p").unwrap(),
+                &authql::domain::Password::candidate(
+                    PASSWORD.into(),
+                    authql::error::Field::Password,
+                )
+                .unwrap(),
                 &authql::domain::ClientKey::of(None),
             )
             .await

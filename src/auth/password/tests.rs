@@ -11,7 +11,7 @@ fn weak_params() -> HashParams {
 }
 
 fn pw(s: &str) -> Password {
-    Password::candidate(s.into(), "password").unwrap()
+    Password::candidate(s.into(), Field::Password).unwrap()
 }
 
 fn budget(concurrency: usize) -> HashBudget {
