@@ -5,6 +5,8 @@ use std::{process::ExitCode, time::Duration};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+mod create_admin;
+
 use crate::{
     App, BuildOptions,
     auth::password::Hasher,
@@ -163,7 +165,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             username,
             email,
             promote,
-        } => create_admin(settings, &username, &email, promote).await,
+        } => create_admin::create_admin(settings, &username, &email, promote).await,
         Command::Schema | Command::Healthcheck { .. } | Command::HashCost { .. } => Ok(()),
     };
     match result {
@@ -306,73 +308,6 @@ async fn hash_cost(rounds: u32) -> anyhow::Result<()> {
         p.iterations,
         p.parallelism
     );
-    Ok(())
-}
-
-/// The password of a new administrator: asked for twice without echo on a terminal, else
-/// the first line of stdin (its line ending is not part of the password).
-fn read_password() -> Result<String, AppError> {
-    use std::io::{BufRead, IsTerminal};
-    let fail = |e: std::io::Error| AppError::input(Field::Password, format!("cannot read it: {e}"));
-    if std::io::stdin().is_terminal() {
-        let first =
-            rpassword::prompt_password("Password for the new administrator: ").map_err(fail)?;
-        let again = rpassword::prompt_password("The same password again: ").map_err(fail)?;
-        if first != again {
-            return Err(AppError::input(Field::Password, "The two passwords differ"));
-        }
-        return Ok(first);
-    }
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(fail)?;
-    let line = line.strip_suffix('\n').unwrap_or(&line);
-    Ok(line.strip_suffix('\r').unwrap_or(line).to_owned())
-}
-
-async fn create_admin(
-    settings: Settings,
-    username: &str,
-    email: &str,
-    promote: bool,
-) -> anyhow::Result<()> {
-    use crate::{
-        config::HashBudget,
-        service::bootstrap::{self, CreateAdmin, Existing},
-    };
-    let existing = if promote {
-        Existing::Promote
-    } else {
-        Existing::Refuse
-    };
-    let conn = connect(&settings).await?;
-    db::migrate(&conn).await?;
-    let hasher = Hasher::new(settings.password_hash, HashBudget::for_tool(1))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let outcome =
-        bootstrap::create_admin(&conn, &hasher, username, email, existing, read_password).await;
-    conn.close().await.ok();
-    match outcome {
-        Ok(CreateAdmin::Created(id)) => println!("created administrator {username} ({id})"),
-        Ok(CreateAdmin::Promoted {
-            id,
-            username,
-            email,
-            sessions_ended,
-        }) => println!(
-            "promoted {username} <{email}> ({id}) to administrator; {sessions_ended} of its \
-             sessions ended"
-        ),
-        Err(AppError::BadUserInput { field, message }) => {
-            let option = match field {
-                Field::Username => "--username",
-                Field::Email => "--email",
-                _ => "password",
-            };
-            anyhow::bail!("{option}: {message}")
-        }
-        Err(err) => return Err(anyhow::anyhow!("{err:?}")),
-    }
     Ok(())
 }
 
