@@ -90,8 +90,9 @@ pub async fn find_live_user(
     now: DateTime<Utc>,
 ) -> Result<Option<(Account, Option<ProfileData>)>, Error> {
     let found = users::Entity::find()
-        .find_also_related(profiles::Entity)
-        .join(JoinType::InnerJoin, users::Relation::Sessions.def())
+        .join(JoinType::LeftJoin, profiles::Relation::User.def().rev())
+        .select_also(profiles::Entity)
+        .join(JoinType::InnerJoin, sessions::Relation::User.def().rev())
         .filter(users::Column::Id.eq(user_id))
         .filter(users::Column::IsActive.eq(true))
         .filter(Column::Id.eq(session_id))

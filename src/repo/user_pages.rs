@@ -2,7 +2,7 @@
 //! only those whose username or email contains a search term.
 
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, QueryFilter,
+    ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait,
     sea_query::{Expr, ExprTrait, Func},
 };
 
@@ -46,9 +46,10 @@ pub async fn page(
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<(Account, Option<ProfileData>)>, Error> {
-    use sea_orm::{QueryOrder, QuerySelect};
+    use sea_orm::QueryOrder;
     let mut query = users::Entity::find()
-        .find_also_related(profiles::Entity)
+        .join(JoinType::LeftJoin, profiles::Relation::User.def().rev())
+        .select_also(profiles::Entity)
         .filter(search_filter(search));
     if let Some(after) = after {
         query = query.filter(users::Column::Id.gt(after));

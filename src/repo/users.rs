@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, EntityTrait, QueryFilter,
+    ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait,
     sea_query::{Expr, ExprTrait, Func},
 };
 
@@ -386,7 +386,8 @@ pub async fn find_with_profile(
     id: Uuid,
 ) -> Result<Option<(Account, Option<ProfileData>)>, Error> {
     Ok(users::Entity::find_by_id(id)
-        .find_also_related(profiles::Entity)
+        .join(JoinType::LeftJoin, profiles::Relation::User.def().rev())
+        .select_also(profiles::Entity)
         .one(db)
         .await?
         .map(|(u, p)| (u.into(), p.map(Into::into))))
