@@ -14,7 +14,7 @@ use std::{
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 
-use crate::harness::{LOGIN, PASSWORD, TestApp, each_backend_with};
+use crate::harness::{LOGIN, PASSWORD, TestApp, each_backend_alone, each_backend_with};
 
 /// A client whose requests come from `ip` (any 127.0.0.0/8 address is this host).
 fn client_from(ip: [u8; 4]) -> reqwest::Client {
@@ -65,7 +65,7 @@ async fn a_hash_flood_from_one_address_does_not_hold_back_another_addresss_login
         // would otherwise hold most of them back first).
         ("GRAPHQL_MAX_RUNNING_PER_CLIENT", "64"),
     ];
-    each_backend_with(&open, |app| async move {
+    each_backend_alone(&open, |app| async move {
         app.register("victim").await;
         let app = Arc::new(app);
         let stop = Arc::new(AtomicBool::new(false));

@@ -12,7 +12,9 @@ use tokio::{
     net::{TcpSocket, TcpStream},
 };
 
-use crate::harness::{TestApp, each_backend_with, eventually::eventually_every};
+use crate::harness::{
+    TestApp, each_backend_alone, each_backend_with, eventually::eventually_every,
+};
 
 fn addr(app: &TestApp) -> SocketAddr {
     app.base_url.trim_start_matches("http://").parse().unwrap()
@@ -261,7 +263,7 @@ async fn past_the_connection_cap_a_new_connection_waits_for_a_free_slot() {
 #[tokio::test]
 async fn a_client_that_never_reads_its_answers_is_dropped_at_the_request_timeout() {
     let limits = [("HTTP_REQUEST_TIMEOUT", "2s"), ("HTTP_IDLE_TIMEOUT", "60s")];
-    each_backend_with(&limits, |app| async move {
+    each_backend_alone(&limits, |app| async move {
         let socket = TcpSocket::new_v4().unwrap();
         socket.set_recv_buffer_size(4096).unwrap();
         socket
@@ -341,7 +343,7 @@ async fn work_a_client_started_counts_against_its_cap_after_it_hangs_up() {
 #[tokio::test]
 async fn a_client_over_its_request_rate_gets_429_while_others_are_served() {
     let defaults = [("HTTP_RATE_PER_IP", "100"), ("HTTP_RATE_BURST", "200")];
-    each_backend_with(&defaults, |app| async move {
+    each_backend_alone(&defaults, |app| async move {
         let from = |ip: [u8; 4]| {
             reqwest::Client::builder()
                 .local_address(IpAddr::from(ip))

@@ -196,8 +196,33 @@ where
     each_env(environments(), overrides, Worker::InProcess, test).await;
 }
 
+/// Held shared by every test the harness runs, and exclusively by a test that measures time
+/// against the CPU (a flood's share of the hashers, a request rate, a timeout behind full
+/// socket buffers): such a test runs alone, so that the other tests' work on the same cores
+/// cannot decide its outcome.
+static CORES: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// As [`each_backend_with`], with no other harness test running at the same time.
+pub async fn each_backend_alone<F, Fut>(overrides: &[(&str, &str)], test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let _alone = CORES.write().await;
+    run_each(environments(), overrides, Worker::InProcess, test).await;
+}
+
 /// Runs `test` in each of `envs`, cleaning up after each run even when it fails.
 pub async fn each_env<F, Fut>(envs: Vec<Env>, overrides: &[(&str, &str)], worker: Worker, test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let _shared = CORES.read().await;
+    run_each(envs, overrides, worker, test).await;
+}
+
+async fn run_each<F, Fut>(envs: Vec<Env>, overrides: &[(&str, &str)], worker: Worker, test: F)
 where
     F: Fn(TestApp) -> Fut,
     Fut: Future<Output = ()>,

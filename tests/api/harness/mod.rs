@@ -28,7 +28,10 @@ pub mod logs;
 pub mod multipart;
 pub mod smtp;
 
-pub use app::{TestApp, Worker, each_backend, each_backend_with, each_empty_database, each_env};
+pub use app::{
+    TestApp, Worker, each_backend, each_backend_alone, each_backend_with, each_empty_database,
+    each_env,
+};
 pub use client::{Gql, LOGIN, PASSWORD, Tokens};
 pub use environments::{Backend, amqp_url, broker_environments, environments};
 pub use logs::logs;
