@@ -258,22 +258,3 @@ pub async fn delete_ended_before(
         .await
         .map(|r| r.rows_affected)
 }
-
-/// A new session row.
-pub fn new_session(
-    user_id: Uuid,
-    now: DateTime<Utc>,
-    idle_expires_at: DateTime<Utc>,
-    absolute_expires_at: DateTime<Utc>,
-    user_agent: Option<String>,
-    ip: Option<String>,
-) -> Session {
-    Session::start(
-        user_id,
-        now,
-        idle_expires_at,
-        absolute_expires_at,
-        user_agent,
-        ip,
-    )
-}

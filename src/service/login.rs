@@ -4,7 +4,7 @@
 
 use crate::{
     auth::opaque_token::OpaqueToken,
-    domain::{Account, MAX_LOOKUP_LEN, Password, parse_username_lookup},
+    domain::{Account, MAX_LOOKUP_LEN, Password, parse_username_lookup, session::Session},
     error::{AppError, Field},
     repo,
     service::{
@@ -93,7 +93,7 @@ pub async fn login(
     let now = state.clock.now();
     let absolute = now + s.tokens.session_max_age;
     let idle = (now + s.tokens.refresh_ttl).min(absolute);
-    let session = repo::sessions::new_session(
+    let session = Session::start(
         user.id,
         now,
         idle,

@@ -312,7 +312,7 @@ async fn create_admin_creates_a_new_administrator_and_never_promotes_a_squatter(
         .await
         .unwrap();
         let now = chrono::Utc::now();
-        let session = repo::sessions::new_session(
+        let session = authql::domain::session::Session::start(
             squatter.id,
             now,
             now + chrono::TimeDelta::hours(1),
