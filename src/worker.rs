@@ -170,6 +170,13 @@ pub async fn run(
             "authql worker needs AMQP_URL (without a broker, `authql serve` sends mail itself)"
         );
     };
+    if settings.is_production() && settings.mail.smtp_url.is_none() {
+        // Else the mail of every user would go to a folder on this container's disk.
+        anyhow::bail!(
+            "authql worker needs SMTP_URL with APP_ENV=production (the dev mailbox is for \
+             development)"
+        );
+    }
     let conn = db::connect(&settings).await.map_err(|e| {
         anyhow::anyhow!(
             "cannot connect to the database ({}): {e}",

@@ -128,6 +128,42 @@ fn production_serve_and_worker_refuse_cleartext_mail_to_another_host() {
 }
 
 #[test]
+fn a_production_worker_without_smtp_refuses_to_start_and_writes_no_mailbox() {
+    let dir = temp_dir();
+    let out = authql(&dir)
+        .arg("worker")
+        .env("APP_ENV", "production")
+        .env("APP_URL", "https://app.example.com")
+        .env("PUBLIC_URL", "https://auth.example.com")
+        .env(
+            "SIGNING_KEY_ENCRYPTION_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        )
+        // Nothing listens there: a worker that started would wait for the broker.
+        .env("AMQP_URL", "amqp://127.0.0.1:1/%2f")
+        .env("MAIL_DIR", dir.join("mailbox"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut child = out;
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().ok();
+            panic!("the worker started without SMTP_URL in production");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("SMTP_URL"), "{all}");
+    assert!(!dir.join("mailbox").exists(), "{all}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn a_database_that_is_down_at_start_gives_one_clear_line_and_a_failure_exit() {
     let dir = temp_dir();
     // Nothing listens on port 1.
