@@ -87,3 +87,53 @@ fn compose_states_its_environment_and_never_publishes_the_metrics_port() {
         "the metrics port is published: {published:?}"
     );
 }
+
+#[test]
+fn compose_gives_the_worker_time_to_finish_the_mail_it_holds() {
+    let compose = read("docker-compose.yml");
+    let worker: Vec<&str> = compose
+        .lines()
+        .skip_while(|l| *l != "  worker:")
+        .skip(1)
+        .take_while(|l| l.is_empty() || l.starts_with("   "))
+        .collect();
+    let grace = worker
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("stop_grace_period:"))
+        .map(|v| authql::config::parse_duration(v.trim()).expect("a duration"))
+        .expect("the worker states its stop_grace_period");
+    assert!(
+        grace > authql::worker::WORKER_SHUTDOWN_GRACE,
+        "compose stops the worker after {grace:?}, before its {:?} drain",
+        authql::worker::WORKER_SHUTDOWN_GRACE
+    );
+}
+
+#[test]
+fn compose_hands_every_setting_of_dot_env_to_api_and_worker() {
+    let compose = read("docker-compose.yml");
+    let anchor: Vec<&str> = compose
+        .lines()
+        .skip_while(|l| !l.starts_with("x-authql:"))
+        .take_while(|l| !l.starts_with("services:"))
+        .map(str::trim)
+        .collect();
+    let at = anchor
+        .iter()
+        .position(|l| *l == "env_file:")
+        .expect("the shared service settings read an env_file");
+    assert_eq!(anchor.get(at + 1), Some(&"- path: .env"), "{anchor:#?}");
+    assert_eq!(anchor.get(at + 2), Some(&"required: false"), "{anchor:#?}");
+    for service in ["api:", "worker:"] {
+        let body: Vec<&str> = compose
+            .lines()
+            .skip_while(|l| l.trim() != service)
+            .skip(1)
+            .take_while(|l| l.is_empty() || l.starts_with("   "))
+            .collect();
+        assert!(
+            body.iter().any(|l| l.trim() == "<<: *authql"),
+            "{service} shares the settings: {body:#?}"
+        );
+    }
+}
