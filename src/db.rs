@@ -1,6 +1,12 @@
 //! The database connection pool and migrations, for PostgreSQL and SQLite alike.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
@@ -19,6 +25,38 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A pooled connection idle for this long is pinged before it is handed out.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(30);
 
+/// After a connection broke, pooled connections older than the break are pinged before
+/// they are handed out, for this long: a server that restarted leaves every idle
+/// connection dead, and without the check each would fail one request.
+const SUSPECT_FOR: Duration = Duration::from_secs(15);
+
+/// When a connection last broke, in milliseconds since [`epoch`] (0: never).
+static LAST_BREAK_MS: AtomicU64 = AtomicU64::new(0);
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// A connection broke (see [`crate::repo::connection_broke`]): connections opened before
+/// now are checked before their next use.
+pub fn note_connection_failure() {
+    let ms = u64::try_from(epoch().elapsed().as_millis()).unwrap_or(u64::MAX);
+    LAST_BREAK_MS.store(ms.max(1), Ordering::Relaxed);
+}
+
+/// Whether a pooled connection of age `age` predates a recent break, and so needs a ping.
+fn predates_a_recent_break(age: Duration) -> bool {
+    let last = LAST_BREAK_MS.load(Ordering::Relaxed);
+    if last == 0 {
+        return false;
+    }
+    let since_break = epoch()
+        .elapsed()
+        .saturating_sub(Duration::from_millis(last));
+    since_break < SUSPECT_FOR && age >= since_break
+}
+
 /// Opens the connection pool.
 ///
 /// SQLite runs in WAL mode (readers never wait for the writer) with a busy timeout, so
@@ -36,6 +74,16 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
         // trips of a one-query request); one idle long enough to have been dropped by the
         // server or a proxy is.
         .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
+        .map_sqlx_postgres_before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if predates_a_recent_break(meta.age) {
+                    use sea_orm::sqlx::Connection as _;
+                    // A dead one is dropped; the pool hands out (or opens) another.
+                    return Ok(conn.ping().await.is_ok());
+                }
+                Ok(true)
+            })
+        })
         .sqlx_logging(false);
     if settings.database.kind() == DatabaseKind::Sqlite {
         opts.map_sqlx_sqlite_opts(|o| {

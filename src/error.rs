@@ -23,6 +23,10 @@ pub enum AppError {
     /// Too many attempts; the client may try again after `retry_after_secs`.
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// The database could not be reached (it restarts, or every connection is busy): nothing
+    /// was changed, and the same request may succeed after `retry_after_secs`.
+    #[error("the service is briefly unavailable; try again in {retry_after_secs} s")]
+    Unavailable { retry_after_secs: u64 },
     /// Anything the client cannot fix: the cause goes to the log, never to the client.
     #[error("internal server error")]
     Internal(#[source] anyhow::Error),
@@ -61,6 +65,7 @@ pub mod code {
     pub const FORBIDDEN: &str = "FORBIDDEN";
     pub const NOT_FOUND: &str = "NOT_FOUND";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
     pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
     pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
@@ -91,6 +96,7 @@ impl AppError {
             Self::Forbidden(_) => code::FORBIDDEN,
             Self::NotFound(_) => code::NOT_FOUND,
             Self::RateLimited { .. } => code::RATE_LIMITED,
+            Self::Unavailable { .. } => code::SERVICE_UNAVAILABLE,
             Self::Internal(_) => code::INTERNAL_SERVER_ERROR,
         }
     }
@@ -110,6 +116,9 @@ mod tests {
             AppError::RateLimited {
                 retry_after_secs: 1,
             },
+            AppError::Unavailable {
+                retry_after_secs: 1,
+            },
             AppError::internal(anyhow::anyhow!("x")),
         ];
         let codes: Vec<_> = all.iter().map(AppError::code).collect();
@@ -121,6 +130,7 @@ mod tests {
                 "FORBIDDEN",
                 "NOT_FOUND",
                 "RATE_LIMITED",
+                "SERVICE_UNAVAILABLE",
                 "INTERNAL_SERVER_ERROR"
             ]
         );

@@ -14,6 +14,7 @@
 //! | `authql_outbox_depth` | gauge | mails waiting to be handed on |
 //! | `authql_outbox_oldest_age_seconds` | gauge | age of the oldest of them |
 //! | `authql_mail_total` | counter | `outcome`: `sent`, `failed`, `dead_lettered` |
+//! | `authql_broker_connected` | gauge | `role`: `relay`, `worker`; 1 while it holds a broker connection |
 
 use std::sync::OnceLock;
 
@@ -87,4 +88,9 @@ pub fn connection_dropped(reason: &'static str) {
 /// `outcome`: `sent`, `failed` (will be retried) or `dead_lettered`.
 pub fn mail(outcome: &'static str) {
     metrics::counter!("authql_mail_total", "outcome" => outcome).increment(1);
+}
+
+/// Whether the relay or the worker (`role`) holds a working broker connection.
+pub fn broker_connected(role: &'static str, up: bool) {
+    metrics::gauge!("authql_broker_connected", "role" => role).set(if up { 1.0 } else { 0.0 });
 }

@@ -8,7 +8,10 @@
 //! On SIGTERM it stops taking messages, finishes the ones it holds (or leaves them to be
 //! redelivered), and closes the channel.
 
-use std::{future::Future, time::Duration};
+use std::{
+    future::Future,
+    time::{Duration, Instant},
+};
 
 use futures_util::StreamExt as _;
 use lapin::{
@@ -27,6 +30,7 @@ use crate::{
     mail::{
         MailMessage,
         broker::{self, ATTEMPT_HEADER, Topology},
+        reconnect::{self, Backoff, Outage},
         sender::{DeliveryError, Mailer, NextStep},
     },
 };
@@ -49,7 +53,6 @@ fn without_link(data: &[u8]) -> Vec<u8> {
 
 /// How long in-flight sends may run on after a shutdown signal.
 pub const WORKER_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +82,25 @@ fn attempt_of(delivery: &Delivery) -> u32 {
         .max(1)
 }
 
+/// How long a message stays with the worker while the database does not answer, before it
+/// goes to a retry queue. Held, it is not redelivered (which would count against the
+/// queue's delivery limit) and is sent within a backoff step of the database's return.
+const HOLD_AT_MOST: Duration = Duration::from_secs(300);
+
+/// Delivers `msg`, trying again with a capped backoff while the database is out.
+async fn deliver_holding(mailer: &Mailer, msg: &MailMessage) -> Result<(), DeliveryError> {
+    let held = Instant::now();
+    let mut backoff = Backoff::default();
+    loop {
+        match mailer.deliver(msg).await {
+            Err(DeliveryError::Database(_)) if held.elapsed() < HOLD_AT_MOST => {
+                tokio::time::sleep(backoff.next_wait()).await;
+            }
+            other => return other.map(|_| ()),
+        }
+    }
+}
+
 /// Handles one delivery: send, then acknowledge; or reschedule or park, then acknowledge.
 /// When even that cannot be published, the message goes back to the queue (nack, requeue).
 ///
@@ -98,15 +120,16 @@ pub async fn handle(
         .map(|s| s.as_str().to_owned())
         .unwrap_or_default();
     let result = match serde_json::from_slice::<MailMessage>(&delivery.data) {
-        Ok(msg) => mailer.deliver(&msg).await.map(|_| ()),
+        Ok(msg) => deliver_holding(mailer, &msg).await,
         Err(e) => Err(DeliveryError::Permanent(format!("unreadable message: {e}"))),
     };
     let mut body = delivery.data.clone();
     let (outcome, target) = match result {
         Ok(()) => (Outcome::Sent, None),
         Err(err) => match err.next_step(attempt, topology.max_attempts) {
-            // Held by another sender (or one that died): wait a retry delay, same attempt.
-            NextStep::Wait => (
+            // Held by another sender (or one that died), or the database is still out after
+            // `HOLD_AT_MOST`: wait a retry delay, same attempt.
+            NextStep::Wait | NextStep::Hold => (
                 Outcome::Retried {
                     next_attempt: attempt,
                 },
@@ -193,18 +216,27 @@ pub async fn run(
         let _ = stop_tx.send(true);
     });
     serve_metrics(&settings, stop_rx.clone()).await;
-    let mut backoff = Duration::from_millis(250);
+    let mut backoff = Backoff::default();
+    let mut outage = Outage::default();
     while !*stop_rx.borrow() {
-        match consume(url.expose(), &mailer, &topology, stop_rx.clone()).await {
+        let connected = || {
+            crate::metrics::broker_connected("worker", true);
+            if let Some(lasted) = outage.recovered(Instant::now()) {
+                reconnect::log_recovery("mail worker", lasted);
+            }
+            backoff.reset();
+        };
+        let ended = consume(url.expose(), &mailer, &topology, stop_rx.clone(), connected).await;
+        crate::metrics::broker_connected("worker", false);
+        match ended {
             Ok(()) => break,
             Err(err) => {
-                tracing::warn!(error = %err, retry_in = ?backoff, "worker lost the broker; reconnecting");
+                reconnect::log_failure("mail worker", outage.failed(Instant::now()), &err);
                 let mut stop = stop_rx.clone();
                 tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
+                    () = tokio::time::sleep(backoff.next_wait()) => {}
                     _ = stop.wait_for(|s| *s) => {}
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
@@ -236,14 +268,16 @@ async fn serve_metrics(settings: &Settings, mut stop: tokio::sync::watch::Receiv
 }
 
 /// One connection's worth of consuming. `Ok` means a clean shutdown.
+/// `connected` runs once the consumer is in place.
 async fn consume(
     url: &str,
     mailer: &Mailer,
     topology: &Topology,
     mut stop: tokio::sync::watch::Receiver<bool>,
+    connected: impl FnOnce(),
 ) -> anyhow::Result<()> {
     let (conn, ch) = broker::connect(url).await?;
-    topology.declare(&ch).await?;
+    topology.declare(&conn).await?;
     ch.basic_qos(topology.prefetch, BasicQosOptions::default())
         .await?;
     let tag = format!("authql-worker-{}", uuid::Uuid::new_v4().simple());
@@ -256,6 +290,7 @@ async fn consume(
         )
         .await?;
     tracing::info!(queue = %topology.queue, prefetch = topology.prefetch, "worker consuming");
+    connected();
     let mut in_flight = JoinSet::new();
     let ended = loop {
         tokio::select! {

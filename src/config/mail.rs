@@ -35,8 +35,9 @@ pub struct BrokerSettings {
     #[arg(long, env = "MAIL_RETRY_DELAYS", default_value = "10s,1m,5m,30m",
           value_parser = retry_delays)]
     pub retry_delays: ::std::vec::Vec<Duration>,
-    /// mails a worker sends at once (unacknowledged messages it holds)
-    #[arg(long, env = "MAIL_PREFETCH", default_value = "16", value_parser = within::<u16>(1, 1000))]
+    /// mails a worker sends at once (unacknowledged messages it holds, and its most SMTP
+    /// connections); it opens only as many as the mail waiting needs
+    #[arg(long, env = "MAIL_PREFETCH", default_value = "64", value_parser = within::<u16>(1, 1000))]
     pub prefetch: u16,
 }
 

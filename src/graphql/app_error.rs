@@ -43,7 +43,8 @@ impl ErrorExtensions for AppError {
                     e.set("code", code);
                     e.set("field", field_name(*field));
                 }),
-            AppError::RateLimited { retry_after_secs } => {
+            AppError::RateLimited { retry_after_secs }
+            | AppError::Unavailable { retry_after_secs } => {
                 async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
                     e.set("code", code);
                     e.set("retryAfter", *retry_after_secs);
@@ -81,6 +82,11 @@ mod tests {
         });
         assert_eq!(v["extensions"]["code"], "RATE_LIMITED");
         assert_eq!(v["extensions"]["retryAfter"], 42);
+        let v = extensions(AppError::Unavailable {
+            retry_after_secs: 1,
+        });
+        assert_eq!(v["extensions"]["code"], "SERVICE_UNAVAILABLE");
+        assert_eq!(v["extensions"]["retryAfter"], 1);
     }
 
     #[test]

@@ -16,8 +16,10 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: 200 when the database answers within the timeout (and, with `AMQP_URL`,
-/// the mail relay holds a broker connection), 503 otherwise.
+/// `GET /readyz`: 200 when the database answers within the timeout, 503 otherwise. The
+/// broker is reported but does not count: without it sign-ups and logins go on (mail waits
+/// in the outbox), so a broker outage must not take every replica out of a load balancer.
+/// Its state is in `/metrics` (`authql_broker_connected`) and the log.
 pub async fn readyz(State(http): State<HttpState>) -> (StatusCode, Json<Value>) {
     let database = match tokio::time::timeout(CHECK_TIMEOUT, db::ping(&http.state.db)).await {
         Ok(Ok(())) => "ok",
@@ -31,11 +33,10 @@ pub async fn readyz(State(http): State<HttpState>) -> (StatusCode, Json<Value>) 
         }
     };
     let mut checks = json!({ "database": database });
-    let mut ready = database == "ok";
+    let ready = database == "ok";
     if http.state.settings.broker.amqp_url.is_some() {
         let up = http.state.relay.broker_up();
         checks["broker"] = json!(if up { "ok" } else { "unavailable" });
-        ready &= up;
     }
     let status = if ready {
         StatusCode::OK

@@ -4,7 +4,8 @@
 //! MAIL_EXCHANGE (direct) ──MAIL_QUEUE──▶ MAIL_QUEUE ──worker──▶ SMTP
 //!        ▲                                             │ failed, attempts left
 //!        └── dead-lettered after the TTL ── MAIL_QUEUE.retry.<delay> ◀┘
-//!                                                      │ failed for good
+//!                                                      │ failed for good, rejected, or
+//!                                                      │ over the delivery limit
 //!                                                      ▼
 //!                                             MAIL_QUEUE.dead (parked, kept)
 //! ```
@@ -28,6 +29,9 @@ use crate::config::Settings;
 
 /// Header carrying which attempt a message is on (1 for the first).
 pub const ATTEMPT_HEADER: &str = "x-authql-attempt";
+/// Deliveries of one message from the main queue before the broker dead-letters it instead
+/// (quorum queues; each redelivery after a worker died or requeued it counts).
+pub const DELIVERY_LIMIT: i32 = 50;
 /// Header on a parked message saying why it was parked.
 pub const ERROR_HEADER: &str = "x-authql-error";
 
@@ -78,12 +82,44 @@ impl Topology {
         super::for_attempt(&self.retries, attempt).map_or(self.queue.as_str(), |(_, q)| q.as_str())
     }
 
+    /// The main queue's arguments: a message the broker has redelivered
+    /// [`DELIVERY_LIMIT`] times (a worker that keeps dying on it) goes to the dead-letter
+    /// queue instead of being dropped (RabbitMQ 4 drops after 20 by default) or redelivered
+    /// for ever; so does one a consumer rejects without requeueing.
+    fn main_queue_arguments(&self, base: FieldTable) -> FieldTable {
+        let mut args = base;
+        args.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString("".into()),
+        );
+        args.insert(
+            "x-dead-letter-routing-key".into(),
+            AMQPValue::LongString(self.dead.as_str().into()),
+        );
+        if self.quorum {
+            // Dead-lettered at most once (the default): at-least-once would start a
+            // dead-letter process per main queue, which RabbitMQ 3.10 loses for good when
+            // such queues are deleted while it starts. A message only gets here after
+            // 50 failed deliveries; the retry queues, which every retried mail crosses,
+            // dead-letter at least once.
+            args.insert(
+                "x-delivery-limit".into(),
+                AMQPValue::LongInt(DELIVERY_LIMIT),
+            );
+        }
+        args
+    }
+
     /// Declares the exchange and every queue (idempotent; the relay and the worker both
-    /// do it, so either may start first).
+    /// do it, so either may start first), on channels of its own.
+    ///
+    /// A main queue declared by an earlier version without the dead-letter arguments is
+    /// used as it is, with a warning that says how to add them: the broker refuses to
+    /// change a queue's arguments, and deleting it would drop the mail it holds.
     ///
     /// # Errors
     /// When the broker refuses a declaration (e.g. an existing queue with other arguments).
-    pub async fn declare(&self, ch: &Channel) -> lapin::Result<()> {
+    pub async fn declare(&self, conn: &Connection) -> lapin::Result<()> {
         let durable = QueueDeclareOptions::durable();
         let base = || {
             let mut args = FieldTable::default();
@@ -95,6 +131,40 @@ impl Topology {
             }
             args
         };
+        let ch = conn.create_channel().await?;
+        let declared = ch
+            .queue_declare(
+                self.queue.as_str().into(),
+                durable,
+                self.main_queue_arguments(base()),
+            )
+            .await;
+        let ch = match declared {
+            Ok(_) => ch,
+            Err(err) if is_precondition_failed(&err) => {
+                tracing::warn!(
+                    queue = %self.queue,
+                    "the mail queue exists without a dead-letter exchange or delivery limit; \
+                     add them with a policy (rabbitmqctl set_policy authql-mail '^{}$' \
+                     '{{\"dead-letter-exchange\":\"\",\"dead-letter-routing-key\":\"{}\",\
+                     \"delivery-limit\":{DELIVERY_LIMIT}}}' --apply-to queues)",
+                    self.queue,
+                    self.dead
+                );
+                let ch = conn.create_channel().await?;
+                ch.queue_declare(
+                    self.queue.as_str().into(),
+                    QueueDeclareOptions {
+                        passive: true,
+                        ..durable
+                    },
+                    FieldTable::default(),
+                )
+                .await?;
+                ch
+            }
+            Err(err) => return Err(err),
+        };
         ch.exchange_declare(
             self.exchange.as_str().into(),
             ExchangeKind::Direct,
@@ -105,8 +175,6 @@ impl Topology {
             FieldTable::default(),
         )
         .await?;
-        ch.queue_declare(self.queue.as_str().into(), durable, base())
-            .await?;
         ch.queue_bind(
             self.queue.as_str().into(),
             self.exchange.as_str().into(),
@@ -144,8 +212,14 @@ impl Topology {
         }
         ch.queue_declare(self.dead.as_str().into(), durable, base())
             .await?;
+        let _ = ch.close(200, "declared".into()).await;
         Ok(())
     }
+}
+
+/// Whether the broker refused a declaration because the queue exists with other arguments.
+fn is_precondition_failed(err: &lapin::Error) -> bool {
+    err.to_string().contains("PRECONDITION_FAILED")
 }
 
 /// Opens a connection and a channel with publisher confirms.

@@ -11,6 +11,7 @@
 
 pub mod broker;
 pub mod outbox;
+pub mod reconnect;
 pub mod relay;
 pub mod sender;
 pub mod templates;

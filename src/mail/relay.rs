@@ -5,18 +5,20 @@
 //! lease (so replicas never take the same row), and hands each on: with `AMQP_URL`, to
 //! RabbitMQ with publisher confirms; without it, straight to the sender. A row is marked
 //! published, and its secrets erased, only once the broker (or the SMTP server, or the dev
-//! mailbox) has it. While the broker is down rows stay in the outbox and the relay
-//! reconnects with growing waits.
+//! mailbox) has it. While the broker or the database is down rows stay in the outbox and
+//! the relay tries again with a capped, jittered backoff ([`reconnect`]) that a commit
+//! does not cut short; a row whose new state could not be written is settled as soon as
+//! the database answers again.
 
 use std::{
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::StreamExt as _;
 use lapin::{Channel, Connection};
 use tokio::sync::{Notify, watch};
@@ -24,6 +26,7 @@ use tokio::sync::{Notify, watch};
 use super::{
     broker::{self, Topology},
     outbox,
+    reconnect::{self, Backoff, Outage},
     sender::{Mailer, NextStep},
 };
 use crate::{clock::Clock, config::Settings, repo, repo::outbox::Claimed};
@@ -31,17 +34,14 @@ use crate::{clock::Clock, config::Settings, repo, repo::outbox::Claimed};
 /// Rows claimed at once.
 const BATCH: u32 = 32;
 /// How long a claim holds before another replica may take the row: longer than a batch
-/// can take (32 rows, 16 at a time, each SMTP conversation at most 30 s).
+/// can take (in-process, each row's SMTP conversation takes at most 30 s and a batch is
+/// sent all at once).
 const LEASE: TimeDelta = TimeDelta::minutes(5);
 /// Look for work this often even when nobody wakes the relay (rows of other replicas,
 /// retries coming due).
 const IDLE_POLL: Duration = Duration::from_secs(1);
 /// Longest wait for the broker to connect, declare or confirm.
 const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest wait between reconnection attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// Mails sent at once in-process.
-const IN_PROCESS_CONCURRENCY: usize = 16;
 
 /// How the rest of the process talks to the relay.
 #[derive(Debug, Default)]
@@ -78,43 +78,142 @@ pub fn retry_delay(delays: &[Duration], attempt: u32) -> Duration {
         .unwrap_or(Duration::from_secs(60))
 }
 
+/// A row's new state that could not be written (the database went away in between). It is
+/// written before the relay claims anything else, so the row is settled as soon as the
+/// database answers again instead of waiting out its lease. At most one batch's worth.
+enum Settlement {
+    /// Handed on: mark it published.
+    Published { row: Claimed, at: DateTime<Utc> },
+    /// Sending failed: record the attempt (and, with `dead`, give up).
+    Failed {
+        row: Claimed,
+        attempts: i32,
+        retry_at: DateTime<Utc>,
+        dead: Option<DateTime<Utc>>,
+        error: String,
+    },
+    /// Not handed on: give the rows back to the next claim.
+    Release(Vec<Claimed>),
+}
+
+impl Settlement {
+    async fn write(&self, db: &repo::Db) -> Result<(), repo::Error> {
+        match self {
+            Self::Published { row, at } => repo::outbox::mark_published(db, row, *at).await,
+            Self::Failed {
+                row,
+                attempts,
+                retry_at,
+                dead,
+                error,
+            } => repo::outbox::mark_failed(db, row, *attempts, *retry_at, *dead, error).await,
+            Self::Release(rows) => repo::outbox::release(db, rows).await,
+        }
+    }
+}
+
+/// Settlements waiting for the database.
+#[derive(Default)]
+struct Unsettled(std::sync::Mutex<Vec<Settlement>>);
+
+impl Unsettled {
+    /// Writes `settlement`, or keeps it for [`Unsettled::settle`] when the database fails.
+    async fn write(&self, db: &repo::Db, settlement: Settlement) -> Result<(), repo::Error> {
+        let written = settlement.write(db).await;
+        if written.is_err() {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(settlement);
+        }
+        written
+    }
+
+    /// Writes every kept settlement, oldest first; stops at the first that fails.
+    async fn settle(&self, db: &repo::Db) -> Result<(), repo::Error> {
+        let kept = std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        let mut kept = kept.into_iter();
+        while let Some(settlement) = kept.next() {
+            if let Err(err) = settlement.write(db).await {
+                let mut rest = self
+                    .0
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let newer = std::mem::take(&mut *rest);
+                rest.push(settlement);
+                rest.extend(kept);
+                rest.extend(newer);
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn set_broker_up(ctx: &RelayContext, up: bool) {
+    ctx.signals.broker_up.store(up, Ordering::Relaxed);
+    crate::metrics::broker_connected("relay", up);
+}
+
 /// Runs the relay until `stop` turns true.
 pub async fn run(ctx: RelayContext, mailer: Option<Mailer>, mut stop: watch::Receiver<bool>) {
     let topology = Topology::from_settings(&ctx.settings);
     let mut broker: Option<(Connection, Channel)> = None;
-    let mut backoff = Duration::from_millis(250);
+    let unsettled = Unsettled::default();
+    let mut backoff = Backoff::default();
+    let mut outage = Outage::default();
     loop {
         if *stop.borrow() {
             break;
         }
-        let handed_on = match (&ctx.settings.broker.amqp_url, &mailer) {
-            (Some(url), _) => to_broker(&ctx, url.expose(), &topology, &mut broker).await,
-            (None, Some(mailer)) => in_process(&ctx, mailer).await,
-            (None, None) => Ok(0),
-        };
-        let wait = match handed_on {
-            Ok(0) => IDLE_POLL,
-            Ok(_) => {
-                backoff = Duration::from_millis(250);
-                continue;
+        let handed_on = async {
+            unsettled.settle(&ctx.db).await?;
+            match (&ctx.settings.broker.amqp_url, &mailer) {
+                (Some(url), _) => {
+                    to_broker(&ctx, url.expose(), &topology, &mut broker, &unsettled).await
+                }
+                (None, Some(mailer)) => in_process(&ctx, mailer, &unsettled).await,
+                (None, None) => Ok(0),
+            }
+        }
+        .await;
+        match handed_on {
+            Ok(count) => {
+                if let Some(lasted) = outage.recovered(Instant::now()) {
+                    reconnect::log_recovery("mail relay", lasted);
+                }
+                backoff.reset();
+                if count > 0 {
+                    continue;
+                }
+                tokio::select! {
+                    () = ctx.signals.wake.notified() => {}
+                    () = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = stop.changed() => {}
+                }
             }
             Err(err) => {
-                tracing::warn!(error = %err, retry_in = ?backoff, "mail relay: will retry");
-                let wait = backoff;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                wait
+                reconnect::log_failure("mail relay", outage.failed(Instant::now()), &err);
+                // A commit does not cut this wait short: during an outage every sign-up
+                // would otherwise cost an attempt (and a warning).
+                tokio::select! {
+                    () = tokio::time::sleep(backoff.next_wait()) => {}
+                    _ = stop.changed() => {}
+                }
             }
-        };
-        tokio::select! {
-            () = ctx.signals.wake.notified() => {}
-            () = tokio::time::sleep(wait) => {}
-            _ = stop.changed() => {}
         }
     }
     if let Some((conn, _)) = broker {
-        let _ = conn.close(200, "shutting down".into()).await;
+        // Every row handed on was confirmed: a broker slow to say goodbye holds nothing.
+        let closing = conn.close(200, "shutting down".into());
+        let _ = tokio::time::timeout(Duration::from_secs(1), closing).await;
     }
-    ctx.signals.broker_up.store(false, Ordering::Relaxed);
+    set_broker_up(&ctx, false);
 }
 
 async fn to_broker(
@@ -122,23 +221,24 @@ async fn to_broker(
     url: &str,
     topology: &Topology,
     broker: &mut Option<(Connection, Channel)>,
+    unsettled: &Unsettled,
 ) -> anyhow::Result<usize> {
     let connected = broker
         .as_ref()
         .is_some_and(|(conn, ch)| conn.status().connected() && ch.status().connected());
     if !connected {
-        ctx.signals.broker_up.store(false, Ordering::Relaxed);
+        set_broker_up(ctx, false);
         *broker = None;
         let (conn, ch) = tokio::time::timeout(BROKER_TIMEOUT, broker::connect(url))
             .await
             .map_err(|_| anyhow::anyhow!("connecting to the broker timed out"))??;
-        tokio::time::timeout(BROKER_TIMEOUT, topology.declare(&ch))
+        tokio::time::timeout(BROKER_TIMEOUT, topology.declare(&conn))
             .await
             .map_err(|_| anyhow::anyhow!("declaring the mail queues timed out"))??;
         tracing::info!("mail relay connected to the broker");
         *broker = Some((conn, ch));
     }
-    ctx.signals.broker_up.store(true, Ordering::Relaxed);
+    set_broker_up(ctx, true);
     let Some(ch) = broker.as_ref().map(|(_, ch)| ch.clone()) else {
         return Ok(0);
     };
@@ -149,7 +249,7 @@ async fn to_broker(
         let msg = match outbox::message(row) {
             Ok(msg) => msg,
             Err(reason) => {
-                give_up(ctx, row, &reason).await;
+                give_up(ctx, row, &reason, unsettled).await;
                 continue;
             }
         };
@@ -158,61 +258,96 @@ async fn to_broker(
             .await
             .map_err(|_| anyhow::anyhow!("the broker did not confirm within {BROKER_TIMEOUT:?}"))
             .and_then(|r| r.map_err(anyhow::Error::from));
-        let marked = match published {
-            Ok(()) => repo::outbox::mark_published(&ctx.db, row, ctx.clock.now())
-                .await
-                .map_err(anyhow::Error::from),
+        let (err, not_handed_on) = match published {
+            Ok(()) => {
+                let at = ctx.clock.now();
+                let settlement = Settlement::Published {
+                    row: row.clone(),
+                    at,
+                };
+                match unsettled.write(&ctx.db, settlement).await {
+                    Ok(()) => continue,
+                    // The broker has this one: only the rest go back.
+                    Err(err) => (anyhow::Error::from(err), &rows[i + 1..]),
+                }
+            }
             Err(err) => {
-                ctx.signals.broker_up.store(false, Ordering::Relaxed);
+                set_broker_up(ctx, false);
                 *broker = None;
-                Err(err)
+                (err, &rows[i..])
             }
         };
-        if let Err(err) = marked {
-            // Give back what this batch has not handed on, for the next try (or replica).
-            if let Err(release) = repo::outbox::release(&ctx.db, &rows[i..]).await {
-                tracing::warn!(error = %release, "could not release claimed mail");
+        // Give back what this batch has not handed on, for the next try (or replica).
+        if !not_handed_on.is_empty() {
+            let release = Settlement::Release(not_handed_on.to_vec());
+            if let Err(release) = unsettled.write(&ctx.db, release).await {
+                tracing::debug!(error = %release, "claimed mail released once the database answers");
             }
-            return Err(err);
         }
+        return Err(err);
     }
     Ok(count)
 }
 
-async fn in_process(ctx: &RelayContext, mailer: &Mailer) -> anyhow::Result<usize> {
+async fn in_process(
+    ctx: &RelayContext,
+    mailer: &Mailer,
+    unsettled: &Unsettled,
+) -> anyhow::Result<usize> {
+    // As many at once as a worker would send (MAIL_PREFETCH), in batches at least as large.
+    let concurrency = usize::from(ctx.settings.broker.prefetch);
     let now = ctx.clock.now();
-    let rows = repo::outbox::claim(&ctx.db, now, now + LEASE, BATCH).await?;
+    let limit = BATCH.max(u32::from(ctx.settings.broker.prefetch));
+    let rows = repo::outbox::claim(&ctx.db, now, now + LEASE, limit).await?;
     let count = rows.len();
     futures_util::stream::iter(rows)
-        .for_each_concurrent(IN_PROCESS_CONCURRENCY, |row| async move {
+        .for_each_concurrent(concurrency, |row| async move {
             let msg = match outbox::message(&row) {
                 Ok(msg) => msg,
-                Err(reason) => return give_up(ctx, &row, &reason).await,
+                Err(reason) => return give_up(ctx, &row, &reason, unsettled).await,
             };
-            let result = match mailer.deliver(&msg).await {
-                Ok(_) => repo::outbox::mark_published(&ctx.db, &row, ctx.clock.now()).await,
+            let settlement = match mailer.deliver(&msg).await {
+                Ok(_) => Settlement::Published {
+                    row,
+                    at: ctx.clock.now(),
+                },
                 Err(err) => {
                     let this_attempt = u32::try_from(row.attempts).unwrap_or(0) + 1;
                     let attempts =
                         match err.next_step(this_attempt, ctx.settings.broker.max_attempts) {
-                            NextStep::Park => return give_up(ctx, &row, &err.to_string()).await,
+                            NextStep::Park => {
+                                return give_up(ctx, &row, &err.to_string(), unsettled).await;
+                            }
+                            // Nothing was tried (the database is out): the next claim, once
+                            // it answers, takes the row again.
+                            NextStep::Hold => None,
                             // Busy (another sender holds it) waits without using up an attempt.
-                            NextStep::Wait => this_attempt - 1,
-                            NextStep::Retry { .. } => this_attempt,
+                            NextStep::Wait => Some(this_attempt - 1),
+                            NextStep::Retry { .. } => Some(this_attempt),
                         };
-                    let delay = retry_delay(&ctx.settings.broker.retry_delays, attempts.max(1));
-                    tracing::warn!(message_id = %row.id, attempts, error = %err, retry_in = ?delay,
-                        "mail not sent; will retry");
-                    crate::metrics::mail("failed");
-                    let retry_at = ctx.clock.now()
-                        + TimeDelta::from_std(delay).unwrap_or(TimeDelta::seconds(60));
-                    let attempts = i32::try_from(attempts).unwrap_or(i32::MAX);
-                    let error = err.to_string();
-                    repo::outbox::mark_failed(&ctx.db, &row, attempts, retry_at, None, &error).await
+                    match attempts {
+                        None => Settlement::Release(vec![row]),
+                        Some(attempts) => {
+                            let delay =
+                                retry_delay(&ctx.settings.broker.retry_delays, attempts.max(1));
+                            tracing::warn!(message_id = %row.id, attempts, error = %err,
+                                retry_in = ?delay, "mail not sent; will retry");
+                            crate::metrics::mail("failed");
+                            let retry_at = ctx.clock.now()
+                                + TimeDelta::from_std(delay).unwrap_or(TimeDelta::seconds(60));
+                            Settlement::Failed {
+                                row,
+                                attempts: i32::try_from(attempts).unwrap_or(i32::MAX),
+                                retry_at,
+                                dead: None,
+                                error: err.to_string(),
+                            }
+                        }
+                    }
                 }
             };
-            if let Err(err) = result {
-                tracing::warn!(message_id = %row.id, error = %err, "could not mark a mail");
+            if let Err(err) = unsettled.write(&ctx.db, settlement).await {
+                tracing::debug!(error = %err, "a mail's state is written once the database answers");
             }
         })
         .await;
@@ -220,15 +355,20 @@ async fn in_process(ctx: &RelayContext, mailer: &Mailer) -> anyhow::Result<usize
 }
 
 /// Marks a row dead: it will not be tried again. Loud, never silent.
-async fn give_up(ctx: &RelayContext, row: &Claimed, reason: &str) {
+async fn give_up(ctx: &RelayContext, row: &Claimed, reason: &str, unsettled: &Unsettled) {
     let attempts = row.attempts.saturating_add(1);
     tracing::error!(message_id = %row.id, attempts, reason, "mail given up");
     crate::metrics::mail("dead_lettered");
     let now = ctx.clock.now();
-    if let Err(err) =
-        repo::outbox::mark_failed(&ctx.db, row, attempts, now, Some(now), reason).await
-    {
-        tracing::warn!(error = %err, "could not mark a mail as given up");
+    let settlement = Settlement::Failed {
+        row: row.clone(),
+        attempts,
+        retry_at: now,
+        dead: Some(now),
+        error: reason.to_owned(),
+    };
+    if let Err(err) = unsettled.write(&ctx.db, settlement).await {
+        tracing::debug!(error = %err, "a given-up mail is marked once the database answers");
     }
 }
 

@@ -35,6 +35,10 @@ pub enum DeliveryError {
     /// without counting an attempt.
     #[error("another sender holds this message")]
     Busy,
+    /// The database did not answer, so nothing was sent: try again as soon as it does,
+    /// without counting an attempt.
+    #[error("database unavailable: {0}")]
+    Database(String),
 }
 
 impl DeliveryError {
@@ -47,6 +51,7 @@ impl DeliveryError {
     pub fn next_step(&self, attempt: u32, max_attempts: u32) -> NextStep {
         match self {
             Self::Busy => NextStep::Wait,
+            Self::Database(_) => NextStep::Hold,
             Self::Permanent(_) => NextStep::Park,
             Self::Transient(_) if attempt >= max_attempts => NextStep::Park,
             Self::Transient(_) => NextStep::Retry {
@@ -61,6 +66,9 @@ impl DeliveryError {
 pub enum NextStep {
     /// Held by another sender: try again after a retry delay, without using an attempt.
     Wait,
+    /// Nothing was tried (the database is out): try again once it answers, without using
+    /// an attempt.
+    Hold,
     /// Try again after the delay for the failed attempt.
     Retry { next_attempt: u32 },
     /// Failed for good (permanently, or out of attempts): park it.
@@ -128,7 +136,7 @@ impl Mailer {
     /// # Errors
     /// Transient for failures worth retrying (connection, 4xx), permanent otherwise.
     pub async fn deliver(&self, msg: &MailMessage) -> Result<Delivered, DeliveryError> {
-        let transient = |e: repo::Error| DeliveryError::Transient(format!("database: {e}"));
+        let transient = |e: repo::Error| DeliveryError::Database(e.to_string());
         let now = Utc::now();
         let stale = now - chrono::TimeDelta::from_std(self.stale_after).unwrap_or_default();
         match repo::mail_sent::reserve(&self.db, msg.id, now, stale)
@@ -242,5 +250,7 @@ mod next_step {
         // Busy never uses up an attempt, however many there were.
         assert_eq!(busy.next_step(1, 3), NextStep::Wait);
         assert_eq!(busy.next_step(3, 3), NextStep::Wait);
+        let database = DeliveryError::Database("connection refused".into());
+        assert_eq!(database.next_step(3, 3), NextStep::Hold);
     }
 }

@@ -33,9 +33,22 @@ impl<T: sea_orm::ConnectionTrait> Conn for T {}
 /// (`BEGIN IMMEDIATE`), so it waits its turn instead of failing when another writer commits
 /// between its first read and its first write.
 ///
+/// A pooled connection found broken at `BEGIN` (the server restarted since it was last
+/// used) is dropped, and the transaction begins once more on a fresh one: nothing ran yet.
+///
 /// # Errors
 /// When no connection is available.
 pub async fn begin(db: &Db) -> Result<Tx, Error> {
+    match begin_once(db).await {
+        Err(err) if connection_broke(&err) => {
+            crate::db::note_connection_failure();
+            begin_once(db).await
+        }
+        other => other,
+    }
+}
+
+async fn begin_once(db: &Db) -> Result<Tx, Error> {
     use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
     db.begin_with_options(TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
@@ -44,8 +57,57 @@ pub async fn begin(db: &Db) -> Result<Tx, Error> {
     .await
 }
 
+/// Whether `err` says a connection broke or could not be opened (the server went away,
+/// restarts, or shuts down), as opposed to a statement the database refused.
+pub fn connection_broke(err: &Error) -> bool {
+    use sea_orm::{ConnAcquireErr, RuntimeErr, sqlx};
+    let sqlx_err = match err {
+        Error::ConnectionAcquire(ConnAcquireErr::ConnectionClosed) => return true,
+        Error::Conn(RuntimeErr::SqlxError(e))
+        | Error::Exec(RuntimeErr::SqlxError(e))
+        | Error::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match &**sqlx_err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::PoolClosed => true,
+        // Class 08: connection exception; 57P01-57P03: the server shuts down, crashed, or
+        // does not accept connections yet.
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
+}
+
+/// Whether `err` means the database is out of reach for now (a broken connection, or none
+/// to be had in time): the request may succeed if tried again shortly.
+pub fn is_unavailable(err: &Error) -> bool {
+    use sea_orm::{ConnAcquireErr, RuntimeErr, sqlx};
+    connection_broke(err)
+        || matches!(err, Error::ConnectionAcquire(ConnAcquireErr::Timeout))
+        || matches!(
+            err,
+            Error::Conn(RuntimeErr::SqlxError(e)) | Error::Exec(RuntimeErr::SqlxError(e))
+                | Error::Query(RuntimeErr::SqlxError(e))
+                if matches!(**e, sqlx::Error::PoolTimedOut)
+        )
+}
+
 impl From<Error> for crate::error::AppError {
     fn from(err: Error) -> Self {
+        if connection_broke(&err) {
+            crate::db::note_connection_failure();
+        }
+        if is_unavailable(&err) {
+            tracing::debug!(error = %err, "database unavailable");
+            return Self::Unavailable {
+                retry_after_secs: 1,
+            };
+        }
         Self::internal(err)
     }
 }

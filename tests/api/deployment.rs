@@ -137,3 +137,21 @@ fn compose_hands_every_setting_of_dot_env_to_api_and_worker() {
         );
     }
 }
+
+#[test]
+fn compose_runs_a_maintained_rabbitmq() {
+    let compose = read("docker-compose.yml");
+    let image = compose
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .find_map(|l| l.trim().strip_prefix("image: rabbitmq:"))
+        .expect("a rabbitmq image");
+    // 3.13 and older are out of community support; the main queue's delivery limit and
+    // dead-letter arguments are declared for 4.x (and still accepted by 3.13).
+    let major: u32 = image
+        .split(['.', '-'])
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("a pinned version, not {image:?}"));
+    assert!(major >= 4, "rabbitmq:{image}");
+}

@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod avatars;
+mod broker;
 mod budgets;
 mod cli;
 mod connections;
@@ -19,6 +20,7 @@ mod inputs;
 mod integrity;
 mod login;
 mod mail;
+mod outages;
 mod pipeline;
 mod profile;
 mod schema;

@@ -103,8 +103,16 @@ pub async fn spawn(env: Env, overrides: &[(&str, &str)], worker: Worker) -> (Tes
     let smtp = Arc::new(SmtpServer::start().await);
     let id = uuid::Uuid::new_v4().simple().to_string();
     let mail_dir = std::env::temp_dir().join(format!("authql-mailbox-{id}"));
+    let database_url = match env.database_port {
+        Some(port) => {
+            let mut url = url::Url::parse(&db.url).unwrap();
+            url.set_port(Some(port)).unwrap();
+            url.to_string()
+        }
+        None => db.url.clone(),
+    };
     let mut vars: Vec<(String, String)> = vec![
-        ("DATABASE_URL".into(), db.url.clone()),
+        ("DATABASE_URL".into(), database_url),
         ("BIND".into(), "127.0.0.1:0".into()),
         ("METRICS_BIND".into(), String::new()),
         ("SMTP_URL".into(), smtp.url()),
@@ -210,6 +218,17 @@ where
 {
     let _alone = CORES.write().await;
     run_each(environments(), overrides, Worker::InProcess, test).await;
+}
+
+/// As [`each_env`], with no other harness test running at the same time (for a promise
+/// about time, such as how soon mail resumes after an outage).
+pub async fn each_env_alone<F, Fut>(envs: Vec<Env>, overrides: &[(&str, &str)], test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let _alone = CORES.write().await;
+    run_each(envs, overrides, Worker::InProcess, test).await;
 }
 
 /// Runs `test` in each of `envs`, cleaning up after each run even when it fails.

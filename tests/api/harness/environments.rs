@@ -103,6 +103,9 @@ pub struct Env {
     /// Mail goes relay → RabbitMQ (`TEST_AMQP_URL`) → worker → SMTP; otherwise the relay
     /// hands it to the sender in-process.
     pub broker: bool,
+    /// Reach PostgreSQL through this local port (a [`super::link::Link`] the test cuts)
+    /// instead of `TEST_DATABASE_URL`'s.
+    pub database_port: Option<u16>,
 }
 
 /// SQLite with in-process mail always; then PostgreSQL (`TEST_DATABASE_URL`) with mail
@@ -112,19 +115,36 @@ pub fn environments() -> Vec<Env> {
     let mut all = vec![Env {
         backend: Backend::Sqlite,
         broker: false,
+        database_port: None,
     }];
     match (postgres_admin_url().is_some(), broker) {
         (true, broker) => all.push(Env {
             backend: Backend::Postgres,
             broker,
+            database_port: None,
         }),
         (false, true) => all.push(Env {
             backend: Backend::Sqlite,
             broker: true,
+            database_port: None,
         }),
         (false, false) => {}
     }
     all
+}
+
+/// PostgreSQL with RabbitMQ, reached through `link` (a database outage the test controls).
+/// CI must offer both.
+pub fn postgres_through(link: &super::link::Link) -> Env {
+    assert!(
+        postgres_admin_url().is_some() && amqp_url().is_some(),
+        "this test needs TEST_DATABASE_URL and TEST_AMQP_URL"
+    );
+    Env {
+        backend: Backend::Postgres,
+        broker: true,
+        database_port: Some(link.port()),
+    }
 }
 
 /// `TEST_AMQP_URL`, when set.

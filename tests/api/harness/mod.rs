@@ -15,6 +15,7 @@
 //! - [`multipart`]: multipart bodies and uploads.
 //! - [`logs`]: the capture of what the services log.
 //! - [`internals`]: the few arrangements the API cannot make.
+//! - [`link`]: a TCP relay to PostgreSQL or RabbitMQ that a test cuts (an outage).
 //! - [`smtp`]: the SMTP server mail is delivered to.
 //! - [`browser`]: a headless Chromium for the GraphiQL page.
 
@@ -24,15 +25,16 @@ pub mod client;
 pub mod environments;
 pub mod eventually;
 pub mod internals;
+pub mod link;
 pub mod logs;
 pub mod multipart;
 pub mod smtp;
 
 pub use app::{
     TestApp, Worker, each_backend, each_backend_alone, each_backend_with, each_empty_database,
-    each_env,
+    each_env, each_env_alone,
 };
 pub use client::{Gql, LOGIN, PASSWORD, Tokens};
-pub use environments::{Backend, amqp_url, broker_environments, environments};
+pub use environments::{Backend, amqp_url, broker_environments, environments, postgres_through};
 pub use logs::logs;
 pub use multipart::{Part, multipart_body};
