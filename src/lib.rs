@@ -99,7 +99,12 @@ pub async fn build_state(
     })
     .context("cannot load the signing keys")?;
     let keys = Arc::new(keys);
-    let settings_media_dir = settings.media_dir.clone();
+    let media: Arc<dyn media::MediaStore> = match settings.media_store {
+        config::MediaStoreKind::Database => {
+            Arc::new(media::DbStore::new(db.clone(), clock.clone()))
+        }
+        config::MediaStoreKind::Local => Arc::new(media::LocalDir::new(&settings.media_dir)),
+    };
     let public_url = settings
         .http
         .public_url
@@ -120,7 +125,7 @@ pub async fn build_state(
         keys,
         relay: Arc::new(mail::relay::RelaySignals::default()),
         throttled: Arc::default(),
-        media: Arc::new(media::LocalDir::new(&settings_media_dir)),
+        media,
         reencoder: media::reencoder::Reencoder::default(),
         public_url: public_url.into(),
     })

@@ -12,6 +12,7 @@ mod m20261124_000004_create_signing_keys;
 mod m20261124_000005_create_rate_counters;
 mod m20261124_000006_create_mail_tables;
 mod m20261130_000007_account_integrity;
+mod m20261201_000008_create_media;
 
 /// The ordered list of authql's migrations.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_create_rate_counters::Migration),
             Box::new(m20261124_000006_create_mail_tables::Migration),
             Box::new(m20261130_000007_account_integrity::Migration),
+            Box::new(m20261201_000008_create_media::Migration),
         ]
     }
 }

@@ -21,12 +21,12 @@ pub use mail::{BrokerSettings, MailSettings};
 pub use parse::parse_duration;
 use parse::{
     amqp_name, amqp_url, app_env, base_url, boolean, cidr_list, cors_origins, database_url, delta,
-    dur, log_format, mailbox, metrics_bind, non_empty, queue_type, retry_delays, sealing_key,
-    smtp_url, socket_addr, within,
+    dur, log_format, mailbox, media_store, metrics_bind, non_empty, queue_type, retry_delays,
+    sealing_key, smtp_url, socket_addr, within,
 };
 pub use values::{
-    AppEnv, ConfigError, CorsOrigins, DatabaseKind, LogFormat, QueueType, SealingKey, Secret,
-    Variable, help_text, variables,
+    AppEnv, ConfigError, CorsOrigins, DatabaseKind, LogFormat, MediaStoreKind, QueueType,
+    SealingKey, Secret, Variable, help_text, variables,
 };
 
 use crate::domain::cidr::Cidr;
@@ -60,13 +60,20 @@ pub struct Settings {
     pub allow_cleartext_transport: bool,
     #[command(flatten)]
     pub http: HttpSettings,
-    /// folder for uploaded avatars (default: `media` beside the SQLite file, or in the working
-    /// directory)
+    /// folder for uploaded avatars with MEDIA_STORE=local (default: `media` beside the SQLite
+    /// file, or in the working directory)
     #[arg(long, env = "MEDIA_DIR", value_parser = non_empty)]
     media_dir_setting: Option<String>,
     /// Where uploaded avatars are kept: MEDIA_DIR, or its default.
     #[arg(skip)]
     pub media_dir: PathBuf,
+    /// database or local (files in MEDIA_DIR): where uploaded avatars are kept (default:
+    /// database on PostgreSQL, so that every replica serves every avatar; local on SQLite)
+    #[arg(long, env = "MEDIA_STORE", value_parser = media_store)]
+    media_store_setting: Option<MediaStoreKind>,
+    /// Where uploaded avatars are kept: MEDIA_STORE, or its default for the database.
+    #[arg(skip)]
+    pub media_store: MediaStoreKind,
     #[command(flatten)]
     pub tokens: TokenSettings,
     #[command(flatten)]
@@ -128,6 +135,9 @@ impl Settings {
             Some(dir) => dir.into(),
             None => parse::media_dir_beside(settings.database.url.expose()),
         };
+        settings.media_store = settings
+            .media_store_setting
+            .unwrap_or_else(|| parse::default_media_store(settings.database.kind()));
         let graphql = &mut settings.graphql;
         graphql.introspection = graphql.introspection_setting.unwrap_or(dev);
         graphql.suggestions = graphql.suggestions_setting.unwrap_or(graphql.introspection);

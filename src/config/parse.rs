@@ -4,7 +4,9 @@ use std::{net::SocketAddr, time::Duration};
 
 use chrono::TimeDelta;
 
-use super::{AppEnv, CorsOrigins, DatabaseKind, LogFormat, QueueType, SealingKey, Secret};
+use super::{
+    AppEnv, CorsOrigins, DatabaseKind, LogFormat, MediaStoreKind, QueueType, SealingKey, Secret,
+};
 use crate::domain::cidr::Cidr;
 
 /// What clap needs of a parser built from bounds.
@@ -37,6 +39,23 @@ pub(super) fn database_kind(v: &str) -> Result<DatabaseKind, String> {
         Ok(DatabaseKind::Sqlite)
     } else {
         Err("expected a postgres://… or sqlite:… URL".into())
+    }
+}
+
+pub(super) fn media_store(v: &str) -> Result<MediaStoreKind, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "database" => Ok(MediaStoreKind::Database),
+        "local" => Ok(MediaStoreKind::Local),
+        _ => Err("expected database or local".into()),
+    }
+}
+
+/// The store avatars go to unless `MEDIA_STORE` says: the database where replicas share
+/// one (PostgreSQL), files beside the database where there is one process (SQLite).
+pub(super) fn default_media_store(database: DatabaseKind) -> MediaStoreKind {
+    match database {
+        DatabaseKind::Postgres => MediaStoreKind::Database,
+        DatabaseKind::Sqlite => MediaStoreKind::Local,
     }
 }
 

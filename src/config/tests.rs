@@ -60,6 +60,7 @@ fn each_invalid_value_is_reported_under_its_variable_name() {
         ("REFRESH_REUSE_GRACE", "1h"),
         ("CORS_ORIGINS", "https://app.example.com/path"),
         ("LOG_FORMAT", "xml"),
+        ("MEDIA_STORE", "s3"),
         ("METRICS_BIND", "9100"),
         ("TRUSTED_PROXIES", "10.0.0.0/33"),
     ];
@@ -229,6 +230,45 @@ fn avatars_live_beside_the_sqlite_file_by_default() {
         s.http.public_url.as_deref(),
         Some("https://auth.example.com")
     );
+}
+
+#[test]
+fn avatars_go_to_the_database_on_postgresql_and_to_files_on_sqlite_by_default() {
+    let store = |vars: &[(&str, &str)]| settings(vars).unwrap().media_store;
+    assert_eq!(store(&[]), MediaStoreKind::Local);
+    assert_eq!(
+        store(&[("DATABASE_URL", "sqlite:///var/lib/authql/a.db")]),
+        MediaStoreKind::Local
+    );
+    assert_eq!(
+        store(&[("DATABASE_URL", "postgres://db/authql")]),
+        MediaStoreKind::Database
+    );
+    assert_eq!(
+        store(&[("DATABASE_URL", "postgresql://db/authql")]),
+        MediaStoreKind::Database
+    );
+    // Either store on either engine, when asked for.
+    assert_eq!(
+        store(&[
+            ("DATABASE_URL", "postgres://db/authql"),
+            ("MEDIA_STORE", "local")
+        ]),
+        MediaStoreKind::Local
+    );
+    assert_eq!(
+        store(&[("MEDIA_STORE", "Database")]),
+        MediaStoreKind::Database
+    );
+}
+
+#[test]
+fn an_unknown_media_store_is_refused_under_its_name() {
+    for bad in ["s3", "files", "db", "local,database"] {
+        let err = error_for(&[("MEDIA_STORE", bad)]);
+        assert_eq!(err.variable(), "MEDIA_STORE", "{bad}: {err}");
+        assert!(err.to_string().contains(bad), "{err}");
+    }
 }
 
 #[test]

@@ -26,6 +26,16 @@ pub enum DatabaseKind {
     Sqlite,
 }
 
+/// Where uploaded avatars are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MediaStoreKind {
+    /// Rows of the database: every replica on one database serves every avatar.
+    Database,
+    /// Files in `MEDIA_DIR`, seen only by the processes that share that folder.
+    #[default]
+    Local,
+}
+
 /// The kind of RabbitMQ queue mail waits in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueType {

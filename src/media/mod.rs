@@ -1,7 +1,11 @@
 //! Where uploaded avatars live. [`MediaStore`] is the small interface the rest of authql
-//! uses; [`LocalDir`] keeps files in `MEDIA_DIR`, and an object store can take its place.
+//! uses; `MEDIA_STORE` picks [`DbStore`] (rows of the database, shared by every replica)
+//! or [`LocalDir`] (files in `MEDIA_DIR`), and an object store could take their place.
 
+mod database;
 pub mod reencoder;
+
+pub use database::DbStore;
 
 use std::{
     future::Future,

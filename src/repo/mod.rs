@@ -4,6 +4,7 @@
 
 pub mod email_tokens;
 pub mod mail_sent;
+pub mod media;
 pub mod outbox;
 pub mod profiles;
 pub mod rate_counters;

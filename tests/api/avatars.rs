@@ -3,9 +3,14 @@
 use image::GenericImageView;
 use serde_json::{Value, json};
 
+use std::{collections::BTreeMap, path::PathBuf};
+
 use crate::{
     crafted::{GPS_MARKER, SCRIPT, contains, phone_photo, png_bomb, png_chunk},
-    harness::{Part, TestApp, each_backend, each_backend_with, multipart_body},
+    harness::{
+        Backend, Part, TestApp, Worker, each_backend, each_backend_with, each_env, environments,
+        environments::in_ci, multipart_body,
+    },
 };
 
 const UPLOAD: &str =
@@ -503,5 +508,196 @@ async fn an_image_that_re_encodes_past_the_size_limit_is_refused_and_the_old_ava
             assert_eq!(me.data()["me"]["profile"]["avatarUrl"], url.as_str());
         }
     })
+    .await;
+}
+
+/// A `MEDIA_DIR` of one test's own, removed afterwards.
+struct MediaDir(PathBuf);
+
+impl MediaDir {
+    fn new() -> Self {
+        let id = uuid::Uuid::new_v4().simple();
+        Self(std::env::temp_dir().join(format!("authql-media-{id}")))
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+
+    /// The names of the files in it (none when nothing created it).
+    fn files(&self) -> Vec<String> {
+        match std::fs::read_dir(&self.0) {
+            Ok(entries) => entries
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => vec![],
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+impl Drop for MediaDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What `GET /media/<name>` answered: status, headers (but those that differ from one
+/// response to the next) and body.
+#[derive(PartialEq, Eq)]
+struct Served {
+    status: u16,
+    headers: BTreeMap<String, String>,
+    bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Served {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Served")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("bytes", &format_args!("{} bytes", self.bytes.len()))
+            .finish()
+    }
+}
+
+async fn served(app: &TestApp, path: &str) -> Served {
+    let res = app.get(path).await;
+    let status = res.status().as_u16();
+    let headers = res
+        .headers()
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "date" | "x-request-id"))
+        .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+        .collect();
+    let bytes = res.bytes().await.unwrap().to_vec();
+    Served {
+        status,
+        headers,
+        bytes,
+    }
+}
+
+/// Uploads `bytes` as the avatar and answers the path it is served at.
+async fn upload_ok(app: &TestApp, token: &str, name: &str, bytes: &[u8]) -> String {
+    let (status, body) = upload(app, Some(token), name, bytes).await;
+    assert_eq!(status, 200, "{body}");
+    let url = body["data"]["uploadAvatar"]["avatarUrl"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no avatar URL: {body}"));
+    media_path(url, &app.base_url)
+}
+
+/// The file name an avatar path names.
+fn file_name(path: &str) -> String {
+    path.strip_prefix("/media/").unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_avatar_in_the_database_is_served_as_a_local_file_is_and_writes_no_file() {
+    let (local_dir, database_dir) = (MediaDir::new(), MediaDir::new());
+    let (local_dir, database_dir) = (&local_dir, &database_dir);
+    let local = [("MEDIA_STORE", "local"), ("MEDIA_DIR", local_dir.path())];
+    each_backend_with(&local, |app| async move {
+        let database = [
+            ("MEDIA_STORE", "database"),
+            ("MEDIA_DIR", database_dir.path()),
+        ];
+        let (other, stop) = app.replica_with(&database).await;
+        let lena = app.register("lena").await;
+        let dirk = other.register("dirk").await;
+        let mut previous = None;
+        for (name, bytes, content_type) in
+            [("a.png", PNG, "image/png"), ("b.jpg", JPEG, "image/jpeg")]
+        {
+            let in_file = upload_ok(&app, &lena.access, name, bytes).await;
+            let in_row = upload_ok(&other, &dirk.access, name, bytes).await;
+
+            let from_file = served(&app, &in_file).await;
+            let from_row = served(&other, &in_row).await;
+            assert_eq!(from_file.status, 200, "{name}");
+            assert_eq!(from_file.headers["content-type"], content_type);
+            assert_eq!(from_row, from_file, "{name}");
+            // Each store holds only what was put in it.
+            assert_eq!(app.get(&in_row).await.status(), 404);
+            assert_eq!(other.get(&in_file).await.status(), 404);
+            let files = local_dir.files();
+            assert!(files.contains(&file_name(&in_file)), "{files:?}");
+            if let Some(old) = previous.replace(file_name(&in_file)) {
+                assert!(!files.contains(&old), "the replaced file stayed: {files:?}");
+            }
+        }
+        assert_eq!(database_dir.files(), Vec::<String>::new());
+        let _ = stop.send(());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn on_postgresql_every_replica_serves_every_avatar_with_the_same_headers() {
+    let (one_dir, other_dir) = (MediaDir::new(), MediaDir::new());
+    let (one_dir, other_dir) = (&one_dir, &other_dir);
+    let postgres: Vec<_> = environments()
+        .into_iter()
+        .filter(|env| env.backend == Backend::Postgres)
+        .collect();
+    assert!(
+        !(postgres.is_empty() && in_ci()),
+        "CI must set TEST_DATABASE_URL: this test needs PostgreSQL"
+    );
+    // Each replica has a MEDIA_DIR of its own, as on separate machines: only the default
+    // store (the database) can make them agree.
+    let own_dir = [("MEDIA_DIR", one_dir.path())];
+    each_env(postgres, &own_dir, Worker::InProcess, |app| async move {
+        let (other, stop) = app.replica_with(&[("MEDIA_DIR", other_dir.path())]).await;
+        let t = app.register("rhea").await;
+
+        let first = upload_ok(&app, &t.access, "a.png", PNG).await;
+
+        let here = served(&app, &first).await;
+        assert_eq!(here.status, 200);
+        assert_eq!(here.headers["content-type"], "image/png");
+        assert_eq!(served(&other, &first).await, here);
+
+        // Replaced through the other replica: the old bytes are gone for both.
+        let second = upload_ok(&other, &t.access, "b.jpg", JPEG).await;
+        assert_eq!(app.get(&first).await.status(), 404);
+        assert_eq!(other.get(&first).await.status(), 404);
+        let there = served(&other, &second).await;
+        assert_eq!(there.status, 200);
+        assert_eq!(there.headers["content-type"], "image/jpeg");
+        assert_eq!(served(&app, &second).await, there);
+
+        assert_eq!(one_dir.files(), Vec::<String>::new());
+        assert_eq!(other_dir.files(), Vec::<String>::new());
+        let _ = stop.send(());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn on_sqlite_avatars_are_files_in_media_dir_by_default() {
+    let dir = MediaDir::new();
+    let dir = &dir;
+    let sqlite = environments()
+        .into_iter()
+        .filter(|env| env.backend == Backend::Sqlite)
+        .collect();
+    each_env(
+        sqlite,
+        &[("MEDIA_DIR", dir.path())],
+        Worker::InProcess,
+        |app| async move {
+            let t = app.register("sam").await;
+            let first = upload_ok(&app, &t.access, "a.png", PNG).await;
+            let stored = std::fs::read(dir.0.join(file_name(&first))).unwrap();
+            assert_eq!(served(&app, &first).await.bytes, stored);
+
+            let second = upload_ok(&app, &t.access, "b.jpg", JPEG).await;
+            let files = dir.files();
+            assert!(files.contains(&file_name(&second)), "{files:?}");
+            assert!(!files.contains(&file_name(&first)), "{files:?}");
+        },
+    )
     .await;
 }

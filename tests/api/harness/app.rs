@@ -294,8 +294,19 @@ impl TestApp {
     /// balancer), with its own hasher; mail it writes goes out through this one's relay
     /// path. Stop it with the returned sender.
     pub async fn replica(&self) -> (TestApp, oneshot::Sender<()>) {
+        self.replica_with(&[]).await
+    }
+
+    /// As [`TestApp::replica`], with configuration variables of its own set last (another
+    /// machine's `MEDIA_DIR`, say).
+    pub async fn replica_with(&self, overrides: &[(&str, &str)]) -> (TestApp, oneshot::Sender<()>) {
         let mut vars = self.vars.clone();
         vars.push(("BIND".into(), "127.0.0.1:0".into()));
+        vars.extend(
+            overrides
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let settings = Settings::with_overrides(&pairs).expect("valid test settings");
         let app = App::build(settings, BuildOptions::default())
