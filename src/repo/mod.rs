@@ -49,6 +49,26 @@ pub async fn begin(db: &Db) -> Result<Tx, Error> {
     }
 }
 
+/// Runs a read once more when its pooled connection turns out broken (the server
+/// restarted since the connection was last used): a read changes nothing, so trying it
+/// again on a fresh connection is always safe.
+///
+/// # Errors
+/// The second attempt's, or the first's when it was not a broken connection.
+pub async fn read<T, F, Fut>(query: F) -> Result<T, Error>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    match query().await {
+        Err(err) if connection_broke(&err) => {
+            crate::db::note_connection_failure();
+            query().await
+        }
+        other => other,
+    }
+}
+
 async fn begin_once(db: &Db) -> Result<Tx, Error> {
     use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
     db.begin_with_options(TransactionOptions {

@@ -28,8 +28,9 @@ pub async fn current_user(
     state: &AppState,
     claims: &AccessClaims,
 ) -> Result<CurrentUser, AppError> {
+    let now = state.clock.now();
     let found =
-        repo::sessions::find_live_user(&state.db, claims.sid, claims.sub, state.clock.now())
+        repo::read(|| repo::sessions::find_live_user(&state.db, claims.sid, claims.sub, now))
             .await?;
     let (user, profile) = found.ok_or(AppError::Unauthenticated(
         "The session has ended; sign in again",

@@ -45,8 +45,10 @@ pub async fn login(
         .unwrap_or_else(|_| identifier.trim().to_lowercase());
     throttle::precheck_login(state, client.ip)
         .inspect_err(|_| crate::metrics::login("throttled"))?;
-    let found =
-        repo::users::find_by_login_with_credential(&state.db, &username_key, &email_key).await?;
+    let found = repo::read(|| {
+        repo::users::find_by_login_with_credential(&state.db, &username_key, &email_key)
+    })
+    .await?;
     let (user, checked) = found.unzip();
     let subject = match &user {
         Some(u) => throttle::LoginSubject::Account(u.id),

@@ -23,6 +23,7 @@ mod mail;
 mod outages;
 mod pipeline;
 mod profile;
+mod replicas;
 mod schema;
 mod sessions;
 mod tokens;

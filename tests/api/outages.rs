@@ -3,8 +3,7 @@
 //! that mail neither waits out a lease nor gets lost.
 
 use std::{
-    io::{BufRead as _, BufReader},
-    process::{Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
@@ -17,6 +16,7 @@ use crate::harness::{
     eventually::eventually,
     link::{Link, broker_addr, database_addr},
     postgres_through,
+    process::{free_port, serve},
 };
 
 /// The `extensions` of the first error, after asserting it is the retryable one.
@@ -196,50 +196,6 @@ async fn mail_flows_within_two_seconds_of_the_broker_returning() {
     }
 }
 
-/// Starts `authql serve` with `vars`; returns it, its stderr lines and its address.
-fn serve(
-    vars: &[(&str, &str)],
-) -> (
-    std::process::Child,
-    std::sync::mpsc::Receiver<String>,
-    String,
-) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_authql"))
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("NO_COLOR", "1")
-        .envs(vars.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let addr = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("authql announces its address");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    (child, rx, addr)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn a_broker_outage_keeps_the_service_ready_shows_in_metrics_and_is_logged_once() {
     assert!(
@@ -371,4 +327,35 @@ async fn a_broker_outage_keeps_the_service_ready_shows_in_metrics_and_is_logged_
         .await;
     conn.close(200, "done".into()).await.ok();
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn after_a_database_restart_while_nothing_ran_the_first_requests_succeed() {
+    let link = Link::start(database_addr(), true).await;
+    each_env(
+        vec![postgres_through(&link)],
+        &[],
+        Worker::InProcess,
+        |app| {
+            let link = &link;
+            async move {
+                let tokens = app.register("vera").await;
+                // Every pooled connection dies while no request runs, as in a restart
+                // between two requests; the server is back before the next one.
+                link.set_up(false);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                link.set_up(true);
+
+                // A read, a login and a write: each meets a dead pooled connection first.
+                assert_eq!(
+                    app.me(&tokens.access).await.data()["me"]["username"],
+                    "vera"
+                );
+                app.login_ok("vera", PASSWORD).await;
+                let res = app.sign_up("wanda", "wanda@example.com", PASSWORD).await;
+                assert_eq!(res.data()["signUp"], true);
+            }
+        },
+    )
+    .await;
 }

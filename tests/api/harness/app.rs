@@ -297,6 +297,23 @@ impl TestApp {
         self.replica_with(&[]).await
     }
 
+    /// A client for another replica of this service at `base_url` (one started as a
+    /// process with this app's variables): the same database, broker and SMTP server.
+    pub fn pointed_at(&self, base_url: String) -> TestApp {
+        TestApp {
+            backend: self.backend,
+            broker: self.broker,
+            base_url,
+            client: self.client.clone(),
+            db: self.db.clone(),
+            state: self.state.clone(),
+            database_url: self.database_url.clone(),
+            smtp: self.smtp.clone(),
+            vars: self.vars.clone(),
+            metrics_url: None,
+        }
+    }
+
     /// As [`TestApp::replica`], with configuration variables of its own set last (another
     /// machine's `MEDIA_DIR`, say).
     pub async fn replica_with(&self, overrides: &[(&str, &str)]) -> (TestApp, oneshot::Sender<()>) {

@@ -16,6 +16,7 @@
 //! - [`logs`]: the capture of what the services log.
 //! - [`internals`]: the few arrangements the API cannot make.
 //! - [`link`]: a TCP relay to PostgreSQL or RabbitMQ that a test cuts (an outage).
+//! - [`process`]: `authql serve` as a separate process.
 //! - [`smtp`]: the SMTP server mail is delivered to.
 //! - [`browser`]: a headless Chromium for the GraphiQL page.
 
@@ -28,6 +29,7 @@ pub mod internals;
 pub mod link;
 pub mod logs;
 pub mod multipart;
+pub mod process;
 pub mod smtp;
 
 pub use app::{
