@@ -25,7 +25,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A pooled connection idle for this long is pinged before it is handed out.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(30);
 
-/// After a connection broke, pooled connections older than the break are pinged before
+/// After a connection broke, pooled connections not used since the break are pinged before
 /// they are handed out, for this long: a server that restarted leaves every idle
 /// connection dead, and without the check each would fail one request.
 const SUSPECT_FOR: Duration = Duration::from_secs(15);
@@ -45,8 +45,9 @@ pub fn note_connection_failure() {
     LAST_BREAK_MS.store(ms.max(1), Ordering::Relaxed);
 }
 
-/// Whether a pooled connection of age `age` predates a recent break, and so needs a ping.
-fn predates_a_recent_break(age: Duration) -> bool {
+/// Whether a pooled connection idle for `idle` has not been used since a recent break, and
+/// so needs a ping (one used since has shown it works).
+fn predates_a_recent_break(idle: Duration) -> bool {
     let last = LAST_BREAK_MS.load(Ordering::Relaxed);
     if last == 0 {
         return false;
@@ -54,7 +55,7 @@ fn predates_a_recent_break(age: Duration) -> bool {
     let since_break = epoch()
         .elapsed()
         .saturating_sub(Duration::from_millis(last));
-    since_break < SUSPECT_FOR && age >= since_break
+    since_break < SUSPECT_FOR && idle >= since_break
 }
 
 /// Opens the connection pool.
@@ -76,7 +77,7 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
         .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
         .map_sqlx_postgres_before_acquire(|conn, meta| {
             Box::pin(async move {
-                if predates_a_recent_break(meta.age) {
+                if predates_a_recent_break(meta.idle_for) {
                     use sea_orm::sqlx::Connection as _;
                     // A dead one is dropped; the pool hands out (or opens) another.
                     return Ok(conn.ping().await.is_ok());

@@ -217,7 +217,7 @@ pub async fn revoke(
         // A staged key (rotate-keys) takes over now rather than when it was due.
         None
     };
-    txn.commit().await?;
+    crate::repo::commit(txn).await?;
     Ok(Revoked { replacement })
 }
 

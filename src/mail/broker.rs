@@ -144,7 +144,9 @@ impl Topology {
             Err(err) if is_precondition_failed(&err) => {
                 tracing::warn!(
                     queue = %self.queue,
-                    "the mail queue exists without a dead-letter exchange or delivery limit; \
+                    broker_said = %err,
+                    "the mail queue exists with other arguments (an earlier version's: no \
+                     dead-letter exchange or delivery limit); using it as it is; \
                      add them with a policy (rabbitmqctl set_policy authql-mail '^{}$' \
                      '{{\"dead-letter-exchange\":\"\",\"dead-letter-routing-key\":\"{}\",\
                      \"delivery-limit\":{DELIVERY_LIMIT}}}' --apply-to queues)",
@@ -219,7 +221,12 @@ impl Topology {
 
 /// Whether the broker refused a declaration because the queue exists with other arguments.
 fn is_precondition_failed(err: &lapin::Error) -> bool {
-    err.to_string().contains("PRECONDITION_FAILED")
+    use lapin::{
+        ErrorKind,
+        protocol::{AMQPErrorKind, AMQPSoftError},
+    };
+    matches!(err.kind(), ErrorKind::ProtocolError(e)
+        if matches!(e.kind(), AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED)))
 }
 
 /// Opens a connection and a channel with publisher confirms.

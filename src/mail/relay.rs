@@ -117,14 +117,21 @@ impl Settlement {
 struct Unsettled(std::sync::Mutex<Vec<Settlement>>);
 
 impl Unsettled {
-    /// Writes `settlement`, or keeps it for [`Unsettled::settle`] when the database fails.
+    /// Writes `settlement`, or keeps it for [`Unsettled::settle`] when the database is out
+    /// of reach. One the database refuses is dropped (loudly): kept, it would hold up
+    /// every claim; dropped, its row comes back when its lease runs out.
     async fn write(&self, db: &repo::Db, settlement: Settlement) -> Result<(), repo::Error> {
         let written = settlement.write(db).await;
-        if written.is_err() {
-            self.0
+        match &written {
+            Err(err) if repo::is_unavailable(err) => self
+                .0
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(settlement);
+                .push(settlement),
+            Err(err) => {
+                tracing::error!(error = %err, "a mail's new state was refused; its row waits out its lease");
+            }
+            Ok(()) => {}
         }
         written
     }
@@ -300,6 +307,8 @@ async fn in_process(
     let limit = BATCH.max(u32::from(ctx.settings.broker.prefetch));
     let rows = repo::outbox::claim(&ctx.db, now, now + LEASE, limit).await?;
     let count = rows.len();
+    let held = AtomicBool::new(false);
+    let held = &held;
     futures_util::stream::iter(rows)
         .for_each_concurrent(concurrency, |row| async move {
             let msg = match outbox::message(&row) {
@@ -326,7 +335,10 @@ async fn in_process(
                             NextStep::Retry { .. } => Some(this_attempt),
                         };
                     match attempts {
-                        None => Settlement::Release(vec![row]),
+                        None => {
+                            held.store(true, Ordering::Relaxed);
+                            Settlement::Release(vec![row])
+                        }
                         Some(attempts) => {
                             let delay =
                                 retry_delay(&ctx.settings.broker.retry_delays, attempts.max(1));
@@ -351,6 +363,10 @@ async fn in_process(
             }
         })
         .await;
+    if held.load(Ordering::Relaxed) {
+        // Back off before claiming the same rows again.
+        anyhow::bail!("the database is out of reach: mail waits");
+    }
     Ok(count)
 }
 

@@ -136,7 +136,15 @@ impl Mailer {
     /// # Errors
     /// Transient for failures worth retrying (connection, 4xx), permanent otherwise.
     pub async fn deliver(&self, msg: &MailMessage) -> Result<Delivered, DeliveryError> {
-        let transient = |e: repo::Error| DeliveryError::Database(e.to_string());
+        // Out of reach: wait for the database. Anything else (a statement it refused) is
+        // an ordinary failure, retried and in the end parked.
+        let transient = |e: repo::Error| {
+            if repo::is_unavailable(&e) {
+                DeliveryError::Database(e.to_string())
+            } else {
+                DeliveryError::Transient(format!("database: {e}"))
+            }
+        };
         let now = Utc::now();
         let stale = now - chrono::TimeDelta::from_std(self.stale_after).unwrap_or_default();
         match repo::mail_sent::reserve(&self.db, msg.id, now, stale)

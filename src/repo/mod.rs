@@ -49,6 +49,26 @@ pub async fn begin(db: &Db) -> Result<Tx, Error> {
     }
 }
 
+/// Commits `txn`. A connection that breaks at `COMMIT` leaves the outcome unknown (the
+/// server may have committed before the answer was lost), so that one failure is internal,
+/// never "unavailable, try again": a client told to retry could repeat a change that
+/// happened.
+///
+/// # Errors
+/// When the commit fails.
+pub async fn commit(txn: Tx) -> Result<(), crate::error::AppError> {
+    txn.commit().await.map_err(|err| {
+        if connection_broke(&err) {
+            crate::db::note_connection_failure();
+            crate::error::AppError::internal(anyhow::anyhow!(
+                "the connection broke at COMMIT; the change may or may not be stored: {err}"
+            ))
+        } else {
+            err.into()
+        }
+    })
+}
+
 /// Runs a read once more when its pooled connection turns out broken (the server
 /// restarted since the connection was last used): a read changes nothing, so trying it
 /// again on a fresh connection is always safe.
@@ -96,10 +116,10 @@ pub fn connection_broke(err: &Error) -> bool {
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::PoolClosed => true,
         // Class 08: connection exception; 57P01-57P03: the server shuts down, crashed, or
-        // does not accept connections yet.
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        // does not accept connections yet; 57P05: it closed a session idle too long.
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "57P05")
+        }),
         _ => false,
     }
 }

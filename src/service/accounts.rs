@@ -92,7 +92,7 @@ pub async fn sign_up(
     if let Some(owner) = repo::users::find_by_email(&txn, &email_key).await? {
         repo::username_holds::hold(&txn, &username_key, now).await?;
         notify_owner(&txn, state, &owner, now).await?;
-        txn.commit().await?;
+        repo::commit(txn).await?;
         state.relay.wake();
         return Ok(SignUpOutcome::EmailTaken(owner.id));
     }
@@ -117,7 +117,7 @@ pub async fn sign_up(
                 )
                 .await?;
             }
-            txn.commit().await?;
+            repo::commit(txn).await?;
             state.relay.wake();
             tracing::info!(user_id = %user.id, "account created");
             Ok(SignUpOutcome::Created(user.id))
@@ -133,7 +133,7 @@ pub async fn sign_up(
                     let txn = repo::begin(&state.db).await?;
                     repo::username_holds::hold(&txn, &username_key, now).await?;
                     notify_owner(&txn, state, &owner, now).await?;
-                    txn.commit().await?;
+                    repo::commit(txn).await?;
                     state.relay.wake();
                     Ok(SignUpOutcome::EmailTaken(owner.id))
                 }

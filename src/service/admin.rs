@@ -204,7 +204,7 @@ pub async fn update_user(
     let (user, profile) = repo::users::find_with_profile(&txn, id)
         .await?
         .ok_or(AppError::NotFound("No such user"))?;
-    txn.commit().await?;
+    repo::commit(txn).await?;
     tracing::info!(admin_id = %me.account.id, user_id = %id, "account changed by an administrator");
     Ok((user, profile.unwrap_or_default()))
 }
@@ -228,7 +228,7 @@ pub async fn delete_user(state: &AppState, me: &CurrentUser, id: Uuid) -> Result
     if !repo::users::delete(&txn, id).await? {
         return Err(AppError::NotFound("No such user"));
     }
-    txn.commit().await?;
+    repo::commit(txn).await?;
     profiles::remove_avatar_file(state, avatar.as_deref()).await;
     tracing::info!(admin_id = %me.account.id, user_id = %id, "account deleted by an administrator");
     Ok(())

@@ -95,7 +95,7 @@ pub async fn create_admin(
         Err(WriteError::Taken(Unique::Email)) => return Err(taken(Field::Email, "email")),
         other => other?,
     };
-    txn.commit().await?;
+    repo::commit(txn).await?;
     Ok(CreateAdmin::Created(user.id))
 }
 
@@ -158,7 +158,7 @@ async fn promote(
         keep: None,
     };
     let sessions_ended = repo::sessions::revoke(&txn, scope, RevokeReason::Revoked, now).await?;
-    txn.commit().await?;
+    repo::commit(txn).await?;
     Ok(CreateAdmin::Promoted {
         id: user.id,
         username: user.username,

@@ -120,7 +120,7 @@ pub async fn login(
     repo::refresh_tokens::insert(&txn, &refresh.hash(), session_id, None, now).await?;
     let cap = s.throttle.sessions_max_per_account as usize;
     let ended = repo::sessions::revoke_beyond_newest(&txn, user.id, cap, now).await?;
-    txn.commit().await?;
+    repo::commit(txn).await?;
     // After the commit, not inside the transaction: every login from one address updates
     // the same counter row, and its lock must not be held for a whole transaction.
     settle(state, charged).await;
@@ -164,7 +164,7 @@ pub(crate) fn tell_owner_of_lock(state: &AppState, owner: &Account) {
                 now,
             )
             .await?;
-            txn.commit().await?;
+            repo::commit(txn).await?;
             state.relay.wake();
             Ok(true)
         }

@@ -47,7 +47,7 @@ pub async fn request_reset(state: &AppState, email: &str) -> Result<(), AppError
         )
         .await?;
     }
-    txn.commit().await?;
+    repo::commit(txn).await?;
     state.relay.wake();
     Ok(())
 }
@@ -133,7 +133,7 @@ pub async fn confirm_reset(
         username: user.username.clone(),
     };
     mailing::enqueue(&txn, &user.email, mail, now).await?;
-    txn.commit().await?;
+    repo::commit(txn).await?;
     state.relay.wake();
     tracing::info!(user_id = %user.id, sessions_ended = ended, "password reset");
     Ok(())
@@ -224,7 +224,7 @@ pub async fn change_password(
         username: user.username.clone(),
     };
     mailing::enqueue(&txn, &user.email, mail, now).await?;
-    txn.commit().await?;
+    repo::commit(txn).await?;
     state.relay.wake();
     tracing::info!(user_id = %user.id, sessions_ended = ended, "password changed");
     Ok(())
@@ -255,7 +255,7 @@ pub async fn unlock_account(
         return Err(invalid_link());
     }
     throttle::unlock_for(&txn, owner, client, now).await?;
-    txn.commit().await?;
+    repo::commit(txn).await?;
     tracing::info!(user_id = %owner, "account unlocked for one address");
     Ok(())
 }

@@ -110,7 +110,7 @@ pub async fn update_own(
     let (user, profile) = repo::users::find_with_profile(&txn, id)
         .await?
         .ok_or(AppError::NotFound("No such user"))?;
-    txn.commit().await?;
+    repo::commit(txn).await?;
     Ok((user, profile.unwrap_or_default()))
 }
 
@@ -161,7 +161,7 @@ pub async fn set_avatar(
             .and_then(|p| p.avatar);
         repo::profiles::set_avatar(&txn, id, Some(key.as_str().to_owned()), now).await?;
         let profile = repo::profiles::find_by_user(&txn, id).await?;
-        txn.commit().await?;
+        repo::commit(txn).await?;
         Ok::<_, AppError>((old, profile))
     }
     .await;

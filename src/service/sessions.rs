@@ -140,7 +140,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Issued, AppErr
             None => {
                 let scope = Scope::One(session.id);
                 repo::sessions::revoke(&txn, scope, RevokeReason::TokenReuse, now).await?;
-                txn.commit().await?;
+                repo::commit(txn).await?;
                 tracing::warn!(session_id = %session.id, user_id = %session.user_id,
                     "refresh token reused: session revoked");
                 return Err(invalid_refresh());
@@ -152,7 +152,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Issued, AppErr
         // Ended (logout, revocation) since it was read above.
         return Err(invalid_refresh());
     }
-    txn.commit().await?;
+    repo::commit(txn).await?;
 
     Ok(Issued {
         access_token: access_token(state, session.user_id, session.id, now)?,

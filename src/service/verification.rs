@@ -42,7 +42,7 @@ pub async fn verify_email(state: &AppState, token: &str) -> Result<(), AppError>
         return Err(invalid_link());
     }
     repo::users::mark_email_verified(&txn, user.id, now).await?;
-    txn.commit().await?;
+    repo::commit(txn).await?;
     tracing::info!(user_id = %user.id, "email verified");
     Ok(())
 }
@@ -74,7 +74,7 @@ pub async fn resend_verification(state: &AppState, me: &CurrentUser) -> Result<(
         )
         .await?;
     }
-    txn.commit().await?;
+    repo::commit(txn).await?;
     state.relay.wake();
     Ok(())
 }

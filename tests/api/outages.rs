@@ -218,6 +218,7 @@ async fn a_broker_outage_keeps_the_service_ready_shows_in_metrics_and_is_logged_
         ("MAIL_QUEUE", &queue),
         ("MAIL_EXCHANGE", &queue),
         ("RUST_LOG", "info"),
+        ("SIGNUP_MAX_PER_IP", "1000"),
     ]);
     let client = reqwest::Client::new();
     let sign_up = |name: String| {
@@ -247,12 +248,21 @@ async fn a_broker_outage_keeps_the_service_ready_shows_in_metrics_and_is_logged_
             .map(str::to_owned)
     };
 
-    // Ten sign-ups over three seconds of outage.
-    for n in 0..10 {
+    // Thirty sign-ups over three seconds of outage: each commit wakes the relay, which
+    // must not try the broker again before its backoff says so.
+    let attempts_before = rabbit.accepted();
+    for n in 0..30 {
         let res = sign_up(format!("user{n}")).await;
         assert_eq!(res["data"]["signUp"], true, "{res}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let attempts = rabbit.accepted() - attempts_before;
+    // At most about one a second once the backoff has grown (0.5-1 s each), not one per
+    // sign-up.
+    assert!(
+        attempts <= 12,
+        "{attempts} connection attempts during the outage"
+    );
     let ready = client
         .get(format!("http://{addr}/readyz"))
         .send()
@@ -269,20 +279,24 @@ async fn a_broker_outage_keeps_the_service_ready_shows_in_metrics_and_is_logged_
     })
     .await;
     let (conn, ch) = broker::connect(&amqp_url().unwrap()).await.unwrap();
-    eventually("ten mails in the queue", Duration::from_secs(5), || async {
-        let q = ch
-            .queue_declare(
-                queue.as_str().into(),
-                lapin::options::QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                lapin::types::FieldTable::default(),
-            )
-            .await
-            .ok()?;
-        (q.message_count() == 10).then_some(())
-    })
+    eventually(
+        "thirty mails in the queue",
+        Duration::from_secs(5),
+        || async {
+            let q = ch
+                .queue_declare(
+                    queue.as_str().into(),
+                    lapin::options::QueueDeclareOptions {
+                        passive: true,
+                        ..Default::default()
+                    },
+                    lapin::types::FieldTable::default(),
+                )
+                .await
+                .ok()?;
+            (q.message_count() == 30).then_some(())
+        },
+    )
     .await;
 
     let _ = Command::new("kill")
@@ -332,28 +346,91 @@ async fn a_broker_outage_keeps_the_service_ready_shows_in_metrics_and_is_logged_
 #[tokio::test]
 async fn after_a_database_restart_while_nothing_ran_the_first_requests_succeed() {
     let link = Link::start(database_addr(), true).await;
+    // One pooled connection: each request below meets the one the restart killed.
     each_env(
         vec![postgres_through(&link)],
-        &[],
+        &[("DATABASE_MAX_CONNECTIONS", "1")],
         Worker::InProcess,
         |app| {
             let link = &link;
             async move {
                 let tokens = app.register("vera").await;
-                // Every pooled connection dies while no request runs, as in a restart
-                // between two requests; the server is back before the next one.
-                link.set_up(false);
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                link.set_up(true);
-
-                // A read, a login and a write: each meets a dead pooled connection first.
+                // The server restarts between two requests: the pooled connection is dead,
+                // and the server is back before the next request.
+                let restart = || async {
+                    link.set_up(false);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    link.set_up(true);
+                };
+                // A read, a login and a write, each the first request after a restart.
+                restart().await;
                 assert_eq!(
                     app.me(&tokens.access).await.data()["me"]["username"],
                     "vera"
                 );
+                restart().await;
                 app.login_ok("vera", PASSWORD).await;
+                restart().await;
                 let res = app.sign_up("wanda", "wanda@example.com", PASSWORD).await;
                 assert_eq!(res.data()["signUp"], true);
+            }
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_worker_holds_the_mail_it_got_while_the_database_was_out_and_sends_it_once_it_returns() {
+    let database = Link::start(database_addr(), true).await;
+    let rabbit = Link::start(broker_addr(), true).await;
+    let relay_amqp = rabbit.url(&amqp_url().unwrap());
+    each_env(
+        vec![postgres_through(&database)],
+        &[("AMQP_URL", relay_amqp.as_str())],
+        Worker::None,
+        |app| {
+            let (database, rabbit) = (&database, &rabbit);
+            async move {
+                // The worker reaches the broker directly and the database through the link.
+                let mut vars: Vec<(&str, &str)> = app
+                    .vars
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let direct = amqp_url().unwrap();
+                vars.push(("AMQP_URL", direct.as_str()));
+                let settings = authql::config::Settings::with_overrides(&vars).unwrap();
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let worker = tokio::spawn(authql::worker::run(settings, async {
+                    let _ = stopped.await;
+                }));
+                eventually(
+                    "the relay on the broker",
+                    Duration::from_secs(10),
+                    || async { app.state.relay.broker_up().then_some(()) },
+                )
+                .await;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+
+                // The mail reaches the worker only once the database is gone.
+                rabbit.pause(true);
+                let res = app.sign_up("xena", "xena@example.com", PASSWORD).await;
+                assert_eq!(res.data()["signUp"], true);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                database.set_up(false);
+                rabbit.pause(false);
+                // Longer than every retry delay and attempt of this test's settings
+                // (200 ms, 400 ms, five attempts): a mail retried instead of held would be
+                // parked by now.
+                tokio::time::sleep(Duration::from_secs(4)).await;
+                assert!(app.smtp.mails().is_empty());
+
+                database.set_up(true);
+                app.smtp.wait_for("xena@example.com", "Confirm").await;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                assert_eq!(app.smtp.mails().len(), 1, "sent once");
+                let _ = stop.send(());
+                let _ = worker.await;
             }
         },
     )

@@ -15,6 +15,7 @@ use tokio::{
 /// A relay to `target` on a port of its own.
 pub struct Link {
     port: u16,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
     up: Arc<AtomicBool>,
     cut: Arc<Notify>,
     /// While true, bytes stop flowing both ways (connections stay open).
@@ -29,9 +30,12 @@ impl Link {
         let up = Arc::new(AtomicBool::new(up));
         let cut = Arc::new(Notify::new());
         let (paused, _) = watch::channel(false);
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (up2, cut2, paused2) = (up.clone(), cut.clone(), paused.clone());
+        let accepted2 = accepted.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                accepted2.fetch_add(1, Ordering::SeqCst);
                 if !up2.load(Ordering::SeqCst) {
                     drop(client);
                     continue;
@@ -53,10 +57,16 @@ impl Link {
         });
         Self {
             port,
+            accepted,
             up,
             cut,
             paused,
         }
+    }
+
+    /// Connections accepted so far (let through or refused).
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     pub fn port(&self) -> u16 {
