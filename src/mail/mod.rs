@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod reconnect;
 pub mod relay;
 pub mod sender;
+mod settlement;
 pub mod templates;
 
 use std::collections::BTreeMap;
