@@ -69,13 +69,13 @@ pub async fn commit(txn: Tx) -> Result<(), crate::error::AppError> {
     })
 }
 
-/// Runs a read once more when its pooled connection turns out broken (the server
-/// restarted since the connection was last used): a read changes nothing, so trying it
-/// again on a fresh connection is always safe.
+/// Runs `query` once more when its pooled connection turns out broken (the server
+/// restarted since the connection was last used). Only for what is safe to run twice: a
+/// read, or a throttle counter (a hit counted twice errs on the safe side).
 ///
 /// # Errors
 /// The second attempt's, or the first's when it was not a broken connection.
-pub async fn read<T, F, Fut>(query: F) -> Result<T, Error>
+pub async fn idempotent<T, F, Fut>(query: F) -> Result<T, Error>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T, Error>>,

@@ -78,7 +78,7 @@ pub async fn sign_up(
     throttle::charge_signup(state, client).await?;
     let username_key = username.key();
     let email_key = email.as_str().to_owned();
-    if repo::users::username_taken(&state.db, &username_key).await? {
+    if repo::idempotent(|| repo::users::username_taken(&state.db, &username_key)).await? {
         return Err(username_taken());
     }
     let hash = state.hasher.hash(&password, client).await?;

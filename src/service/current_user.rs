@@ -30,7 +30,7 @@ pub async fn current_user(
 ) -> Result<CurrentUser, AppError> {
     let now = state.clock.now();
     let found =
-        repo::read(|| repo::sessions::find_live_user(&state.db, claims.sid, claims.sub, now))
+        repo::idempotent(|| repo::sessions::find_live_user(&state.db, claims.sid, claims.sub, now))
             .await?;
     let (user, profile) = found.ok_or(AppError::Unauthenticated(
         "The session has ended; sign in again",

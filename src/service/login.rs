@@ -45,7 +45,7 @@ pub async fn login(
         .unwrap_or_else(|_| identifier.trim().to_lowercase());
     throttle::precheck_login(state, client.ip)
         .inspect_err(|_| crate::metrics::login("throttled"))?;
-    let found = repo::read(|| {
+    let found = repo::idempotent(|| {
         repo::users::find_by_login_with_credential(&state.db, &username_key, &email_key)
     })
     .await?;

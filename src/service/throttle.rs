@@ -159,7 +159,8 @@ pub async fn charge_login(
     // All three counters in one statement: one round trip, one commit.
     let mut keys = vec![pair_key.as_str(), wide_key.as_str()];
     keys.extend(ip_key.as_deref());
-    let counted = rate_counters::hit_many(&state.db, &keys, now, floor).await?;
+    let counted =
+        repo::idempotent(|| rate_counters::hit_many(&state.db, &keys, now, floor)).await?;
     let limit = |key: &str| {
         let max = if key == pair_key {
             s.throttle.login_max_failures
@@ -304,7 +305,8 @@ async fn charge(
     if let Some(retry_after_secs) = state.throttled.retry_after(&[key], now) {
         return Err(refused_again(kind, retry_after_secs));
     }
-    let (hits, started) = rate_counters::hit(&state.db, key, now, now - window).await?;
+    let (hits, started) =
+        repo::idempotent(|| rate_counters::hit(&state.db, key, now, now - window)).await?;
     if hits > i32::try_from(max).unwrap_or(i32::MAX) {
         state.throttled.remember(key, started + window, now);
         let retry_after_secs = retry_after(started, window, now);
