@@ -210,7 +210,7 @@ async fn a_broker_outage_keeps_the_service_ready_shows_in_metrics_and_is_logged_
     let (amqp, metrics_port) = (rabbit.url(&amqp_url().unwrap()), free_port());
     let database = format!("sqlite://{}/authql.db?mode=rwc", dir.display());
     let metrics_bind = format!("127.0.0.1:{metrics_port}");
-    let (mut child, lines, addr) = serve(&[
+    let mut served = serve(&[
         ("DATABASE_URL", &database),
         ("BIND", "127.0.0.1:0"),
         ("METRICS_BIND", &metrics_bind),
@@ -220,6 +220,7 @@ async fn a_broker_outage_keeps_the_service_ready_shows_in_metrics_and_is_logged_
         ("RUST_LOG", "info"),
         ("SIGNUP_MAX_PER_IP", "1000"),
     ]);
+    let addr = served.addr.clone();
     let client = reqwest::Client::new();
     let sign_up = |name: String| {
         let client = client.clone();
@@ -300,10 +301,10 @@ async fn a_broker_outage_keeps_the_service_ready_shows_in_metrics_and_is_logged_
     .await;
 
     let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &served.child.id().to_string()])
         .status();
-    let _ = child.wait();
-    let log: Vec<String> = lines.try_iter().collect();
+    let _ = served.child.wait();
+    let log: Vec<String> = served.lines.try_iter().collect();
     let warned: Vec<&String> = log
         .iter()
         .filter(|l| l.contains("WARN") || l.contains("ERROR"))

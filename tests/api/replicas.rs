@@ -158,11 +158,12 @@ async fn a_replica_killed_while_it_signs_users_up_loses_none_of_their_mail() {
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            let (mut victim, _log, addr) = serve(&pairs);
+            let mut victim = serve(&pairs);
+            let addr = victim.addr.clone();
             let through = app.pointed_at(format!("http://{addr}"));
 
             // Sign-ups through the doomed replica, killed (SIGKILL) in the middle of them.
-            let pid = victim.id().to_string();
+            let pid = victim.child.id().to_string();
             let killer = tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(700)).await;
                 let _ = tokio::process::Command::new("kill")
@@ -192,7 +193,7 @@ async fn a_replica_killed_while_it_signs_users_up_loses_none_of_their_mail() {
                 }
             }
             killer.await.unwrap();
-            let _ = victim.wait();
+            let _ = victim.child.wait();
             assert!(
                 confirmed.len() >= 3,
                 "only {} sign-ups before the kill",

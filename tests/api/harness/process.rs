@@ -7,14 +7,24 @@ use std::{
     time::Duration,
 };
 
-/// Starts `authql serve` with `vars`; returns it, its stderr lines and its address.
-pub fn serve(
-    vars: &[(&str, &str)],
-) -> (
-    std::process::Child,
-    std::sync::mpsc::Receiver<String>,
-    String,
-) {
+/// A running `authql serve`, killed when dropped (a failed test leaves no process).
+pub struct Serving {
+    pub child: std::process::Child,
+    /// Its stderr, line by line, as it comes.
+    pub lines: std::sync::mpsc::Receiver<String>,
+    /// The address it announced.
+    pub addr: String,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `authql serve` with `vars`.
+pub fn serve(vars: &[(&str, &str)]) -> Serving {
     let mut child = Command::new(env!("CARGO_BIN_EXE_authql"))
         .arg("serve")
         .env_clear()
@@ -40,7 +50,11 @@ pub fn serve(
             break rest.split_whitespace().next().unwrap().to_owned();
         }
     };
-    (child, rx, addr)
+    Serving {
+        child,
+        lines: rx,
+        addr,
+    }
 }
 
 pub fn free_port() -> u16 {
