@@ -2,7 +2,11 @@
 //! as behind a load balancer: what one replica did holds at the other, mail leaves once,
 //! and a replica killed mid-work loses none. (Avatars shared by replicas: avatars.rs.)
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use authql::config::Settings;
 use lapin::{options::QueueDeclareOptions, types::FieldTable};
@@ -162,43 +166,57 @@ async fn a_replica_killed_while_it_signs_users_up_loses_none_of_their_mail() {
             let addr = victim.addr.clone();
             let through = app.pointed_at(format!("http://{addr}"));
 
-            // Sign-ups through the doomed replica, killed (SIGKILL) in the middle of them.
-            let pid = victim.child.id().to_string();
-            let killer = tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(700)).await;
-                let _ = tokio::process::Command::new("kill")
-                    .args(["-KILL", &pid])
-                    .status()
-                    .await;
-            });
-            let mut confirmed = Vec::new();
-            for n in 0..200 {
-                let name = format!("vic{n}");
-                let answered = through
-                    .client
-                    .post(through.url("/graphql"))
-                    .json(&serde_json::json!({
-                        "query": "mutation($i: SignUpInput!) { signUp(input: $i) }",
-                        "variables": { "i": {
-                            "username": name, "email": format!("{name}@example.com"),
-                            "password": PASSWORD
-                        } },
-                    }))
-                    .send()
-                    .await;
-                let Ok(res) = answered else { break };
-                let body: serde_json::Value = res.json().await.unwrap_or_default();
-                if body["data"]["signUp"] == true {
-                    confirmed.push(format!("{name}@example.com"));
-                }
+            // Sign-ups through the doomed replica from four clients at once; it is killed
+            // (SIGKILL) once five were confirmed, with others in flight.
+            let confirmed = Arc::new(Mutex::new(Vec::<String>::new()));
+            let mut clients = Vec::new();
+            for c in 0..4 {
+                let (client, url, confirmed) = (
+                    through.client.clone(),
+                    through.url("/graphql"),
+                    confirmed.clone(),
+                );
+                clients.push(tokio::spawn(async move {
+                    for n in 0..100 {
+                        let name = format!("vic{c}x{n}");
+                        let answered = client
+                            .post(&url)
+                            .json(&serde_json::json!({
+                                "query": "mutation($i: SignUpInput!) { signUp(input: $i) }",
+                                "variables": { "i": {
+                                    "username": name, "email": format!("{name}@example.com"),
+                                    "password": PASSWORD
+                                } },
+                            }))
+                            .send()
+                            .await;
+                        let Ok(res) = answered else { break };
+                        let body: serde_json::Value = res.json().await.unwrap_or_default();
+                        if body["data"]["signUp"] == true {
+                            confirmed
+                                .lock()
+                                .unwrap()
+                                .push(format!("{name}@example.com"));
+                        }
+                    }
+                }));
             }
-            killer.await.unwrap();
+            eventually(
+                "five sign-ups through the replica",
+                Duration::from_secs(60),
+                || std::future::ready((confirmed.lock().unwrap().len() >= 5).then_some(())),
+            )
+            .await;
+            let pid = victim.child.id().to_string();
+            let _ = tokio::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status()
+                .await;
             let _ = victim.child.wait();
-            assert!(
-                confirmed.len() >= 3,
-                "only {} sign-ups before the kill",
-                confirmed.len()
-            );
+            for client in clients {
+                client.await.unwrap();
+            }
+            let confirmed = confirmed.lock().unwrap().clone();
 
             // Rows the dead replica had claimed come back when its lease runs out.
             app.advance(Duration::from_secs(6 * 60));
