@@ -1,6 +1,7 @@
 """authql's load benchmark: the real service (release build) on PostgreSQL, with RabbitMQ,
 `authql worker` and an SMTP server that takes 300 ms per mail, driven over loopback by wrk.
-Each figure is reported next to the bound it is held against, measured in the same run.
+Each figure is reported next to the bound it is held against, measured in the same run;
+`me` next to its floor, `bench/floor` (the same work in a minimal axum server).
 
 Run it with `bench/run` (see BENCHMARKS.md). Standard library only."""
 
@@ -10,6 +11,7 @@ import http.client as httpc
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -23,7 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-BIN = ROOT / "target" / "release" / "authql"
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+BIN = TARGET / "release" / "authql"
+FLOOR_BIN = TARGET / "release" / "authql-floor"
 PG_ADMIN = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres")
 AMQP = os.environ.get("BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672/%2f")
 DB = "authql_bench"
@@ -94,11 +98,11 @@ def gql(base, query, variables=None, token=None):
     return out["data"]
 
 
-def wait_ready(base, timeout=30.0):
+def wait_ready(base, timeout=30.0, path="/readyz"):
     start_t = time.monotonic()
     while time.monotonic() - start_t < timeout:
         try:
-            if http("GET", base + "/readyz", timeout=1)[0] == 200:
+            if http("GET", base + path, timeout=1)[0] == 200:
                 return time.monotonic() - start_t
         except OSError:
             pass
@@ -118,7 +122,15 @@ def parse_duration_ms(s):
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def wrk(base, script, args, connections, duration, threads=None):
+def cpu_seconds(pid):
+    """User plus system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(base, script, args, connections, duration, threads=None, pid=None):
+    """One wrk run; with `pid`, also the CPU that process spent per answer (a figure the
+    other load on a shared machine disturbs less than the rate)."""
     threads = threads or min(CORES, connections)
     cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s",
            "--latency", "--timeout", "10s"]
@@ -128,11 +140,15 @@ def wrk(base, script, args, connections, duration, threads=None):
     if args:
         cmd += ["--"] + [str(a) for a in args]
     env = {**os.environ, "AUTHQL_WRK_DIR": str(BENCH / "wrk")}
+    cpu_before = cpu_seconds(pid) if pid else None
     run = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
     out = run.stdout
     if os.environ.get("BENCH_VERBOSE"):
         log(" ".join(cmd) + "\n" + out)
     result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    answered = int(re.search(r"(\d+) requests in", out).group(1))
+    if pid and answered:
+        result["cpu_us_per_request"] = (cpu_seconds(pid) - cpu_before) / answered * 1e6
     for pct in ("50", "99"):
         m = re.search(rf"\s{pct}%\s+([\d.]+\w+)", out)
         result[f"p{pct}_ms"] = parse_duration_ms(m.group(1)) if m else None
@@ -149,9 +165,9 @@ def wrk(base, script, args, connections, duration, threads=None):
     return result
 
 
-def warm_then(base, script, args, connections, warmup, duration, threads=None):
+def warm_then(base, script, args, connections, warmup, duration, threads=None, pid=None):
     wrk(base, script, args, connections, warmup, threads)
-    return wrk(base, script, args, connections, duration, threads)
+    return wrk(base, script, args, connections, duration, threads, pid)
 
 
 def pgbench(connections, duration):
@@ -228,6 +244,41 @@ def signup_to_mail(base, sink_log, rate, seconds):
     }
 
 
+# The `me` of the main scenarios: the document a client sends for its signed-in user (the
+# account's fields, no profile), as a client library sends it (named, with variables).
+ME_DOC = {"operationName": "Me", "variables": {},
+          "query": "query Me { me { id username email emailVerified firstName lastName "
+                   "isActive createdAt lastLoginAt } }"}
+
+
+def me_answer(base, token):
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    return json.loads(http("POST", base + "/graphql", ME_DOC, headers)[1])
+
+
+def floor_scenario(base, env, tokens, tmp, W, D, profiled):
+    """`me` on bench/floor: the same work in a minimal axum server, on the same database
+    with the keys authql publishes. Its answers are checked to be authql's first."""
+    port = free_port()
+    floor_base = f"http://127.0.0.1:{port}"
+    floor_env = {k: v for k, v in env.items() if k in ("PATH", "HOME", "DATABASE_URL")}
+    floor_env.update({"AUTHQL_URL": base, "FLOOR_BIND": f"127.0.0.1:{port}"})
+    if env.get("DATABASE_MAX_CONNECTIONS"):
+        floor_env["FLOOR_DB_POOL"] = env["DATABASE_MAX_CONNECTIONS"]
+    floor = start([str(FLOOR_BIN)], floor_env)
+    try:
+        wait_ready(floor_base, path="/healthz")
+        for token in tokens[:4]:
+            ours, theirs = me_answer(floor_base, token), me_answer(base, token)
+            if ours != theirs or "errors" in ours:
+                raise RuntimeError(f"the floor answers {ours}, authql {theirs}")
+        log("floor: me c=32")
+        return profiled("floor_me_c32", floor.pid, lambda: warm_then(
+            floor_base, "me.lua", [tmp / "tokens", tmp / "me.json"], 32, W, D, pid=floor.pid))
+    finally:
+        stop(floor)
+
+
 LOGIN_Q = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }"
 ME_Q = "{ me { id username email emailVerified firstName lastName isAdmin isActive createdAt " \
     "lastLoginAt profile { username bio contact avatarUrl } } }"
@@ -283,6 +334,33 @@ def legit_client(port, source, users, seconds, pace_s=0.1, me_calls=5):
     }
 
 
+def production_env(db, port, sink_port, media):
+    """authql as a deployment runs it: APP_ENV=production, JSON logs at info, every setting
+    at its default unless the caller raises it."""
+    return {
+        **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME")},
+        "APP_ENV": "production",
+        "SIGNING_KEY_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "APP_URL": "https://app.bench.example",
+        "PUBLIC_URL": "https://auth.bench.example",
+        "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + db,
+        "SMTP_URL": f"smtp://127.0.0.1:{sink_port}",
+        "BIND": f"127.0.0.1:{port}",
+        "METRICS_BIND": f"127.0.0.1:{free_port()}",
+        "LOG_FORMAT": "json",
+        "RUST_LOG": "info",
+        "MEDIA_DIR": str(media),
+    }
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+
+
 def flood_scenarios(tmp, sink_port, D):
     """One hostile client (127.0.0.1) floods batched sign-ups and wrong-password logins
     while an ordinary client (127.0.0.2) logs in and calls `me`; the ordinary client's
@@ -301,20 +379,7 @@ def flood_scenarios(tmp, sink_port, D):
         psql("postgres", f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         psql("postgres", f'CREATE DATABASE "{db}"')
         port = free_port()
-        env = {
-            **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME")},
-            "APP_ENV": "production",
-            "SIGNING_KEY_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode(),
-            "APP_URL": "https://app.bench.example",
-            "PUBLIC_URL": "https://auth.bench.example",
-            "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + db,
-            "SMTP_URL": f"smtp://127.0.0.1:{sink_port}",
-            "BIND": f"127.0.0.1:{port}",
-            "METRICS_BIND": f"127.0.0.1:{free_port()}",
-            "LOG_FORMAT": "json",
-            "MEDIA_DIR": str(tmp / "media-flood"),
-            **extra,
-        }
+        env = {**production_env(db, port, sink_port, tmp / "media-flood"), **extra}
         base = f"http://127.0.0.1:{port}"
         api = start([str(BIN), "serve"], env)
         try:
@@ -377,8 +442,11 @@ def main():
             return run()
         data = BENCH / "results" / f"perf-{name}.data"
         data.parent.mkdir(parents=True, exist_ok=True)
-        perf = subprocess.Popen(["perf", "record", "-F", "499", "-e", "cpu-clock", "-g",
-                                 "-o", str(data), "-p", str(pid)],
+        # BENCH_PERF_CALL_GRAPH=dwarf unwinds Rust frames too (the release build keeps no
+        # frame pointers), at a cost in overhead and file size.
+        graph = os.environ.get("BENCH_PERF_CALL_GRAPH", "fp")
+        perf = subprocess.Popen(["perf", "record", "-F", "499", "-e", "cpu-clock",
+                                 "--call-graph", graph, "-o", str(data), "-p", str(pid)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             return run()
@@ -393,9 +461,9 @@ def main():
             log(f"profile written to bench/results/profile-{name}.txt")
 
     if not opts.no_build:
-        log("building the release binary")
-        subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "authql"],
-                       cwd=ROOT, check=True)
+        log("building the release binaries (authql and its floor)")
+        subprocess.run(["cargo", "build", "--release", "--locked", "-p", "authql",
+                        "-p", "authql-floor", "--bins"], cwd=ROOT, check=True)
 
     log("fresh databases")
     psql("postgres", f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
@@ -416,37 +484,30 @@ def main():
     sink_log.write_text("")
     start([sys.executable, str(BENCH / "smtp_sink.py"), str(sink_port), "300", str(sink_log)])
 
+    # As a deployment runs: APP_ENV=production, JSON logs at info (written to a file, as a
+    # deployment ships them), the default pool and MAIL_PREFETCH. Raised are only the
+    # budgets that one load generator would otherwise exhaust by itself, since it is one
+    # client address standing for many clients, and 64 accounts logging in thousands of
+    # times (measured at their defaults in the flood scenarios).
     env = {
-        **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME")},
-        "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + DB,
-        "DATABASE_MAX_CONNECTIONS": os.environ.get("BENCH_DB_POOL", "20"),
+        **production_env(DB, api_port, sink_port, tmp / "media"),
         "AMQP_URL": AMQP,
         "MAIL_QUEUE": QUEUE,
         "MAIL_EXCHANGE": QUEUE,
-        "SMTP_URL": f"smtp://127.0.0.1:{sink_port}",
-        "MAIL_PREFETCH": "64",
-        "MAIL_LIMIT_PER_ADDRESS": "1000",
-        "BIND": f"127.0.0.1:{api_port}",
-        "METRICS_BIND": f"127.0.0.1:{free_port()}",
-        # Load from one address standing for many clients, and 64 accounts: the
-        # per-address and per-account budgets (measured at their defaults in the flood
-        # scenarios) would refuse most of it.
-        "LOGIN_MAX_FAILURES": "10000",
-        "LOGIN_MAX_FAILURES_PER_ACCOUNT": "1000000",
-        "LOGIN_MAX_FAILURES_PER_IP": "1000000",
-        "LOGIN_MAX_SUCCESSES": "1000000",
-        "SIGNUP_MAX_PER_IP": "1000000",
         "HTTP_RATE_PER_IP": "10000000",
         "HTTP_RATE_BURST": "10000000",
+        "HTTP_MAX_CONNECTIONS_PER_IP": "1024",
         "GRAPHQL_MAX_RUNNING_PER_CLIENT": "10000",
-        "PASSWORD_HASH_QUEUE_PER_CLIENT": "64",
-        "RUST_LOG": "warn",
-        "MEDIA_DIR": str(tmp / "media"),
+        "SIGNUP_MAX_PER_IP": "1000000",
+        "LOGIN_MAX_SUCCESSES": "1000000",
     }
+    if os.environ.get("BENCH_DB_POOL"):
+        env["DATABASE_MAX_CONNECTIONS"] = os.environ["BENCH_DB_POOL"]
     base = f"http://127.0.0.1:{api_port}"
     results = {"machine": {"cores": CORES, "memory_gib": round(
         os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
-        "duration_s": D, "warmup_s": W, "when": datetime.now(timezone.utc).isoformat()}
+        "duration_s": D, "warmup_s": W, "when": datetime.now(timezone.utc).isoformat(),
+        "api_log": "a file (LOG_FORMAT=json, RUST_LOG=info)"}
 
     try:
         # First start migrates; the second measures start-to-ready on a migrated database.
@@ -480,51 +541,73 @@ def main():
         (tmp / "users").write_text("\n".join(users) + "\n")
         (tmp / "tokens").write_text("\n".join(tokens) + "\n")
         (tmp / "refresh").write_text("\n".join(refresh) + "\n")
+        (tmp / "me.json").write_text(json.dumps(ME_DOC))
+        me_args = [tmp / "tokens", tmp / "me.json"]
 
-        pid = api.pid
+        def restart_api(extra, why):
+            """The API again with `extra` settings on top of the bench's."""
+            nonlocal api
+            log(f"restarting the API {why}")
+            stop(api)
+            api = start([str(BIN), "serve"], {**env, **extra})
+            wait_ready(base)
+
+        def me_run(c):
+            return profiled(f"me_c{c}", api.pid, lambda: warm_then(
+                base, "me.lua", me_args, c, W, D, pid=api.pid))
+
         if wanted("healthz"):
             log("healthz")
-            results["healthz"] = profiled("healthz", pid, lambda: warm_then(
+            results["healthz"] = profiled("healthz", api.pid, lambda: warm_then(
                 base, None, None, 32, W, D))
-        for c in (32, 256):
-            if wanted(f"me_c{c}"):
-                log(f"me c={c}")
-                results[f"me_c{c}"] = profiled(f"me_c{c}", pid, lambda c=c: warm_then(
-                    base, "me.lua", [tmp / "tokens"], c, W, D))
-                pg_c = min(c, free_pg_connections())
-                log(f"pgbench c={pg_c}")
-                results[f"pgbench_c{c}"] = {"tps": pgbench(pg_c, D), "clients": pg_c}
-                if pg_c < c:
-                    log(f"(PostgreSQL accepts only {pg_c} more connections: the bound is "
-                        "measured there)")
+        if wanted("me_c32"):
+            log("me c=32")
+            results["me_c32"] = me_run(32)
+        if wanted("floor_me_c32"):
+            results["floor_me_c32"] = floor_scenario(base, env, tokens, tmp, W, D, profiled)
+        if wanted("me_c32_warn"):
+            # The same binary with the per-request log line (and every other info line)
+            # filtered out: what logging costs.
+            restart_api({"RUST_LOG": "warn"}, "with RUST_LOG=warn")
+            log("me c=32, RUST_LOG=warn")
+            results["me_c32_warn"] = profiled("me_c32_warn", api.pid, lambda: warm_then(
+                base, "me.lua", me_args, 32, W, D, pid=api.pid))
+            restart_api({}, "as before")
+        if wanted("pgbench_c32"):
+            pg_c = min(32, free_pg_connections())
+            log(f"pgbench c={pg_c}")
+            results["pgbench_c32"] = {"tps": pgbench(pg_c, D), "clients": pg_c}
+        if wanted("me_c256"):
+            log("me c=256")
+            results["me_c256"] = me_run(256)
         if wanted("login_c8"):
             log("login c=8")
-            results["login_c8"] = profiled("login_c8", pid, lambda: warm_then(
+            results["login_c8"] = profiled("login_c8", api.pid, lambda: warm_then(
                 base, "login.lua", [tmp / "users", PASSWORD], 8, W, D))
         if wanted("refresh_c32"):
             log("refresh c=32")
-            results["refresh_c32"] = profiled("refresh_c32", pid, lambda: wrk(
-                base, "refresh.lua", [tmp / "refresh", min(CORES, 32)], 32, D))
+            results["refresh_c32"] = profiled("refresh_c32", api.pid, lambda: wrk(
+                base, "refresh.lua", [tmp / "refresh", min(CORES, 32)], 32, D, pid=api.pid))
         if wanted("me_c32_during_login_flood"):
             log("me during a login flood")
             flood = threading.Thread(target=lambda: results.__setitem__(
                 "login_flood", wrk(base, "login.lua", [tmp / "users", PASSWORD], 8, D + 2)))
             flood.start()
             time.sleep(1)
-            results["me_c32_during_login_flood"] = wrk(base, "me.lua", [tmp / "tokens"], 32, D)
+            results["me_c32_during_login_flood"] = wrk(base, "me.lua", me_args, 32, D)
             flood.join()
         for c in (1, 4):
             if wanted(f"signup_c{c}"):
                 log(f"signUp c={c}")
-                results[f"signup_c{c}"] = profiled(f"signup_c{c}", pid, lambda c=c: warm_then(
-                    base, "signup.lua", [f"s{c}"], c, W, D, threads=1))
+                results[f"signup_c{c}"] = profiled(
+                    f"signup_c{c}", api.pid, lambda c=c: warm_then(
+                        base, "signup.lua", [f"s{c}"], c, W, D, threads=1))
         if wanted("signup_to_mail_50ps"):
             log("signUp-to-mail at 50/s")
             results["signup_to_mail_50ps"] = signup_to_mail(base, sink_log, 50, D)
         results["rss_peak_mib"] = rss_kib(api.pid)[1] / 1024
         if wanted("flood"):
-            api.send_signal(signal.SIGTERM)
-            api.wait(timeout=30)
+            stop(api)
             results["flood"] = flood_scenarios(tmp, sink_port, D)
     finally:
         stop_all()
@@ -539,6 +622,8 @@ def main():
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     log(f"wrote {out}")
+    # The run's files (tokens, the services' logs) are kept only when it failed.
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def report(r):
@@ -547,14 +632,30 @@ def report(r):
 
     def rows():
         yield lambda: ("/healthz req/s (c=32)", r["healthz"]["rps"], None, None)
-        yield lambda: ("me req/s (c=32)", r["me_c32"]["rps"], r["pgbench_c32"]["tps"], 0.35)
+        yield lambda: ("floor me req/s (c=32)", r["floor_me_c32"]["rps"], None, None)
+        yield lambda: ("me req/s (c=32), vs its floor", r["me_c32"]["rps"],
+                       r["floor_me_c32"]["rps"], 0.5)
+        yield lambda: ("me CPU µs/request, vs floor's", r["me_c32"]["cpu_us_per_request"],
+                       r["floor_me_c32"]["cpu_us_per_request"], None)
         yield lambda: ("me p50 / p99 ms (c=32)",
                        f'{r["me_c32"]["p50_ms"]:.2f} / {r["me_c32"]["p99_ms"]:.2f}', None, None)
-        yield lambda: ("me req/s (c=256)", r["me_c256"]["rps"], r["pgbench_c256"]["tps"], None)
+        yield lambda: ("floor me p50 / p99 ms (c=32)",
+                       f'{r["floor_me_c32"]["p50_ms"]:.2f} / {r["floor_me_c32"]["p99_ms"]:.2f}',
+                       None, None)
+        yield lambda: ("me RUST_LOG=warn req/s, vs floor", r["me_c32_warn"]["rps"],
+                       r["floor_me_c32"]["rps"], None)
+        yield lambda: ("me at info vs at warn", r["me_c32"]["rps"], r["me_c32_warn"]["rps"],
+                       0.95)
+        yield lambda: ("me CPU µs/request, info vs warn", r["me_c32"]["cpu_us_per_request"],
+                       r["me_c32_warn"]["cpu_us_per_request"], None)
+        yield lambda: ("pgbench -S tps (c=32)", r["pgbench_c32"]["tps"], None, None)
+        yield lambda: ("me req/s (c=256)", r["me_c256"]["rps"], None, None)
         yield lambda: ("me p50 / p99 ms (c=256)",
                        f'{r["me_c256"]["p50_ms"]:.2f} / {r["me_c256"]["p99_ms"]:.2f}', None, None)
         yield lambda: ("login/s (c=8)", r["login_c8"]["rps"], login_bound, 0.85)
         yield lambda: ("refresh/s (c=32)", r["refresh_c32"]["rps"], 3000.0, 1.0)
+        yield lambda: ("refresh CPU µs/request", r["refresh_c32"]["cpu_us_per_request"], None,
+                       None)
         yield lambda: ("me p99 ms during login flood", r["me_c32_during_login_flood"]["p99_ms"],
                        2 * r["me_c32"]["p99_ms"], "<=bound")
         yield lambda: ("logins/s during that flood", r["login_flood"]["rps"], None, None)

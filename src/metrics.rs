@@ -18,6 +18,7 @@
 
 use std::sync::OnceLock;
 
+use metrics::SharedString;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// Latency buckets, in seconds: from a cached lookup to a slow password hash.
@@ -43,28 +44,73 @@ pub fn install() -> Option<PrometheusHandle> {
         .clone()
 }
 
-pub fn http_request(route: &str, method: &str, status: u16, seconds: f64) {
-    let labels = [
-        ("route", route.to_owned()),
-        ("method", method.to_owned()),
-        ("status", status.to_string()),
-    ];
-    metrics::counter!("authql_http_requests_total", &labels).increment(1);
-    metrics::histogram!("authql_http_request_duration_seconds", "route" => route.to_owned())
-        .record(seconds);
+/// The routes of the public listener (and `unmatched`): label values used as they are,
+/// without a copy per request.
+const ROUTES: &[&str] = &[
+    "/graphql",
+    "/graphiql",
+    "/graphiql/{file}",
+    "/.well-known/jwks.json",
+    "/media/{file}",
+    "/healthz",
+    "/readyz",
+    "unmatched",
+];
+
+fn route_label(route: &str) -> SharedString {
+    ROUTES.iter().find(|known| **known == route).map_or_else(
+        || SharedString::from(route.to_owned()),
+        |known| SharedString::const_str(known),
+    )
 }
 
-pub fn graphql_operation(operation: &str, ok: bool, seconds: f64) {
+/// The status as a label: the ones authql answers with, without a copy per request.
+fn status_label(status: u16) -> SharedString {
+    let known = match status {
+        200 => "200",
+        204 => "204",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        408 => "408",
+        413 => "413",
+        414 => "414",
+        415 => "415",
+        429 => "429",
+        500 => "500",
+        503 => "503",
+        _ => return SharedString::from(status.to_string()),
+    };
+    SharedString::const_str(known)
+}
+
+pub fn http_request(route: &str, method: &'static str, status: u16, seconds: f64) {
+    let route = route_label(route);
+    metrics::counter!(
+        "authql_http_requests_total",
+        "route" => route.clone(),
+        "method" => method,
+        "status" => status_label(status)
+    )
+    .increment(1);
+    metrics::histogram!("authql_http_request_duration_seconds", "route" => route).record(seconds);
+}
+
+/// `operation`: a label from a closed set (see `graphql::observe`), shared, not copied.
+pub fn graphql_operation(operation: SharedString, ok: bool, seconds: f64) {
     let outcome = if ok { "ok" } else { "error" };
     metrics::counter!(
         "authql_graphql_operations_total",
-        "operation" => operation.to_owned(),
+        "operation" => operation.clone(),
         "outcome" => outcome
     )
     .increment(1);
     metrics::histogram!(
         "authql_graphql_operation_duration_seconds",
-        "operation" => operation.to_owned()
+        "operation" => operation
     )
     .record(seconds);
 }

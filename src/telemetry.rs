@@ -3,11 +3,15 @@
 //! Logs go to stderr, so that commands which print data (`authql schema`,
 //! `authql migrate status`) keep stdout for it.
 
+mod json;
+
 use std::io::IsTerminal;
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 use crate::config::LogFormat;
+
+pub use json::JsonLines;
 
 /// Verbosity when `RUST_LOG` is not set.
 const DEFAULT_LEVEL: &str = "info";
@@ -54,15 +58,7 @@ pub fn init(format: LogFormat) {
                     .with_ansi(std::io::stderr().is_terminal()),
             )
             .try_init(),
-        LogFormat::Json => registry
-            .with(
-                fmt::layer()
-                    .json()
-                    .with_writer(std::io::stderr)
-                    .flatten_event(true)
-                    .with_current_span(true),
-            )
-            .try_init(),
+        LogFormat::Json => registry.with(JsonLines::new(std::io::stderr)).try_init(),
     };
 }
 

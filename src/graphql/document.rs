@@ -344,6 +344,7 @@ pub fn depth(doc: &ExecutableDocument) -> usize {
     depth::document(doc)
 }
 
+pub mod cache;
 mod depth;
 mod expansion;
 

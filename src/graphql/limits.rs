@@ -3,18 +3,25 @@
 //! many aliases, and an operation may have only so many root fields (each root mutation
 //! field may cost a password hash). With introspection off, asking for the schema is an
 //! error that says so. Depth, complexity and directives use the schema's own limits.
+//!
+//! Parses come from the [`DocumentCache`], and an operation sent without variables is
+//! validated once per document: the same input gives the same result.
 
-use std::{collections::HashSet, sync::Arc};
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+};
 
 use async_graphql::{
-    Request, ServerError, ServerResult, Variables,
+    Request, ServerError, ServerResult, ValidationResult, Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+        NextValidation,
     },
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
-use super::document;
+use super::document::cache::{DocumentCache, Parsed};
 use crate::{config::GraphqlLimits, error::code};
 
 /// Marks a request whose document the HTTP layer has parsed already (through
@@ -30,15 +37,38 @@ fn is_pre_parsed(request: &Request) -> bool {
 }
 
 /// Extension factory: add it to the schema once.
-pub struct Limits(pub GraphqlLimits);
+pub struct Limits {
+    limits: GraphqlLimits,
+    documents: Arc<DocumentCache>,
+}
 
-impl ExtensionFactory for Limits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(LimitsExtension(self.0.clone()))
+impl Limits {
+    pub fn new(limits: GraphqlLimits) -> Self {
+        Self {
+            limits,
+            documents: Arc::default(),
+        }
     }
 }
 
-struct LimitsExtension(GraphqlLimits);
+impl ExtensionFactory for Limits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(LimitsExtension {
+            limits: self.limits.clone(),
+            documents: self.documents.clone(),
+            reusable: Mutex::default(),
+        })
+    }
+}
+
+/// One per request.
+struct LimitsExtension {
+    limits: GraphqlLimits,
+    documents: Arc<DocumentCache>,
+    /// The cached parse and the operation of a request sent without variables, whose
+    /// validation is then the one remembered for them.
+    reusable: Mutex<Option<(Arc<Parsed>, Option<String>)>>,
+}
 
 fn error(code: &'static str, message: String) -> ServerError {
     let mut err = ServerError::new(message, None);
@@ -155,11 +185,35 @@ impl Extension for LimitsExtension {
     ) -> ServerResult<Request> {
         let mut request = request;
         if !is_pre_parsed(&request) {
-            let doc = document::parse(&request.query, &(&self.0).into())
+            let parsed = self
+                .documents
+                .parse(&request.query, &(&self.limits).into())
                 .map_err(|refused| error(refused.code(), refused.to_string()))?;
-            request.set_parsed_query(doc);
+            request.set_parsed_query(parsed.doc.clone());
+            if request.variables.is_empty()
+                && let Ok(mut reusable) = self.reusable.lock()
+            {
+                *reusable = Some((parsed, request.operation_name.clone()));
+            }
         }
         next.run(ctx, request).await
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let reusable = self.reusable.lock().ok().and_then(|mut r| r.take());
+        let Some((parsed, operation)) = reusable else {
+            return next.run(ctx).await;
+        };
+        if let Some(result) = parsed.validated(operation.as_deref()) {
+            return Ok(result);
+        }
+        let result = next.run(ctx).await?;
+        parsed.remember_valid(operation.as_deref(), result);
+        Ok(result)
     }
 
     async fn parse_query(
@@ -170,7 +224,7 @@ impl Extension for LimitsExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
-        if !self.0.introspection
+        if !self.limits.introspection
             && root_field_names(&doc)
                 .iter()
                 .any(|name| name == "__schema" || name == "__type")
@@ -181,22 +235,22 @@ impl Extension for LimitsExtension {
             ));
         }
         let used = aliases(&doc);
-        if used > self.0.max_aliases {
+        if used > self.limits.max_aliases {
             return Err(error(
                 code::GRAPHQL_VALIDATION_FAILED,
                 format!(
                     "The document uses {used} aliases; at most {} are allowed",
-                    self.0.max_aliases
+                    self.limits.max_aliases
                 ),
             ));
         }
         let roots = root_fields(&doc);
-        if roots > self.0.max_root_fields {
+        if roots > self.limits.max_root_fields {
             return Err(error(
                 code::GRAPHQL_VALIDATION_FAILED,
                 format!(
                     "An operation selects {roots} root fields; at most {} are allowed",
-                    self.0.max_root_fields
+                    self.limits.max_root_fields
                 ),
             ));
         }

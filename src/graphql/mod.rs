@@ -62,7 +62,7 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, EmptySubscr
     bare()
         .extension(errors::ErrorCodes::new(limits.max_errors))
         .extension(observe::Observe::new(root_fields()))
-        .extension(limits::Limits(limits.clone()))
+        .extension(limits::Limits::new(limits.clone()))
 }
 
 /// The names of the root fields of the schema (and the introspection ones), from its SDL.

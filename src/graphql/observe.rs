@@ -5,7 +5,7 @@
 //! (operation names, unknown fields) never become label values.
 
 use std::{
-    collections::{BTreeSet, HashSet},
+    collections::{BTreeSet, HashMap, HashSet},
     sync::{Arc, Mutex},
     time::Instant,
 };
@@ -15,15 +15,26 @@ use async_graphql::{
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest},
     parser::types::ExecutableDocument,
 };
+use metrics::SharedString;
+
+/// The labels an operation can have: the schema's root fields, shared by every request.
+type Known = HashMap<String, SharedString>;
 
 /// Extension factory: add it to the schema once, with the names of its root fields.
 pub struct Observe {
-    known: Arc<HashSet<String>>,
+    known: Arc<Known>,
 }
 
 impl Observe {
     /// `known`: every root field of the schema's query and mutation types.
     pub fn new(known: HashSet<String>) -> Self {
+        let known = known
+            .into_iter()
+            .map(|name| {
+                let label = SharedString::from(Arc::<str>::from(name.as_str()));
+                (name, label)
+            })
+            .collect();
         Self {
             known: Arc::new(known),
         }
@@ -40,27 +51,32 @@ impl ExtensionFactory for Observe {
 }
 
 struct ObserveExtension {
-    known: Arc<HashSet<String>>,
+    known: Arc<Known>,
     roots: Mutex<BTreeSet<String>>,
 }
 
 impl ObserveExtension {
-    fn label(&self) -> String {
-        let roots = self.roots.lock().map(|r| r.clone()).unwrap_or_default();
-        label(&roots, &self.known)
+    fn label(&self) -> SharedString {
+        match self.roots.lock() {
+            Ok(roots) => label(&roots, &self.known),
+            Err(_) => label(&BTreeSet::new(), &self.known),
+        }
     }
 }
 
 /// The label of an operation that selects `roots`.
-fn label(roots: &BTreeSet<String>, known: &HashSet<String>) -> String {
-    if roots.iter().any(|r| !known.contains(r)) {
-        return "invalid".to_owned();
+fn label(roots: &BTreeSet<String>, known: &Known) -> SharedString {
+    if roots.iter().any(|r| !known.contains_key(r)) {
+        return SharedString::const_str("invalid");
     }
     let mut names = roots.iter();
     match (names.next(), names.next()) {
-        (None, _) => "none".to_owned(),
-        (Some(only), None) => only.clone(),
-        (Some(_), Some(_)) => "multiple".to_owned(),
+        (None, _) => SharedString::const_str("none"),
+        (Some(only), None) => known
+            .get(only)
+            .cloned()
+            .unwrap_or_else(|| SharedString::const_str("invalid")),
+        (Some(_), Some(_)) => SharedString::const_str("multiple"),
     }
 }
 
@@ -70,9 +86,9 @@ impl Extension for ObserveExtension {
         let started = Instant::now();
         let response = next.run(ctx).await;
         let label = self.label();
-        tracing::Span::current().record("operation", label.as_str());
+        tracing::Span::current().record("operation", &*label);
         crate::metrics::graphql_operation(
-            &label,
+            label,
             response.errors.is_empty(),
             started.elapsed().as_secs_f64(),
         );
@@ -101,8 +117,13 @@ mod tests {
 
     #[test]
     fn labels_come_from_a_closed_set() {
-        let known: HashSet<String> = ["me", "login"].map(str::to_owned).into();
-        let l = |names: &[&str]| label(&names.iter().map(|n| (*n).to_owned()).collect(), &known);
+        let known = Observe::new(["me", "login"].map(str::to_owned).into()).known;
+        let l = |names: &[&str]| {
+            String::from(&*label(
+                &names.iter().map(|n| (*n).to_owned()).collect(),
+                &known,
+            ))
+        };
         assert_eq!(l(&[]), "none");
         assert_eq!(l(&["me"]), "me");
         assert_eq!(l(&["me", "login"]), "multiple");

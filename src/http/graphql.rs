@@ -14,8 +14,7 @@ use async_graphql::{
 };
 use axum::{
     Extension,
-    body::Body,
-    extract::{ConnectInfo, RawQuery, State},
+    extract::{ConnectInfo, RawQuery, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -76,9 +75,11 @@ pub async fn post(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     hold: Option<Extension<ConnectionHold>>,
     known: Option<Extension<ClientInfo>>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
+    // The headers taken out of the request, not copied (as the `HeaderMap` extractor does).
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let rt = ResponseType::negotiate(accept(&headers));
     let limits = &http.state.settings.http;
     let kind = body_kind(&headers);

@@ -26,6 +26,7 @@ use axum::{
     routing::get,
 };
 use serde_json::json;
+use tower::ServiceBuilder;
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     set_header::SetResponseHeaderLayer,
@@ -67,30 +68,9 @@ fn cors(origins: &CorsOrigins) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-/// Headers every response carries unless its handler set its own.
-fn security_headers(router: Router, production: bool) -> Router {
-    let mut headers = vec![
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        // JSON and errors need nothing; pages and media set their own policy.
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; frame-ancestors 'none'",
-        ),
-    ];
-    if production {
-        headers.push((
-            header::STRICT_TRANSPORT_SECURITY,
-            "max-age=63072000; includeSubDomains",
-        ));
-    }
-    headers.into_iter().fold(router, |router, (name, value)| {
-        router.layer(SetResponseHeaderLayer::if_not_present(
-            name,
-            HeaderValue::from_static(value),
-        ))
-    })
+/// A header every response carries unless its handler set its own.
+fn default_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
 
 /// Every public route of authql.
@@ -109,10 +89,29 @@ pub fn router(http: HttpState) -> Router {
         .layer(DefaultBodyLimit::max(settings.http.max_body_bytes))
         .with_state(http);
     let rate = rate::RequestRate::new(settings.http.rate_per_ip, settings.http.rate_burst);
-    security_headers(routes, settings.is_production())
-        .layer(middleware::from_fn_with_state((state, rate), rate::limit))
-        .layer(cors(&settings.http.cors_origins))
+    // One stack, outermost first, added to the routes at once: a request passes through
+    // its layers without a boxed service per layer. The security headers are added
+    // innermost first (nosniff first, HSTS last).
+    let hsts = settings.is_production().then(|| {
+        default_header(
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=63072000; includeSubDomains",
+        )
+    });
+    let layers = ServiceBuilder::new()
         .layer(middleware::from_fn(request_id::middleware))
+        .layer(cors(&settings.http.cors_origins))
+        .layer(middleware::from_fn_with_state((state, rate), rate::limit))
+        .option_layer(hsts)
+        // JSON and errors need nothing; pages and media set their own policy.
+        .layer(default_header(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ))
+        .layer(default_header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(default_header(header::REFERRER_POLICY, "no-referrer"))
+        .layer(default_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    routes.layer(layers)
 }
 
 async fn not_found() -> (StatusCode, Json<serde_json::Value>) {

@@ -84,11 +84,7 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = method_label(req.method());
     let path = logged_path(req.uri().path());
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -101,7 +97,8 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
     let mut res = next.run(req).instrument(span.clone()).await;
     let status = res.status().as_u16();
     let elapsed = started.elapsed().as_secs_f64();
-    crate::metrics::http_request(&route, method, status, elapsed);
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    crate::metrics::http_request(route, method, status, elapsed);
     let latency_ms = elapsed * 1000.0;
     span.in_scope(|| {
         // Probes, and requests refused by the per-address rate (a flood of them would be a

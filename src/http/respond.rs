@@ -4,9 +4,11 @@
 
 use async_graphql::BatchResponse;
 use axum::{
+    body::Body,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::json;
 
 /// The two media types a GraphQL response can be sent as.
@@ -97,6 +99,46 @@ fn single_body(r: &async_graphql::Response) -> serde_json::Value {
     value
 }
 
+/// A GraphQL value written with the keys of every object in sorted order, as a
+/// `serde_json::Value` (a sorted map) writes them, without building that copy first.
+struct Sorted<'a>(&'a async_graphql::Value);
+
+impl Serialize for Sorted<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use async_graphql::Value;
+        match self.0 {
+            Value::Object(fields) => {
+                let mut entries: Vec<_> = fields.iter().collect();
+                entries.sort_unstable_by(|(a, _), (b, _)| a.as_str().cmp(b.as_str()));
+                let mut map = serializer.serialize_map(Some(entries.len()))?;
+                for (name, value) in entries {
+                    map.serialize_entry(name.as_str(), &Sorted(value))?;
+                }
+                map.end()
+            }
+            Value::List(items) => serializer.collect_seq(items.iter().map(Sorted)),
+            other => other.serialize(serializer),
+        }
+    }
+}
+
+/// The body of one answer. An answer with data only (the common case) is written
+/// directly; any other goes through a `serde_json::Value`. Both write the same bytes.
+fn single_bytes(r: &async_graphql::Response) -> Vec<u8> {
+    if r.errors.is_empty() && r.extensions.is_empty() {
+        let mut out = Vec::with_capacity(256);
+        let mut serializer = serde_json::Serializer::new(&mut out);
+        let written = serializer.serialize_map(Some(1)).and_then(|mut map| {
+            map.serialize_entry("data", &Sorted(&r.data))?;
+            map.end()
+        });
+        if written.is_ok() {
+            return out;
+        }
+    }
+    single_body(r).to_string().into_bytes()
+}
+
 pub(super) fn respond(rt: ResponseType, batch: BatchResponse) -> Response {
     let (status, body) = match &batch {
         BatchResponse::Single(r) => {
@@ -105,14 +147,20 @@ pub(super) fn respond(rt: ResponseType, batch: BatchResponse) -> Response {
             } else {
                 StatusCode::OK
             };
-            (status, single_body(r))
+            (status, single_bytes(r))
         }
         BatchResponse::Batch(items) => (
             StatusCode::OK,
-            serde_json::Value::Array(items.iter().map(single_body).collect()),
+            serde_json::Value::Array(items.iter().map(single_body).collect())
+                .to_string()
+                .into_bytes(),
         ),
     };
-    let mut res = (status, body.to_string()).into_response();
+    let mut res = Response::new(Body::from(body));
+    *res.status_mut() = status;
+    // Room for every header the answer will carry (these two, the request id and the
+    // security headers), so the map is allocated once.
+    res.headers_mut().reserve(12);
     graphql_headers(&mut res, rt);
     res
 }
@@ -120,6 +168,26 @@ pub(super) fn respond(rt: ResponseType, batch: BatchResponse) -> Response {
 #[cfg(test)]
 mod tests {
     use super::ResponseType::{self, GraphqlResponseJson, Json};
+
+    #[test]
+    fn an_answer_is_written_as_its_json_value_would_be() {
+        use async_graphql::{Name, Value};
+        let mut inner = async_graphql::indexmap::IndexMap::new();
+        inner.insert(Name::new("zeta"), Value::from("a \"quoted\" é"));
+        inner.insert(Name::new("alpha"), Value::from(1.5));
+        inner.insert(Name::new("Mid"), Value::Null);
+        inner.insert(
+            Name::new("list"),
+            Value::List(vec![Value::from(true), Value::from(-3)]),
+        );
+        let mut data = async_graphql::indexmap::IndexMap::new();
+        data.insert(Name::new("me"), Value::Object(inner));
+        data.insert(Name::new("another"), Value::from("x"));
+        let answer = async_graphql::Response::new(Value::Object(data));
+        let direct = String::from_utf8(super::single_bytes(&answer)).unwrap();
+        assert_eq!(direct, super::single_body(&answer).to_string());
+        assert!(direct.starts_with(r#"{"data":{"another":"x","me":{"Mid":null,"alpha":1.5,"#));
+    }
 
     #[test]
     fn negotiation_follows_the_accept_header() {

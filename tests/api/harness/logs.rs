@@ -3,6 +3,8 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
+use tracing_subscriber::prelude::*;
+
 static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
 
 #[derive(Clone)]
@@ -33,12 +35,10 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
 pub fn capture_logs() {
     LOGS.get_or_init(|| {
         let buffer = Arc::new(Mutex::new(Vec::new()));
-        let _ = tracing_subscriber::fmt()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_env_filter(tracing_subscriber::EnvFilter::new("info,authql=debug"))
-            .with_writer(Capture(buffer.clone()))
+        // The services' own JSON lines (`LOG_FORMAT=json`).
+        let _ = tracing_subscriber::registry()
+            .with(tracing_subscriber::EnvFilter::new("info,authql=debug"))
+            .with(authql::telemetry::JsonLines::new(Capture(buffer.clone())))
             .try_init();
         buffer
     });
