@@ -118,12 +118,11 @@ fn compose_hands_every_setting_of_dot_env_to_api_and_worker() {
         .take_while(|l| !l.starts_with("services:"))
         .map(str::trim)
         .collect();
-    let at = anchor
-        .iter()
-        .position(|l| *l == "env_file:")
-        .expect("the shared service settings read an env_file");
-    assert_eq!(anchor.get(at + 1), Some(&"- path: .env"), "{anchor:#?}");
-    assert_eq!(anchor.get(at + 2), Some(&"required: false"), "{anchor:#?}");
+    // The short form: compose v1, still packaged by Debian, refuses the long one.
+    assert!(
+        anchor.contains(&"env_file: .env"),
+        "the shared service settings read .env: {anchor:#?}"
+    );
     for service in ["api:", "worker:"] {
         let body: Vec<&str> = compose
             .lines()
