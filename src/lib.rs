@@ -116,7 +116,7 @@ pub async fn build_state(
         client_id: settings.tokens.client_id.clone(),
         ttl: settings.tokens.access_ttl,
     };
-    Ok(AppState {
+    Ok(AppState::new(state::Shared {
         db,
         settings: Arc::new(settings),
         clock,
@@ -128,7 +128,7 @@ pub async fn build_state(
         media,
         reencoder: media::reencoder::Reencoder::default(),
         public_url: public_url.into(),
-    })
+    }))
 }
 
 impl App {

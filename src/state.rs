@@ -10,9 +10,27 @@ use crate::{
     media::MediaStore,
 };
 
-/// Cheap to clone: handles and shared pointers only.
+/// What every request shares, behind one pointer: a clone (one per request and per
+/// resolver that needs it) is one reference count, not one per handle.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The handles and settings in an [`AppState`].
+pub struct Shared {
     pub db: crate::repo::Db,
     pub settings: Arc<Settings>,
     pub clock: Clock,

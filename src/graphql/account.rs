@@ -16,7 +16,7 @@ impl AccountQuery {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
         let me = context::current_user(ctx).await?;
-        Ok(User::new(me.account.clone(), me.profile.clone()))
+        Ok(User::new(me.account.clone(), None))
     }
 }
 

@@ -6,7 +6,7 @@
 //! (`application/json` for clients that ask for it), status codes for request errors, and
 //! which operations GET may run.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 use async_graphql::{
     BatchRequest, BatchResponse, Request as GqlRequest,
@@ -70,7 +70,7 @@ fn client_of(
 /// `POST /graphql` with a JSON body: one operation, or a batch (a JSON array); or a
 /// GraphQL multipart request (uploads), which has a larger cap of its own.
 pub async fn post(
-    State(http): State<HttpState>,
+    State(http): State<Arc<HttpState>>,
     request_id: RequestIdExt,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     hold: Option<Extension<ConnectionHold>>,
@@ -228,7 +228,7 @@ async fn run_to_completion(
 /// `GET /graphql`: runs the query in the URL, or shows GraphiQL to a browser that asks for
 /// the bare page.
 pub async fn get(
-    State(http): State<HttpState>,
+    State(http): State<Arc<HttpState>>,
     request_id: RequestIdExt,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     hold: Option<Extension<ConnectionHold>>,

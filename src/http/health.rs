@@ -1,6 +1,6 @@
 //! Liveness and readiness probes.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde_json::{Value, json};
@@ -20,7 +20,7 @@ pub async fn healthz() -> Json<Value> {
 /// broker is reported but does not count: without it sign-ups and logins go on (mail waits
 /// in the outbox), so a broker outage must not take every replica out of a load balancer.
 /// Its state is in `/metrics` (`authql_broker_connected`) and the log.
-pub async fn readyz(State(http): State<HttpState>) -> (StatusCode, Json<Value>) {
+pub async fn readyz(State(http): State<Arc<HttpState>>) -> (StatusCode, Json<Value>) {
     let database = match tokio::time::timeout(CHECK_TIMEOUT, db::ping(&http.state.db)).await {
         Ok(Ok(())) => "ok",
         Ok(Err(err)) => {

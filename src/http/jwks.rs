@@ -1,6 +1,8 @@
 //! `GET /.well-known/jwks.json`: the public signing keys, for services that verify access
 //! tokens offline.
 
+use std::sync::Arc;
+
 use axum::{
     extract::State,
     http::{HeaderValue, header},
@@ -11,7 +13,7 @@ use super::HttpState;
 
 use crate::auth::keys::JWKS_MAX_AGE;
 
-pub async fn jwks(State(http): State<HttpState>) -> Response {
+pub async fn jwks(State(http): State<Arc<HttpState>>) -> Response {
     let body = http.state.keys.jwks_json().as_str().to_owned();
     let mut res = body.into_response();
     let h = res.headers_mut();

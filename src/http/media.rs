@@ -1,6 +1,8 @@
 //! `GET /media/{file}`: uploaded avatars, with the content type of their (verified) format
 //! and headers that stop a browser from treating them as anything else.
 
+use std::sync::Arc;
+
 use axum::{
     extract::{Path, State},
     http::{HeaderValue, StatusCode, header},
@@ -10,7 +12,7 @@ use axum::{
 use super::HttpState;
 use crate::media::MediaKey;
 
-pub async fn serve(State(http): State<HttpState>, Path(file): Path<String>) -> Response {
+pub async fn serve(State(http): State<Arc<HttpState>>, Path(file): Path<String>) -> Response {
     let Some((key, format)) = MediaKey::parse(&file).and_then(|k| k.format().map(|f| (k, f)))
     else {
         return StatusCode::NOT_FOUND.into_response();

@@ -16,7 +16,7 @@ pub mod request_id;
 mod respond;
 pub mod serve;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Json, Router,
@@ -87,7 +87,7 @@ pub fn router(http: HttpState) -> Router {
         .route("/readyz", get(health::readyz))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(settings.http.max_body_bytes))
-        .with_state(http);
+        .with_state(Arc::new(http));
     let rate = rate::RequestRate::new(settings.http.rate_per_ip, settings.http.rate_burst);
     // One stack, outermost first, added to the routes at once: a request passes through
     // its layers without a boxed service per layer. The security headers are added

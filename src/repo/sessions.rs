@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{Conn, Error};
 use crate::{
-    domain::{Account, profile::ProfileData, session::Session},
+    domain::{Account, session::Session},
     entity::sessions::{self, Column, Entity},
 };
 
@@ -88,27 +88,21 @@ struct LiveUser {
     is_active: bool,
     created_at: DateTime<Utc>,
     last_login_at: Option<DateTime<Utc>>,
-    profile_user_id: Option<Uuid>,
-    bio: Option<String>,
-    contact: Option<String>,
-    avatar: Option<String>,
 }
 
 /// The live-user query, written out once: it runs on every authenticated operation, where
 /// building it with the query builder cost more than the rest of the query's CPU. The
 /// session filters are [`live`]'s.
 const LIVE_USER: &str = "SELECT u.id, u.username, u.email, u.email_verified, u.first_name, \
-    u.last_name, u.is_admin, u.is_active, u.created_at, u.last_login_at, \
-    p.user_id AS profile_user_id, p.bio, p.contact, p.avatar \
+    u.last_name, u.is_admin, u.is_active, u.created_at, u.last_login_at \
     FROM users u \
     JOIN sessions s ON s.user_id = u.id \
-    LEFT JOIN profiles p ON p.user_id = u.id \
     WHERE s.id = $1 AND u.id = $2 AND u.is_active = $3 \
     AND s.revoked_at IS NULL AND s.idle_expires_at > $4 AND s.absolute_expires_at > $4";
 
-/// The user (and profile) behind an access token, if its session is live and the user
-/// active: the one query every authenticated operation makes. It reads only the columns
-/// the signed-in user needs (never the password hash).
+/// The user behind an access token, if its session is live and the user active: the one
+/// query every authenticated operation makes. It reads only the account's own columns
+/// (never the password hash); the profile is read when an operation selects it.
 ///
 /// # Errors
 /// When the query fails.
@@ -117,20 +111,14 @@ pub async fn find_live_user(
     session_id: Uuid,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Option<(Account, Option<ProfileData>)>, Error> {
+) -> Result<Option<Account>, Error> {
     let statement = Statement::from_sql_and_values(
         db.get_database_backend(),
         LIVE_USER,
         [session_id.into(), user_id.into(), true.into(), now.into()],
     );
     let found = LiveUser::find_by_statement(statement).one(db).await?;
-    Ok(found.map(|row| {
-        let profile = row.profile_user_id.map(|_| ProfileData {
-            bio: row.bio.unwrap_or_default(),
-            contact: row.contact.unwrap_or_default(),
-            avatar: row.avatar,
-        });
-        let account = Account {
+    Ok(found.map(|row| Account {
             id: row.id,
             username: row.username,
             email: row.email,
@@ -140,9 +128,7 @@ pub async fn find_live_user(
             is_admin: row.is_admin,
             is_active: row.is_active,
             created_at: row.created_at,
-            last_login_at: row.last_login_at,
-        };
-        (account, profile)
+        last_login_at: row.last_login_at,
     }))
 }
 

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::jwt::AccessClaims,
-    domain::{Account, profile::ProfileData},
+    domain::Account,
     error::AppError,
     repo,
     state::AppState,
@@ -15,7 +15,6 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     pub account: Account,
-    pub profile: Option<ProfileData>,
     pub session_id: Uuid,
 }
 
@@ -32,12 +31,11 @@ pub async fn current_user(
     let found =
         repo::idempotent(|| repo::sessions::find_live_user(&state.db, claims.sid, claims.sub, now))
             .await?;
-    let (user, profile) = found.ok_or(AppError::Unauthenticated(
+    let account = found.ok_or(AppError::Unauthenticated(
         "The session has ended; sign in again",
     ))?;
     Ok(CurrentUser {
-        account: user,
-        profile,
+        account,
         session_id: claims.sid,
     })
 }
