@@ -502,7 +502,7 @@ def main():
         # BENCH_PERF_CALL_GRAPH=dwarf unwinds Rust frames too (the release build keeps no
         # frame pointers), at a cost in overhead and file size.
         graph = os.environ.get("BENCH_PERF_CALL_GRAPH", "fp")
-        perf = subprocess.Popen(["perf", "record", "-F", "499", "-e", "cpu-clock",
+        perf = subprocess.Popen(["perf", "record", "-F", os.environ.get("BENCH_PERF_FREQ", "499"), "-e", "cpu-clock",
                                  "--call-graph", graph, "-o", str(data), "-p", str(pid)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

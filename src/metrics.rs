@@ -15,6 +15,7 @@
 //! | `authql_outbox_oldest_age_seconds` | gauge | age of the oldest of them |
 //! | `authql_mail_total` | counter | `outcome`: `sent`, `failed`, `dead_lettered` |
 //! | `authql_broker_connected` | gauge | `role`: `relay`, `worker`; 1 while it holds a broker connection |
+//! | `authql_log_lines_dropped_total` | counter | log lines dropped because stderr's reader fell behind |
 
 use std::sync::OnceLock;
 
@@ -139,4 +140,9 @@ pub fn mail(outcome: &'static str) {
 /// Whether the relay or the worker (`role`) holds a working broker connection.
 pub fn broker_connected(role: &'static str, up: bool) {
     metrics::gauge!("authql_broker_connected", "role" => role).set(if up { 1.0 } else { 0.0 });
+}
+
+/// A JSON log line dropped because the log queue was full (stderr's reader fell behind).
+pub fn log_line_dropped() {
+    metrics::counter!("authql_log_lines_dropped_total").increment(1);
 }

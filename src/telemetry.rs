@@ -3,6 +3,7 @@
 //! Logs go to stderr, so that commands which print data (`authql schema`,
 //! `authql migrate status`) keep stdout for it.
 
+pub mod background;
 mod json;
 
 use std::io::IsTerminal;
@@ -43,23 +44,38 @@ pub fn directives(rust_log: Option<&str>) -> String {
     out
 }
 
-/// Installs the global subscriber. Call once, from `main`.
-pub fn init(format: LogFormat) {
+/// Installs the global subscriber. Call once, from `main`, and keep the guard until the
+/// process ends: JSON lines are written by a thread of their own
+/// ([`background`]), and the guard writes out what is still queued.
+pub fn init(format: LogFormat) -> Option<background::LogGuard> {
     let rust_log = std::env::var("RUST_LOG").ok();
     let filter = EnvFilter::try_new(directives(rust_log.as_deref()))
         .unwrap_or_else(|_| EnvFilter::new(directives(None)));
     let registry = tracing_subscriber::registry().with(filter);
     // A second call (e.g. from a test that already installed one) is not an error worth a panic.
-    let _ = match format {
-        LogFormat::Pretty => registry
-            .with(
-                fmt::layer()
-                    .with_writer(std::io::stderr)
-                    .with_ansi(std::io::stderr().is_terminal()),
-            )
-            .try_init(),
-        LogFormat::Json => registry.with(JsonLines::new(std::io::stderr)).try_init(),
-    };
+    match format {
+        LogFormat::Pretty => {
+            let _ = registry
+                .with(
+                    fmt::layer()
+                        .with_writer(std::io::stderr)
+                        .with_ansi(std::io::stderr().is_terminal()),
+                )
+                .try_init();
+            None
+        }
+        LogFormat::Json => match background::spawn(std::io::stderr()) {
+            Ok((lines, guard)) => {
+                let _ = registry.with(JsonLines::new(lines)).try_init();
+                Some(guard)
+            }
+            // No thread for it: the request threads write their own lines.
+            Err(_) => {
+                let _ = registry.with(JsonLines::new(std::io::stderr)).try_init();
+                None
+            }
+        },
+    }
 }
 
 #[cfg(test)]

@@ -154,7 +154,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(settings.log_format);
+    let _logs = telemetry::init(settings.log_format);
     let result = match command {
         Command::Serve { no_migrate } => serve(settings, !no_migrate).await,
         Command::Migrate { action } => migrate(settings, action.unwrap_or(MigrateAction::Up)).await,

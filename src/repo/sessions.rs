@@ -119,15 +119,15 @@ pub async fn find_live_user(
     );
     let found = LiveUser::find_by_statement(statement).one(db).await?;
     Ok(found.map(|row| Account {
-            id: row.id,
-            username: row.username,
-            email: row.email,
-            email_verified: row.email_verified,
-            first_name: row.first_name,
-            last_name: row.last_name,
-            is_admin: row.is_admin,
-            is_active: row.is_active,
-            created_at: row.created_at,
+        id: row.id,
+        username: row.username,
+        email: row.email,
+        email_verified: row.email_verified,
+        first_name: row.first_name,
+        last_name: row.last_name,
+        is_admin: row.is_admin,
+        is_active: row.is_active,
+        created_at: row.created_at,
         last_login_at: row.last_login_at,
     }))
 }

@@ -3,13 +3,7 @@
 
 use uuid::Uuid;
 
-use crate::{
-    auth::jwt::AccessClaims,
-    domain::Account,
-    error::AppError,
-    repo,
-    state::AppState,
-};
+use crate::{auth::jwt::AccessClaims, domain::Account, error::AppError, repo, state::AppState};
 
 /// The signed-in user of a request.
 #[derive(Debug, Clone)]
