@@ -14,6 +14,14 @@ pub enum AppError {
     /// No valid credentials, or credentials that do not (or no longer) grant access.
     #[error("{0}")]
     Unauthenticated(&'static str),
+    /// The password was right, and the account has a second factor: `verifyMfa` completes
+    /// the sign-in with this token and a code. (`Debug` of the token never shows it.)
+    #[error("A second factor is required: send a code with verifyMfa")]
+    MfaRequired(crate::auth::opaque_token::OpaqueToken),
+    /// Authenticated, but not recently enough for a sensitive change: the session's user
+    /// must prove who they are again (`reauthenticate`).
+    #[error("This change needs a recent sign-in: reauthenticate first")]
+    ReauthenticationRequired,
     /// Authenticated, but not allowed to do this.
     #[error("{0}")]
     Forbidden(&'static str),
@@ -56,12 +64,16 @@ pub enum Field {
     /// A page's size.
     First,
     Search,
+    /// A one-time code (TOTP or recovery code).
+    Code,
 }
 
 /// `extensions.code` values of SPEC.md section 4.
 pub mod code {
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub const REAUTHENTICATION_REQUIRED: &str = "REAUTHENTICATION_REQUIRED";
+    pub const MFA_REQUIRED: &str = "MFA_REQUIRED";
     pub const FORBIDDEN: &str = "FORBIDDEN";
     pub const NOT_FOUND: &str = "NOT_FOUND";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
@@ -93,6 +105,8 @@ impl AppError {
         match self {
             Self::BadUserInput { .. } => code::BAD_USER_INPUT,
             Self::Unauthenticated(_) => code::UNAUTHENTICATED,
+            Self::ReauthenticationRequired => code::REAUTHENTICATION_REQUIRED,
+            Self::MfaRequired(_) => code::MFA_REQUIRED,
             Self::Forbidden(_) => code::FORBIDDEN,
             Self::NotFound(_) => code::NOT_FOUND,
             Self::RateLimited { .. } => code::RATE_LIMITED,
@@ -111,6 +125,7 @@ mod tests {
         let all = [
             AppError::input(Field::Password, "m"),
             AppError::Unauthenticated("u"),
+            AppError::ReauthenticationRequired,
             AppError::Forbidden("f"),
             AppError::NotFound("n"),
             AppError::RateLimited {
@@ -127,6 +142,7 @@ mod tests {
             [
                 "BAD_USER_INPUT",
                 "UNAUTHENTICATED",
+                "REAUTHENTICATION_REQUIRED",
                 "FORBIDDEN",
                 "NOT_FOUND",
                 "RATE_LIMITED",

@@ -86,9 +86,10 @@ pub async fn build_state(
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))
         .context("cannot start the password hasher")?;
+    let custody = crate::auth::custody::Custody::from_settings(&settings);
     let keys = KeyRing::load(
         db.clone(),
-        crate::auth::custody::Custody::from_settings(&settings),
+        custody.clone(),
         settings.tokens.access_ttl,
         clock.now(),
     )
@@ -123,6 +124,7 @@ pub async fn build_state(
         hasher,
         tokens: Arc::new(AccessTokens::new(keys.clone(), tokens)),
         keys,
+        custody,
         relay: Arc::new(mail::relay::RelaySignals::default()),
         throttled: Arc::default(),
         media,

@@ -8,7 +8,7 @@
 //! | `authql_http_request_duration_seconds` | histogram | `route` |
 //! | `authql_graphql_operations_total` | counter | `operation` (its root fields), `outcome` |
 //! | `authql_graphql_operation_duration_seconds` | histogram | `operation` |
-//! | `authql_logins_total` | counter | `outcome`: `success`, `failure`, `throttled` |
+//! | `authql_logins_total` | counter | `outcome`: `success`, `failure`, `throttled`, `mfa_required` |
 //! | `authql_throttled_total` | counter | `kind`: `login`, `login_success`, `signup`, `password_hash`, `image_decode`, `client_operations`, `requests` |
 //! | `authql_connections_dropped_total` | counter | `reason`: `per_ip`, `timeout` |
 //! | `authql_outbox_depth` | gauge | mails waiting to be handed on |
@@ -116,7 +116,8 @@ pub fn graphql_operation(operation: SharedString, ok: bool, seconds: f64) {
     .record(seconds);
 }
 
-/// `outcome`: `success`, `failure` or `throttled`.
+/// `outcome`: `success`, `failure`, `throttled` or `mfa_required` (a right password on an
+/// account with a second factor: the code is still to come).
 pub fn login(outcome: &'static str) {
     metrics::counter!("authql_logins_total", "outcome" => outcome).increment(1);
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::{
-    auth::{jwt::AccessTokens, keys::KeyRing, password::Hasher},
+    auth::{custody::Custody, jwt::AccessTokens, keys::KeyRing, password::Hasher},
     clock::Clock,
     config::Settings,
     mail::relay::RelaySignals,
@@ -36,6 +36,8 @@ pub struct Shared {
     pub clock: Clock,
     pub hasher: Hasher,
     pub keys: Arc<KeyRing>,
+    /// Seals and opens secrets at rest (signing keys, TOTP secrets).
+    pub custody: Custody,
     /// Issues and verifies access tokens with `keys`.
     pub tokens: Arc<AccessTokens>,
     pub relay: Arc<RelaySignals>,

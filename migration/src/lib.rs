@@ -13,6 +13,8 @@ mod m20261124_000005_create_rate_counters;
 mod m20261124_000006_create_mail_tables;
 mod m20261130_000007_account_integrity;
 mod m20261201_000008_create_media;
+mod m20261201_000009_session_authentication;
+mod m20261201_000010_second_factor;
 
 /// The ordered list of authql's migrations.
 pub struct Migrator;
@@ -29,6 +31,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_create_mail_tables::Migration),
             Box::new(m20261130_000007_account_integrity::Migration),
             Box::new(m20261201_000008_create_media::Migration),
+            Box::new(m20261201_000009_session_authentication::Migration),
+            Box::new(m20261201_000010_second_factor::Migration),
         ]
     }
 }

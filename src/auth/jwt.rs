@@ -1,7 +1,8 @@
 //! Access tokens: EdDSA JWTs in the RFC 9068 profile.
 //!
 //! Header `{"alg":"EdDSA","typ":"at+jwt","kid":…}`; claims `iss aud sub client_id iat exp
-//! jti sid`. Verification pins the algorithm, issuer, audience and `typ`, requires every
+//! jti sid auth_time amr` (the last two say when and how the session's user signed in,
+//! RFC 9068 section 2.2.1 and RFC 8176; tokens issued before authql wrote them still verify). Verification pins the algorithm, issuer, audience and `typ`, requires every
 //! claim, ignores key-carrying headers (`jku`, `x5u`, `jwk`), refuses `crit`, and allows
 //! [`LEEWAY`] of clock skew on `exp` and `iat`, measured with authql's own clock.
 
@@ -13,7 +14,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::keys::{KeyRing, LEEWAY};
-use crate::error::AppError;
+use crate::{
+    domain::session::{AuthMethods, Authentication},
+    error::AppError,
+};
 
 /// The `typ` header of an access token (RFC 9068 section 2.1).
 pub const TYP: &str = "at+jwt";
@@ -32,6 +36,36 @@ pub struct AccessClaims {
     pub jti: Uuid,
     /// The session (refresh-token family) the token was issued for.
     pub sid: Uuid,
+    /// When the session's user last proved who they are (seconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// How they proved it (RFC 8176 values).
+    #[serde(default, with = "amr")]
+    pub amr: AuthMethods,
+}
+
+/// `amr` as the array of RFC 8176 values it is in a token.
+mod amr {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::domain::session::AuthMethods;
+
+    pub fn serialize<S: Serializer>(m: &AuthMethods, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.amr())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<AuthMethods, D::Error> {
+        let values = Vec::<String>::deserialize(d)?;
+        Ok(AuthMethods::from_stored(&values.join(",")))
+    }
+}
+
+/// Who a token is for, and how and when its session signed in.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub authentication: Authentication,
 }
 
 /// Who a token's claims are about and what they may be checked against.
@@ -64,13 +98,8 @@ impl AccessTokens {
     ///
     /// # Errors
     /// Only internal ones (no signing key).
-    pub fn issue(
-        &self,
-        user_id: Uuid,
-        session_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<String, AppError> {
-        issue(&self.keys, &self.config, user_id, session_id, now)
+    pub fn issue(&self, subject: Subject, now: DateTime<Utc>) -> Result<String, AppError> {
+        issue(&self.keys, &self.config, subject, now)
     }
 
     /// Verifies an access token and returns its claims.
@@ -85,8 +114,7 @@ impl AccessTokens {
 fn issue(
     keys: &KeyRing,
     config: &TokenConfig,
-    user_id: Uuid,
-    session_id: Uuid,
+    subject: Subject,
     now: DateTime<Utc>,
 ) -> Result<String, AppError> {
     let (kid, key) = keys.signing_key(now)?;
@@ -97,12 +125,14 @@ fn issue(
     let claims = AccessClaims {
         iss: config.issuer.clone(),
         aud: config.audience.clone(),
-        sub: user_id,
+        sub: subject.user_id,
         client_id: config.client_id.clone(),
         iat,
         exp: iat + config.ttl.num_seconds(),
         jti: Uuid::new_v4(),
-        sid: session_id,
+        sid: subject.session_id,
+        auth_time: Some(subject.authentication.time.timestamp()),
+        amr: subject.authentication.methods,
     };
     jsonwebtoken::encode(&header, &claims, &key).map_err(AppError::internal)
 }

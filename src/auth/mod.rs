@@ -6,3 +6,4 @@ pub mod jwt;
 pub mod keys;
 pub mod opaque_token;
 pub mod password;
+pub mod totp;

@@ -41,6 +41,15 @@ pub struct TokenSettings {
     #[arg(long, env = "REFRESH_REUSE_GRACE", default_value = "10s",
           value_parser = delta(Duration::ZERO, s(300)))]
     pub refresh_reuse_grace: TimeDelta,
+    /// sensitive changes (changePassword, ...) need a sign-in or reauthenticate within this
+    /// long (1m to 1d); older sessions get REAUTHENTICATION_REQUIRED
+    #[arg(long, env = "REAUTH_MAX_AGE", default_value = "10m",
+          value_parser = delta(s(60), s(DAY)))]
+    pub reauth_max_age: TimeDelta,
+    /// how long a login that answered MFA_REQUIRED may be completed with verifyMfa (30s to 1h)
+    #[arg(long, env = "MFA_TOKEN_TTL", default_value = "5m",
+          value_parser = delta(s(30), s(3600)))]
+    pub mfa_token_ttl: TimeDelta,
 }
 
 /// How many attempts a client or an account gets before RATE_LIMITED.

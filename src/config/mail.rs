@@ -58,7 +58,7 @@ pub struct MailSettings {
     /// dev mailbox folder: without SMTP_URL, mails are written here as .eml files
     #[arg(long, env = "MAIL_DIR", default_value = "mailbox", value_parser = non_empty)]
     pub dir: String,
-    /// the product name mails speak of
+    /// the product name mails speak of (and the issuer authenticator apps show for TOTP)
     #[arg(long, env = "PRODUCT_NAME", default_value = "authql", value_parser = non_empty)]
     pub product_name: String,
     /// verification, reset and sign-up-attempt mails per address per MAIL_LIMIT_WINDOW

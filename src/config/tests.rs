@@ -34,6 +34,8 @@ fn no_configuration_gives_the_documented_development_defaults() {
     assert_eq!(s.tokens.refresh_ttl, TimeDelta::days(14));
     assert_eq!(s.tokens.session_max_age, TimeDelta::days(30));
     assert_eq!(s.tokens.refresh_reuse_grace, TimeDelta::seconds(10));
+    assert_eq!(s.tokens.reauth_max_age, TimeDelta::minutes(10));
+    assert_eq!(s.tokens.mfa_token_ttl, TimeDelta::minutes(5));
     assert_eq!(s.http.cors_origins, CorsOrigins::List(vec![]));
     assert_eq!(s.log_format, LogFormat::Pretty);
     assert_eq!(
@@ -58,6 +60,10 @@ fn each_invalid_value_is_reported_under_its_variable_name() {
         ("REFRESH_TOKEN_TTL", "-1d"),
         ("SESSION_MAX_AGE", "forever"),
         ("REFRESH_REUSE_GRACE", "1h"),
+        ("REAUTH_MAX_AGE", "59s"),
+        ("REAUTH_MAX_AGE", "2d"),
+        ("MFA_TOKEN_TTL", "10s"),
+        ("MFA_TOKEN_TTL", "2h"),
         ("CORS_ORIGINS", "https://app.example.com/path"),
         ("LOG_FORMAT", "xml"),
         ("MEDIA_STORE", "s3"),

@@ -8,6 +8,7 @@ mod email;
 pub mod image;
 mod password;
 pub mod profile;
+pub mod second_factor;
 pub mod session;
 pub mod signing_key;
 pub mod token_hash;

@@ -21,6 +21,58 @@ pub struct Session {
     pub user_agent: Option<String>,
     /// The client address it signed in from.
     pub ip: Option<String>,
+    /// When and how its user last proved who they are.
+    pub authentication: Authentication,
+}
+
+/// When and how a session's user last proved who they are: the sign-in, or a later
+/// `reauthenticate`. A refresh keeps it (it is not a new sign-in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authentication {
+    pub time: DateTime<Utc>,
+    pub methods: AuthMethods,
+}
+
+impl Authentication {
+    /// Whether it happened within `max_age` of `now`.
+    pub fn within(&self, max_age: chrono::TimeDelta, now: DateTime<Utc>) -> bool {
+        now - self.time <= max_age
+    }
+}
+
+/// How a session's user signed in, as RFC 8176 `amr` values: a password alone, or a
+/// password and then a one-time code (TOTP or a recovery code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthMethods {
+    #[default]
+    Password,
+    PasswordAndCode,
+}
+
+impl AuthMethods {
+    /// The `amr` values, in the order tokens carry them.
+    pub fn amr(self) -> &'static [&'static str] {
+        match self {
+            Self::Password => &["pwd"],
+            Self::PasswordAndCode => &["pwd", "otp", "mfa"],
+        }
+    }
+
+    /// As stored: the values joined by commas.
+    pub fn as_stored(self) -> &'static str {
+        match self {
+            Self::Password => "pwd",
+            Self::PasswordAndCode => "pwd,otp,mfa",
+        }
+    }
+
+    /// From the stored text; anything unknown is the weakest, a password alone.
+    pub fn from_stored(stored: &str) -> Self {
+        match stored {
+            "pwd,otp,mfa" => Self::PasswordAndCode,
+            _ => Self::Password,
+        }
+    }
 }
 
 impl Session {
@@ -32,6 +84,7 @@ impl Session {
         absolute_expires_at: DateTime<Utc>,
         user_agent: Option<String>,
         ip: Option<String>,
+        auth_methods: AuthMethods,
     ) -> Self {
         Self {
             id: Uuid::now_v7(),
@@ -43,6 +96,10 @@ impl Session {
             revoked_at: None,
             user_agent,
             ip,
+            authentication: Authentication {
+                time: now,
+                methods: auth_methods,
+            },
         }
     }
 
@@ -68,4 +125,19 @@ pub struct RefreshToken {
     pub spent_at: Option<DateTime<Utc>>,
     /// The successor token, sealed so that only a holder of this token can open it.
     pub successor_sealed: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AuthMethods;
+
+    #[test]
+    fn auth_methods_round_trip_and_unknown_text_is_a_password() {
+        for m in [AuthMethods::Password, AuthMethods::PasswordAndCode] {
+            assert_eq!(AuthMethods::from_stored(m.as_stored()), m);
+            assert_eq!(m.as_stored(), m.amr().join(","));
+        }
+        assert_eq!(AuthMethods::from_stored("otp"), AuthMethods::Password);
+        assert_eq!(AuthMethods::from_stored(""), AuthMethods::Password);
+    }
 }

@@ -16,6 +16,8 @@ pub struct Model {
     pub revoked_reason: Option<String>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    pub auth_time: Option<DateTimeUtc>,
+    pub auth_methods: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

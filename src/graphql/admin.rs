@@ -1,5 +1,5 @@
 //! Administration resolvers: `users`, `user`, `adminUpdateUser`, `adminDeleteUser`,
-//! `adminRevokeSessions`. Everyone but an administrator gets `FORBIDDEN`.
+//! `adminResetMfa`, `adminRevokeSessions`. Everyone but an administrator gets `FORBIDDEN`.
 
 use async_graphql::{Context, ID, Object, Result, ResultExt};
 use uuid::Uuid;
@@ -10,7 +10,7 @@ use super::{
 };
 use crate::{
     error::{AppError, Field},
-    service::admin,
+    service::{admin, second_factor},
 };
 
 fn user_id(id: &ID) -> Result<Uuid> {
@@ -114,6 +114,21 @@ impl AdminMutation {
             .await
             .extend()?;
         Ok(true)
+    }
+
+    /// Turns a user's second factor off (a lost device): deletes their TOTP secret and
+    /// recovery codes, ends every session of theirs and mails them a notice. Answers whether
+    /// it was on. Administrators only.
+    async fn admin_reset_mfa(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's id.")] id: ID,
+    ) -> Result<bool> {
+        let me = context::current_user(ctx).await?;
+        let id = user_id(&id)?;
+        second_factor::admin_reset(context::state(ctx)?, me, id)
+            .await
+            .extend()
     }
 
     /// Ends every session of a user; answers how many ended.

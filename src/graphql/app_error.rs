@@ -24,6 +24,7 @@ pub fn field_name(field: Field) -> &'static str {
         Field::After => "after",
         Field::First => "first",
         Field::Search => "search",
+        Field::Code => "code",
     }
 }
 
@@ -50,6 +51,20 @@ impl ErrorExtensions for AppError {
                     e.set("retryAfter", *retry_after_secs);
                 })
             }
+            AppError::MfaRequired(token) => async_graphql::Error::new(self.to_string())
+                .extend_with(|_, e| {
+                    e.set("code", code);
+                    e.set("mfaToken", token.expose());
+                    e.set(
+                        "methods",
+                        async_graphql::Value::List(
+                            crate::domain::second_factor::METHODS
+                                .iter()
+                                .map(|m| async_graphql::Value::from(*m))
+                                .collect(),
+                        ),
+                    );
+                }),
             other => {
                 async_graphql::Error::new(other.to_string()).extend_with(|_, e| e.set("code", code))
             }

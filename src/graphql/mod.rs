@@ -13,6 +13,7 @@ pub mod limits;
 mod observe;
 mod password;
 mod profile;
+mod second_factor;
 mod session;
 mod types;
 mod verification;
@@ -46,6 +47,7 @@ pub struct Mutation(
     password::PasswordMutation,
     session::SessionMutation,
     profile::ProfileMutation,
+    second_factor::SecondFactorMutation,
     admin::AdminMutation,
 );
 

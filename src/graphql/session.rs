@@ -1,16 +1,16 @@
-//! Session resolvers: `login`, `unlockAccount`, `refresh`, `logout`, `logoutAll`,
-//! `sessions`, `revokeSession`.
+//! Session resolvers: `login`, `unlockAccount`, `reauthenticate`, `refresh`, `logout`,
+//! `logoutAll`, `sessions`, `revokeSession`.
 
 use async_graphql::{Context, ID, Object, Result, ResultExt};
 
 use super::{
     context,
-    types::{AuthPayload, LoginInput, Session},
+    types::{AuthPayload, LoginInput, ReauthenticateInput, Session},
 };
 use crate::{
     domain::Password,
     error::{AppError, Field},
-    service::{login, passwords, sessions},
+    service::{login, passwords, reauthentication, sessions},
 };
 
 #[derive(Default)]
@@ -71,6 +71,38 @@ impl SessionMutation {
             .await
             .extend()?;
         Ok(true)
+    }
+
+    /// Proves again who the signed-in user is, with the account's password (and a one-time
+    /// code when the account has a second factor), so that the session may make sensitive
+    /// changes (`changePassword`, ...) for another `REAUTH_MAX_AGE`. Answers a new access
+    /// token for the same session, carrying the new `auth_time`, and a new refresh token
+    /// that replaces the session's current one (which is spent). Wrong passwords count
+    /// against the account like failed logins (`RATE_LIMITED`).
+    async fn reauthenticate(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The account's password, and a code if it has a second factor.")]
+        input: ReauthenticateInput,
+    ) -> Result<AuthPayload> {
+        let me = context::current_user(ctx).await?;
+        let state = context::state(ctx)?;
+        let req = context::request(ctx)?;
+        let password = input
+            .password
+            .map(|p| Password::candidate(p, Field::Password))
+            .transpose()
+            .extend()?;
+        let issued = reauthentication::reauthenticate(
+            state,
+            me,
+            password.as_ref(),
+            input.code.as_deref(),
+            &req.client,
+        )
+        .await
+        .extend()?;
+        Ok(issued.into())
     }
 
     /// Exchanges a refresh token for a new pair; the presented token is spent. Presenting a

@@ -138,6 +138,27 @@ impl User {
         };
         Ok(Profile::of(&self.account.username, data))
     }
+
+    /// The account's second factor.
+    async fn mfa(&self, ctx: &Context<'_>) -> Result<Mfa> {
+        let state = context::state(ctx)?;
+        let status = service::second_factor::status(state, self.account.id)
+            .await
+            .extend()?;
+        Ok(Mfa {
+            totp_enabled: status.totp_enabled,
+            recovery_codes_left: i32::try_from(status.recovery_codes_left).unwrap_or(i32::MAX),
+        })
+    }
+}
+
+/// An account's second factor.
+#[derive(SimpleObject)]
+pub struct Mfa {
+    /// Whether signing in asks for a code from an authenticator app (TOTP).
+    pub totp_enabled: bool,
+    /// Unused recovery codes (0 without a second factor).
+    pub recovery_codes_left: i32,
 }
 
 impl User {
@@ -216,6 +237,10 @@ pub struct Session {
     pub ip: Option<String>,
     /// Whether this is the session of the token making this request.
     pub current: bool,
+    /// How its user signed in, as RFC 8176 `amr` values: `["pwd"]` for a password,
+    /// `["pwd", "otp", "mfa"]` for a password and a one-time code. Access tokens of the
+    /// session carry the same in `amr`.
+    pub auth_methods: Vec<String>,
 }
 
 impl From<SessionInfo> for Session {
@@ -228,6 +253,12 @@ impl From<SessionInfo> for Session {
             user_agent: s.user_agent,
             ip: s.ip,
             current: s.current,
+            auth_methods: s
+                .auth_methods
+                .amr()
+                .iter()
+                .map(|m| (*m).to_owned())
+                .collect(),
         }
     }
 }
@@ -241,6 +272,16 @@ pub struct SignUpInput {
     pub email: String,
     /// 8–128 characters, not a common password, not the username or email.
     pub password: String,
+}
+
+/// The proof `reauthenticate` renews a session's sign-in with.
+#[derive(InputObject)]
+pub struct ReauthenticateInput {
+    /// The account's password.
+    pub password: Option<String>,
+    /// A current TOTP code or an unused recovery code, when the account has a second
+    /// factor.
+    pub code: Option<String>,
 }
 
 /// Credentials to sign in with.

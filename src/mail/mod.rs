@@ -45,16 +45,28 @@ pub enum MailKind {
     SignupAttempt,
     /// Notice: failed logins locked the account; a link unlocks it for the owner.
     SignInAttempts,
+    /// Notice: TOTP was turned on (confirmTotpEnrollment).
+    TotpEnabled,
+    /// Notice: TOTP was turned off (disableTotp).
+    TotpDisabled,
+    /// Notice: a recovery code was used to sign in (verifyMfa).
+    RecoveryCodeUsed,
+    /// Notice: an administrator reset the second factor (adminResetMfa).
+    MfaReset,
 }
 
 impl MailKind {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 10] = [
         Self::VerifyEmail,
         Self::ResetPassword,
         Self::PasswordChanged,
         Self::PasswordReset,
         Self::SignupAttempt,
         Self::SignInAttempts,
+        Self::TotpEnabled,
+        Self::TotpDisabled,
+        Self::RecoveryCodeUsed,
+        Self::MfaReset,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +77,10 @@ impl MailKind {
             Self::PasswordReset => "password_reset",
             Self::SignupAttempt => "signup_attempt",
             Self::SignInAttempts => "sign_in_attempts",
+            Self::TotpEnabled => "totp_enabled",
+            Self::TotpDisabled => "totp_disabled",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::MfaReset => "mfa_reset",
         }
     }
 
@@ -88,6 +104,20 @@ pub enum Mail {
     PasswordReset { username: String },
     /// Someone tried to sign up with the address.
     SignupAttempt { username: String },
+    /// A notice about the account's second factor.
+    SecondFactor {
+        kind: SecondFactorNotice,
+        username: String,
+    },
+}
+
+/// What happened to an account's second factor, as its owner is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactorNotice {
+    TotpEnabled,
+    TotpDisabled,
+    RecoveryCodeUsed,
+    Reset,
 }
 
 /// A mailed link to act on an account. No `Debug`: the URL holds a token.
@@ -108,6 +138,12 @@ impl Mail {
             Self::PasswordChanged { .. } => MailKind::PasswordChanged,
             Self::PasswordReset { .. } => MailKind::PasswordReset,
             Self::SignupAttempt { .. } => MailKind::SignupAttempt,
+            Self::SecondFactor { kind, .. } => match kind {
+                SecondFactorNotice::TotpEnabled => MailKind::TotpEnabled,
+                SecondFactorNotice::TotpDisabled => MailKind::TotpDisabled,
+                SecondFactorNotice::RecoveryCodeUsed => MailKind::RecoveryCodeUsed,
+                SecondFactorNotice::Reset => MailKind::MfaReset,
+            },
         }
     }
 
@@ -123,7 +159,8 @@ impl Mail {
             }
             Self::PasswordChanged { username }
             | Self::PasswordReset { username }
-            | Self::SignupAttempt { username } => vec![("username", username)],
+            | Self::SignupAttempt { username }
+            | Self::SecondFactor { username, .. } => vec![("username", username)],
         };
         pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     }

@@ -29,6 +29,10 @@ fn sources(kind: MailKind) -> (&'static str, &'static str) {
         MailKind::PasswordReset => pair!("password_reset"),
         MailKind::SignupAttempt => pair!("signup_attempt"),
         MailKind::SignInAttempts => pair!("sign_in_attempts"),
+        MailKind::TotpEnabled => pair!("totp_enabled"),
+        MailKind::TotpDisabled => pair!("totp_disabled"),
+        MailKind::RecoveryCodeUsed => pair!("recovery_code_used"),
+        MailKind::MfaReset => pair!("mfa_reset"),
     }
 }
 

@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait, sea_query::Expr,
+    ColumnTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    sea_query::Expr,
 };
 
 use uuid::Uuid;
@@ -106,4 +107,31 @@ pub async fn erase_old_seals(db: &impl Conn, before: DateTime<Utc>) -> Result<u6
         .exec(db)
         .await
         .map(|r| r.rows_affected)
+}
+
+/// Spends every unspent token of a session (with no sealed successor: nobody may pick one
+/// up within the grace) and returns the newest of them, the parent of the token that
+/// replaces them.
+///
+/// # Errors
+/// When a statement fails.
+pub async fn spend_all_of(
+    db: &impl Conn,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<TokenHash>, Error> {
+    let newest = Entity::find()
+        .filter(Column::SessionId.eq(session_id))
+        .filter(Column::SpentAt.is_null())
+        .order_by_desc(Column::CreatedAt)
+        .one(db)
+        .await?
+        .map(|t| TokenHash(t.token_hash));
+    Entity::update_many()
+        .col_expr(Column::SpentAt, Expr::value(now))
+        .filter(Column::SessionId.eq(session_id))
+        .filter(Column::SpentAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(newest)
 }

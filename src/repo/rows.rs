@@ -4,7 +4,7 @@ use crate::{
     domain::{
         Account, TokenHash,
         profile::ProfileData,
-        session::{RefreshToken, Session},
+        session::{AuthMethods, Authentication, RefreshToken, Session},
         signing_key::{PrivateKey, SigningKey},
     },
     entity::{profiles, refresh_tokens, sessions, signing_keys, users},
@@ -49,6 +49,10 @@ impl From<sessions::Model> for Session {
             revoked_at: s.revoked_at,
             user_agent: s.user_agent,
             ip: s.ip,
+            authentication: Authentication {
+                time: s.auth_time.unwrap_or(s.created_at),
+                methods: AuthMethods::from_stored(&s.auth_methods),
+            },
         }
     }
 }

@@ -10,7 +10,10 @@ use uuid::Uuid;
 
 use super::{Conn, Error};
 use crate::{
-    domain::{Account, session::Session},
+    domain::{
+        Account,
+        session::{AuthMethods, Authentication, Session},
+    },
     entity::sessions::{self, Column, Entity},
 };
 
@@ -66,6 +69,8 @@ pub async fn insert(db: &impl Conn, session: Session) -> Result<(), Error> {
         revoked_reason: None,
         user_agent: session.user_agent,
         ip: session.ip,
+        auth_time: Some(session.authentication.time),
+        auth_methods: session.authentication.methods.as_stored().to_owned(),
     }
     .into();
     Entity::insert(active)
@@ -74,8 +79,8 @@ pub async fn insert(db: &impl Conn, session: Session) -> Result<(), Error> {
         .map(|_| ())
 }
 
-/// The columns [`find_live_user`] reads: the account without its credential, and the
-/// profile (its `user_id` says whether there is one).
+/// The columns [`find_live_user`] reads: the account without its credential, and how the
+/// session signed in.
 #[derive(Debug, FromQueryResult)]
 struct LiveUser {
     id: Uuid,
@@ -88,21 +93,25 @@ struct LiveUser {
     is_active: bool,
     created_at: DateTime<Utc>,
     last_login_at: Option<DateTime<Utc>>,
+    auth_time: DateTime<Utc>,
+    auth_methods: String,
 }
 
 /// The live-user query, written out once: it runs on every authenticated operation, where
 /// building it with the query builder cost more than the rest of the query's CPU. The
 /// session filters are [`live`]'s.
 const LIVE_USER: &str = "SELECT u.id, u.username, u.email, u.email_verified, u.first_name, \
-    u.last_name, u.is_admin, u.is_active, u.created_at, u.last_login_at \
+    u.last_name, u.is_admin, u.is_active, u.created_at, u.last_login_at, \
+    COALESCE(s.auth_time, s.created_at) AS auth_time, s.auth_methods \
     FROM users u \
     JOIN sessions s ON s.user_id = u.id \
     WHERE s.id = $1 AND u.id = $2 AND u.is_active = $3 \
     AND s.revoked_at IS NULL AND s.idle_expires_at > $4 AND s.absolute_expires_at > $4";
 
-/// The user behind an access token, if its session is live and the user active: the one
-/// query every authenticated operation makes. It reads only the account's own columns
-/// (never the password hash); the profile is read when an operation selects it.
+/// The user behind an access token, and how its session signed in, if the session is live
+/// and the user active: the one query every authenticated operation makes. It reads only
+/// the account's own columns (never the password hash); the profile is read when an
+/// operation selects it.
 ///
 /// # Errors
 /// When the query fails.
@@ -111,24 +120,31 @@ pub async fn find_live_user(
     session_id: Uuid,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Option<Account>, Error> {
+) -> Result<Option<(Account, Authentication)>, Error> {
     let statement = Statement::from_sql_and_values(
         db.get_database_backend(),
         LIVE_USER,
         [session_id.into(), user_id.into(), true.into(), now.into()],
     );
     let found = LiveUser::find_by_statement(statement).one(db).await?;
-    Ok(found.map(|row| Account {
-        id: row.id,
-        username: row.username,
-        email: row.email,
-        email_verified: row.email_verified,
-        first_name: row.first_name,
-        last_name: row.last_name,
-        is_admin: row.is_admin,
-        is_active: row.is_active,
-        created_at: row.created_at,
-        last_login_at: row.last_login_at,
+    Ok(found.map(|row| {
+        let authentication = Authentication {
+            time: row.auth_time,
+            methods: AuthMethods::from_stored(&row.auth_methods),
+        };
+        let account = Account {
+            id: row.id,
+            username: row.username,
+            email: row.email,
+            email_verified: row.email_verified,
+            first_name: row.first_name,
+            last_name: row.last_name,
+            is_admin: row.is_admin,
+            is_active: row.is_active,
+            created_at: row.created_at,
+            last_login_at: row.last_login_at,
+        };
+        (account, authentication)
     }))
 }
 
@@ -178,6 +194,41 @@ pub async fn touch(
     idle_expires_at: DateTime<Utc>,
 ) -> Result<bool, Error> {
     let result = Entity::update_many()
+        .col_expr(Column::LastUsedAt, Expr::value(now))
+        .col_expr(Column::IdleExpiresAt, Expr::value(idle_expires_at))
+        .filter(Column::Id.eq(id))
+        .filter(live(now))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// A session by id, whatever its state.
+///
+/// # Errors
+/// When the query fails.
+pub async fn find(db: &impl Conn, id: Uuid) -> Result<Option<Session>, Error> {
+    Ok(Entity::find_by_id(id).one(db).await?.map(Into::into))
+}
+
+/// Records that a live session's user proved who they are again at `authentication.time`,
+/// and extends its idle expiry like a refresh; `false` when the session has ended.
+///
+/// # Errors
+/// When the update fails.
+pub async fn reauthenticated(
+    db: &impl Conn,
+    id: Uuid,
+    authentication: Authentication,
+    idle_expires_at: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let now = authentication.time;
+    let result = Entity::update_many()
+        .col_expr(Column::AuthTime, Expr::value(now))
+        .col_expr(
+            Column::AuthMethods,
+            Expr::value(authentication.methods.as_stored()),
+        )
         .col_expr(Column::LastUsedAt, Expr::value(now))
         .col_expr(Column::IdleExpiresAt, Expr::value(idle_expires_at))
         .filter(Column::Id.eq(id))

@@ -3,13 +3,37 @@
 
 use uuid::Uuid;
 
-use crate::{auth::jwt::AccessClaims, domain::Account, error::AppError, repo, state::AppState};
+use crate::{
+    auth::jwt::AccessClaims,
+    domain::{Account, session::Authentication},
+    error::AppError,
+    repo,
+    state::AppState,
+};
 
 /// The signed-in user of a request.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     pub account: Account,
     pub session_id: Uuid,
+    /// When and how the session's user last proved who they are.
+    pub authentication: Authentication,
+}
+
+impl CurrentUser {
+    /// Step-up: a sensitive change needs a sign-in (or `reauthenticate`) within
+    /// `REAUTH_MAX_AGE`, so that a stolen access token alone is not enough for it.
+    ///
+    /// # Errors
+    /// `REAUTHENTICATION_REQUIRED` when the session's last proof is older.
+    pub fn require_recent(&self, state: &AppState) -> Result<(), AppError> {
+        let max_age = state.settings.tokens.reauth_max_age;
+        if self.authentication.within(max_age, state.clock.now()) {
+            Ok(())
+        } else {
+            Err(AppError::ReauthenticationRequired)
+        }
+    }
 }
 
 /// Loads the user of a verified token, if its session is still live and the user active.
@@ -25,11 +49,12 @@ pub async fn current_user(
     let found =
         repo::idempotent(|| repo::sessions::find_live_user(&state.db, claims.sid, claims.sub, now))
             .await?;
-    let account = found.ok_or(AppError::Unauthenticated(
+    let (account, authentication) = found.ok_or(AppError::Unauthenticated(
         "The session has ended; sign in again",
     ))?;
     Ok(CurrentUser {
         account,
         session_id: claims.sid,
+        authentication,
     })
 }

@@ -2,12 +2,18 @@
 //! the hasher, start a session; a login that loses a race with a credential change starts
 //! none. The owner of an account the throttle locks is told, with a way back in.
 
+use chrono::{DateTime, Utc};
+
 use crate::{
     auth::opaque_token::OpaqueToken,
-    domain::{Account, MAX_LOOKUP_LEN, Password, parse_username_lookup, session::Session},
+    domain::{
+        Account, Credential, MAX_LOOKUP_LEN, Password, PasswordHash, parse_username_lookup,
+        session::{AuthMethods, Session},
+    },
     error::{AppError, Field},
     repo,
     service::{
+        second_factor,
         sessions::{ClientInfo, Issued, IssuedFor, access_token, seconds_until},
         throttle,
     },
@@ -27,8 +33,12 @@ fn invalid_credentials() -> AppError {
 /// recorded: a reset or change that lands meanwhile makes this login fail like a wrong
 /// password (and a stronger hash made from it is not written).
 ///
+/// An account with a second factor gets no session yet: the right password is answered
+/// with `MFA_REQUIRED` and a challenge that `verifyMfa` completes with a code.
+///
 /// # Errors
-/// `UNAUTHENTICATED` for bad credentials, `RATE_LIMITED` when throttled.
+/// `UNAUTHENTICATED` for bad credentials, `RATE_LIMITED` when throttled, `MFA_REQUIRED`
+/// when a code must follow.
 #[tracing::instrument(skip_all)]
 pub async fn login(
     state: &AppState,
@@ -86,13 +96,92 @@ pub async fn login(
         crate::metrics::login("throttled");
         return Err(limited);
     }
+    // An account with a second factor: the password was right, and a code must follow
+    // (`verifyMfa`). Its failure counters stay as they are until the code is right, so
+    // wrong codes and wrong passwords add up; its hash is upgraded at a later sign-in.
+    if repo::totp_factors::is_enabled(&state.db, user.id).await? {
+        crate::metrics::login("mfa_required");
+        return Err(second_factor::challenge(state, &user, &checked, client).await?);
+    }
     let rehashed = if verified.needs_rehash {
         Some(state.hasher.hash(password, &client.key()).await?)
     } else {
         None
     };
-    let s = &state.settings;
     let now = state.clock.now();
+    let txn = repo::begin(&state.db).await?;
+    let Some(opened) = open_session(
+        &txn,
+        state,
+        &user,
+        &checked,
+        rehashed,
+        AuthMethods::Password,
+        client,
+        now,
+    )
+    .await?
+    else {
+        drop(txn);
+        tracing::info!(user_id = %user.id, "login lost a race with a credential change");
+        crate::metrics::login("failure");
+        return Err(invalid_credentials());
+    };
+    repo::commit(txn).await?;
+    // After the commit, not inside the transaction: every login from one address updates
+    // the same counter row, and its lock must not be held for a whole transaction.
+    settle(state, charged).await;
+    crate::metrics::login("success");
+    opened.issue(state, user, now)
+}
+
+/// A session started inside a sign-in's transaction, to be issued once it commits.
+pub(crate) struct Opened {
+    session: Session,
+    refresh: OpaqueToken,
+}
+
+impl Opened {
+    /// The answer of the sign-in: tokens for the session, and the account as it is now.
+    pub(crate) fn issue(
+        self,
+        state: &AppState,
+        mut account: Account,
+        now: DateTime<Utc>,
+    ) -> Result<Issued, AppError> {
+        account.last_login_at = Some(now);
+        Ok(Issued {
+            access_token: access_token(state, &self.session, now)?,
+            refresh_token: self.refresh,
+            expires_in: state
+                .settings
+                .tokens
+                .access_ttl
+                .num_seconds()
+                .unsigned_abs(),
+            refresh_expires_in: seconds_until(self.session.idle_expires_at, now),
+            user: IssuedFor::Loaded(account),
+        })
+    }
+}
+
+/// Starts a session for a sign-in whose proof was checked against `checked`, inside `txn`:
+/// records the login (and a stronger hash of the password, written only over the hash it
+/// replaces), stores the session and its first refresh token, and trims the account's
+/// sessions to the cap. `None` when the credential changed since it was checked (a reset
+/// or change won the race): the sign-in fails and nothing is written.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn open_session(
+    txn: &repo::Tx,
+    state: &AppState,
+    user: &Account,
+    checked: &Credential,
+    rehashed: Option<PasswordHash>,
+    methods: AuthMethods,
+    client: &ClientInfo,
+    now: DateTime<Utc>,
+) -> Result<Option<Opened>, AppError> {
+    let s = &state.settings;
     let absolute = now + s.tokens.session_max_age;
     let idle = (now + s.tokens.refresh_ttl).min(absolute);
     let session = Session::start(
@@ -102,40 +191,23 @@ pub async fn login(
         absolute,
         client.user_agent.clone(),
         client.ip.map(|ip| ip.to_canonical().to_string()),
+        methods,
     );
-    let session_id = session.id;
     let refresh = OpaqueToken::generate()?;
-    let txn = repo::begin(&state.db).await?;
     // The user's row first: its lock makes concurrent logins of one account take turns, so
     // each sees the others' sessions when it trims them to the cap.
-    // Only if the password checked above is still the stored one: a reset or change that
-    // landed meanwhile wins, and this login fails as a wrong password would.
-    if !repo::users::record_login(&txn, user.id, now, &checked, rehashed).await? {
-        drop(txn);
-        tracing::info!(user_id = %user.id, "login lost a race with a credential change");
-        crate::metrics::login("failure");
-        return Err(invalid_credentials());
+    // Only if the password checked is still the stored one: a reset or change that landed
+    // meanwhile wins, and this sign-in fails as a wrong password would.
+    if !repo::users::record_login(txn, user.id, now, checked, rehashed).await? {
+        return Ok(None);
     }
-    repo::sessions::insert(&txn, session).await?;
-    repo::refresh_tokens::insert(&txn, &refresh.hash(), session_id, None, now).await?;
+    repo::sessions::insert(txn, session.clone()).await?;
+    repo::refresh_tokens::insert(txn, &refresh.hash(), session.id, None, now).await?;
     let cap = s.throttle.sessions_max_per_account as usize;
-    let ended = repo::sessions::revoke_beyond_newest(&txn, user.id, cap, now).await?;
-    repo::commit(txn).await?;
-    // After the commit, not inside the transaction: every login from one address updates
-    // the same counter row, and its lock must not be held for a whole transaction.
-    settle(state, charged).await;
-    tracing::info!(user_id = %user.id, %session_id, sessions_ended = ended, "logged in");
-    crate::metrics::login("success");
-
-    let mut account = user;
-    account.last_login_at = Some(now);
-    Ok(Issued {
-        access_token: access_token(state, account.id, session_id, now)?,
-        refresh_token: refresh,
-        expires_in: s.tokens.access_ttl.num_seconds().unsigned_abs(),
-        refresh_expires_in: seconds_until(idle, now),
-        user: IssuedFor::Loaded(account),
-    })
+    let ended = repo::sessions::revoke_beyond_newest(txn, user.id, cap, now).await?;
+    tracing::info!(user_id = %user.id, session_id = %session.id, sessions_ended = ended,
+        amr = methods.as_stored(), "logged in");
+    Ok(Some(Opened { session, refresh }))
 }
 
 /// Mails the owner of a just-locked account a link that unlocks it for the address that
@@ -181,7 +253,7 @@ pub(crate) fn tell_owner_of_lock(state: &AppState, owner: &Account) {
 /// A login got past the password: its account starts over and its address gets the attempt
 /// back. The login has happened by now; a counter left charged only costs the user one
 /// attempt, so a failure here is logged, not answered.
-async fn settle(state: &AppState, charged: throttle::Charged) {
+pub(crate) async fn settle(state: &AppState, charged: throttle::Charged) {
     if let Err(err) = throttle::settle_success(&state.db, charged).await {
         tracing::warn!(error = ?err, "login throttle counters not settled");
     }

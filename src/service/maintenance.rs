@@ -34,11 +34,13 @@ pub struct Purged {
     pub email_tokens: u64,
     pub outbox_rows: u64,
     pub sent_records: u64,
+    pub mfa_challenges: u64,
 }
 
 /// Deletes what has ended: sessions a day past their end (with their refresh tokens),
 /// rate counters whose window is over, retired keys past their last token's expiry,
-/// sealed successors past the reuse grace, expired email tokens, and week-old mail records.
+/// sealed successors past the reuse grace, expired email tokens and second-factor
+/// challenges, and week-old mail records.
 ///
 /// # Errors
 /// Only internal ones.
@@ -58,6 +60,7 @@ pub async fn purge(state: &AppState) -> Result<Purged, AppError> {
         email_tokens: repo::email_tokens::delete_expired(&state.db, now).await?,
         outbox_rows: repo::outbox::delete_finished_before(&state.db, now - MAIL_RETENTION).await?,
         sent_records: repo::mail_sent::delete_before(&state.db, now - MAIL_RETENTION).await?,
+        mfa_challenges: repo::mfa_challenges::delete_expired_before(&state.db, now).await?,
     })
 }
 

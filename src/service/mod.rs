@@ -10,6 +10,8 @@ pub mod mailing;
 pub mod maintenance;
 pub mod passwords;
 pub mod profiles;
+pub mod reauthentication;
+pub mod second_factor;
 pub mod sessions;
 pub mod throttle;
 pub mod verification;

@@ -139,10 +139,12 @@ pub async fn confirm_reset(
     Ok(())
 }
 
-/// Changes the signed-in user's password: the current one is checked (attempts count
-/// against the login throttle), every other session ends, and a notice is mailed.
+/// Changes the signed-in user's password: the session must have signed in recently (step-up),
+/// the current one is checked (attempts count against the login throttle), every other
+/// session ends, and a notice is mailed.
 ///
 /// # Errors
+/// `REAUTHENTICATION_REQUIRED` when the session signed in longer than `REAUTH_MAX_AGE` ago;
 /// `BAD_USER_INPUT` on `currentPassword` when it is wrong, on `newPassword` when the new
 /// one breaks a rule; `RATE_LIMITED` after too many wrong attempts.
 #[tracing::instrument(skip_all)]
@@ -153,6 +155,7 @@ pub async fn change_password(
     new_password: String,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
+    me.require_recent(state)?;
     let (user, credential) = repo::users::find_by_id_with_credential(&state.db, me.account.id)
         .await?
         .ok_or(AppError::Unauthenticated(

@@ -22,8 +22,14 @@ use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use crate::{
-    auth::opaque_token::{OpaqueToken, looks_like_token, seal, unseal},
-    domain::{Account, ClientKey, TokenHash},
+    auth::{
+        jwt::Subject,
+        opaque_token::{OpaqueToken, looks_like_token, seal, unseal},
+    },
+    domain::{
+        Account, ClientKey, TokenHash,
+        session::{AuthMethods, Session},
+    },
     error::AppError,
     repo::{
         self,
@@ -84,6 +90,7 @@ pub struct SessionInfo {
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub current: bool,
+    pub auth_methods: AuthMethods,
 }
 
 fn invalid_refresh() -> AppError {
@@ -94,13 +101,20 @@ pub(super) fn seconds_until(t: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
     u64::try_from((t - now).num_seconds()).unwrap_or(0)
 }
 
+/// An access token for a session, saying when and how its user signed in.
 pub(super) fn access_token(
     state: &AppState,
-    user_id: Uuid,
-    session_id: Uuid,
+    session: &Session,
     now: DateTime<Utc>,
 ) -> Result<String, AppError> {
-    state.tokens.issue(user_id, session_id, now)
+    state.tokens.issue(
+        Subject {
+            user_id: session.user_id,
+            session_id: session.id,
+            authentication: session.authentication,
+        },
+        now,
+    )
 }
 
 /// Exchanges a refresh token for a new pair of the same session (see the module docs for
@@ -155,7 +169,8 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Issued, AppErr
     repo::commit(txn).await?;
 
     Ok(Issued {
-        access_token: access_token(state, session.user_id, session.id, now)?,
+        // The session's sign-in time and methods: a refresh is not a new sign-in.
+        access_token: access_token(state, &session, now)?,
         refresh_token: next,
         expires_in: s.tokens.access_ttl.num_seconds().unsigned_abs(),
         refresh_expires_in: seconds_until(idle, now),
@@ -258,6 +273,7 @@ pub async fn list(state: &AppState, me: &CurrentUser) -> Result<Vec<SessionInfo>
             current: s.id == me.session_id,
             user_agent: s.user_agent,
             ip: s.ip,
+            auth_methods: s.authentication.methods,
         })
         .collect())
 }

@@ -355,6 +355,7 @@ async fn create_admin_creates_a_new_administrator_and_never_promotes_a_squatter(
             now + chrono::TimeDelta::hours(1),
             None,
             None,
+            authql::domain::session::AuthMethods::Password,
         );
         let session_id = session.id;
         repo::sessions::insert(&txn, session).await.unwrap();

@@ -25,5 +25,7 @@ mod pipeline;
 mod profile;
 mod replicas;
 mod schema;
+mod second_factor;
 mod sessions;
+mod step_up;
 mod tokens;

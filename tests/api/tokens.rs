@@ -73,6 +73,25 @@ async fn an_access_token_is_an_eddsa_at_jwt_with_every_claim() {
             claims["exp"].as_i64().unwrap(),
         );
         assert_eq!(exp - iat, 15 * 60);
+        // A password sign-in, at the time the token was issued (RFC 9068, RFC 8176).
+        assert_eq!(claims["auth_time"], claims["iat"]);
+        assert_eq!(claims["amr"], json!(["pwd"]));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_token_issued_without_auth_time_and_amr_still_verifies() {
+    // Tokens issued before authql wrote `auth_time` and `amr` stay valid until they expire.
+    each_backend(|app| async move {
+        let t = app.register("older").await;
+        let (kid, key) = signing_key(&app).await;
+        let mut claims = decode_part(&t.access, 1);
+        let object = claims.as_object_mut().unwrap();
+        assert!(object.remove("auth_time").is_some());
+        assert!(object.remove("amr").is_some());
+        let res = app.me(&sign(&at_header(&kid), &claims, &key)).await;
+        assert_eq!(res.data()["me"]["id"], t.user_id.as_str());
     })
     .await;
 }
