@@ -4,6 +4,9 @@
 use super::TokenHash;
 use crate::error::{AppError, Field};
 
+/// How long a secret waits for the code that turns it on.
+pub const ENROLMENT_TTL: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
 /// Recovery codes an account is given at once.
 pub const RECOVERY_CODES: usize = 10;
 
@@ -25,6 +28,8 @@ pub struct TotpFactor {
     pub secret_sealed: String,
     pub confirmed: bool,
     pub last_step: Option<i64>,
+    /// When enrolment started (a secret waiting for its first code expires).
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What a login with the right password left for `verifyMfa` to complete.

@@ -85,7 +85,9 @@ pub struct AdminMutation;
 #[Object]
 impl AdminMutation {
     /// Changes any field of an account. Deactivating ends all of the user's sessions. An
-    /// administrator cannot remove their own rights or deactivate themselves.
+    /// administrator cannot remove their own rights or deactivate themselves. Needs a
+    /// recent sign-in of the administrator (`REAUTHENTICATION_REQUIRED`), since it can
+    /// change anyone's email.
     async fn admin_update_user(
         &self,
         ctx: &Context<'_>,
@@ -118,7 +120,7 @@ impl AdminMutation {
 
     /// Turns a user's second factor off (a lost device): deletes their TOTP secret and
     /// recovery codes, ends every session of theirs and mails them a notice. Answers whether
-    /// it was on. Administrators only.
+    /// it was on. Administrators only, with a recent sign-in (`REAUTHENTICATION_REQUIRED`).
     async fn admin_reset_mfa(
         &self,
         ctx: &Context<'_>,

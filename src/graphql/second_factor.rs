@@ -56,15 +56,17 @@ impl SecondFactorMutation {
     }
 
     /// Turns two-step sign-in on with a current code of the secret `startTotpEnrollment`
-    /// gave, and answers ten recovery codes (shown once). A notice is mailed.
-    /// `BAD_USER_INPUT` on `code` for a wrong code.
+    /// gave (within 10 minutes), and answers ten recovery codes (shown once). Every other
+    /// session of the account ends, and a notice is mailed. Needs a recent sign-in;
+    /// `BAD_USER_INPUT` on `code` for a wrong code (wrong codes count like wrong passwords).
     async fn confirm_totp_enrollment(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "A code the authenticator app shows now.")] code: String,
     ) -> Result<RecoveryCodes> {
         let me = context::current_user(ctx).await?;
-        let codes = second_factor::confirm_enrollment(context::state(ctx)?, me, &code)
+        let req = context::request(ctx)?;
+        let codes = second_factor::confirm_enrollment(context::state(ctx)?, me, &code, &req.client)
             .await
             .extend()?;
         Ok(RecoveryCodes { codes })

@@ -28,6 +28,8 @@ pub enum RevokeReason {
     PasswordReset,
     Deactivated,
     SessionLimit,
+    /// A second factor was turned on: sessions signed in without it end.
+    SecondFactorOn,
 }
 
 impl RevokeReason {
@@ -41,6 +43,7 @@ impl RevokeReason {
             Self::PasswordReset => "password_reset",
             Self::Deactivated => "deactivated",
             Self::SessionLimit => "session_limit",
+            Self::SecondFactorOn => "second_factor_on",
         }
     }
 }
@@ -231,6 +234,30 @@ pub async fn reauthenticated(
         )
         .col_expr(Column::LastUsedAt, Expr::value(now))
         .col_expr(Column::IdleExpiresAt, Expr::value(idle_expires_at))
+        .filter(Column::Id.eq(id))
+        .filter(live(now))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Records how and when a live session's user last proved who they are (a second factor
+/// just confirmed in it); `false` when the session has ended.
+///
+/// # Errors
+/// When the update fails.
+pub async fn record_authentication(
+    db: &impl Conn,
+    id: Uuid,
+    authentication: Authentication,
+) -> Result<bool, Error> {
+    let now = authentication.time;
+    let result = Entity::update_many()
+        .col_expr(Column::AuthTime, Expr::value(now))
+        .col_expr(
+            Column::AuthMethods,
+            Expr::value(authentication.methods.as_stored()),
+        )
         .filter(Column::Id.eq(id))
         .filter(live(now))
         .exec(db)

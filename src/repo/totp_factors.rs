@@ -25,6 +25,7 @@ pub async fn find(db: &impl Conn, user_id: Uuid) -> Result<Option<TotpFactor>, E
             secret_sealed: m.secret_sealed,
             confirmed: m.confirmed_at.is_some(),
             last_step: m.last_step,
+            created_at: m.created_at,
         }))
 }
 

@@ -119,8 +119,9 @@ pub async fn get_user(
 /// cannot either).
 ///
 /// # Errors
-/// `FORBIDDEN` for non-administrators and for those two self-changes; `NOT_FOUND` for an
-/// unknown id; `BAD_USER_INPUT` naming the field for a broken rule or a taken name.
+/// `FORBIDDEN` for non-administrators and for those two self-changes;
+/// `REAUTHENTICATION_REQUIRED` without a recent sign-in of the administrator; `NOT_FOUND`
+/// for an unknown id; `BAD_USER_INPUT` naming the field for a broken rule or a taken name.
 pub async fn update_user(
     state: &AppState,
     me: &CurrentUser,
@@ -128,6 +129,8 @@ pub async fn update_user(
     update: AccountChanges,
 ) -> Result<(Account, ProfileData), AppError> {
     require_admin(me)?;
+    // It can change anyone's email, the way into their account: not with a stolen token.
+    me.require_recent(state).await?;
     if id == me.account.id && (update.is_admin == Some(false) || update.is_active == Some(false)) {
         return Err(AppError::Forbidden(
             "Administrators cannot remove their own rights or deactivate themselves",

@@ -5,7 +5,10 @@ use uuid::Uuid;
 
 use crate::{
     auth::jwt::AccessClaims,
-    domain::{Account, session::Authentication},
+    domain::{
+        Account,
+        session::{AuthMethods, Authentication},
+    },
     error::AppError,
     repo,
     state::AppState,
@@ -22,17 +25,23 @@ pub struct CurrentUser {
 
 impl CurrentUser {
     /// Step-up: a sensitive change needs a sign-in (or `reauthenticate`) within
-    /// `REAUTH_MAX_AGE`, so that a stolen access token alone is not enough for it.
+    /// `REAUTH_MAX_AGE`, so that a stolen access token alone is not enough for it; on an
+    /// account with a second factor, one that proved it too (a session signed in with the
+    /// password alone before the factor was turned on does not count).
     ///
     /// # Errors
-    /// `REAUTHENTICATION_REQUIRED` when the session's last proof is older.
-    pub fn require_recent(&self, state: &AppState) -> Result<(), AppError> {
+    /// `REAUTHENTICATION_REQUIRED` when the session's last proof is older or weaker.
+    pub async fn require_recent(&self, state: &AppState) -> Result<(), AppError> {
         let max_age = state.settings.tokens.reauth_max_age;
-        if self.authentication.within(max_age, state.clock.now()) {
-            Ok(())
-        } else {
-            Err(AppError::ReauthenticationRequired)
+        if !self.authentication.within(max_age, state.clock.now()) {
+            return Err(AppError::ReauthenticationRequired);
         }
+        if self.authentication.methods == AuthMethods::Password
+            && repo::totp_factors::is_enabled(&state.db, self.account.id).await?
+        {
+            return Err(AppError::ReauthenticationRequired);
+        }
+        Ok(())
     }
 }
 

@@ -201,6 +201,11 @@ pub(crate) async fn open_session(
     if !repo::users::record_login(txn, user.id, now, checked, rehashed).await? {
         return Ok(None);
     }
+    // A password-only sign-in that raced the account's second factor being turned on
+    // (after its check, before this transaction) loses too.
+    if methods == AuthMethods::Password && repo::totp_factors::is_enabled(txn, user.id).await? {
+        return Ok(None);
+    }
     repo::sessions::insert(txn, session.clone()).await?;
     repo::refresh_tokens::insert(txn, &refresh.hash(), session.id, None, now).await?;
     let cap = s.throttle.sessions_max_per_account as usize;

@@ -155,7 +155,7 @@ pub async fn change_password(
     new_password: String,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
-    me.require_recent(state)?;
+    me.require_recent(state).await?;
     let (user, credential) = repo::users::find_by_id_with_credential(&state.db, me.account.id)
         .await?
         .ok_or(AppError::Unauthenticated(

@@ -93,6 +93,8 @@ pub async fn reauthenticate(
         AuthMethods::Password
     };
     throttle::settle_success(&state.db, charged).await?;
+    // Successes are bounded like logins' (each one is a hash and a new refresh token).
+    throttle::charge_success(state, user.id).await?;
 
     let now = state.clock.now();
     let authentication = Authentication { time: now, methods };

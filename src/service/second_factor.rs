@@ -20,8 +20,10 @@ use crate::{
     },
     domain::{
         Account, Credential, TokenHash,
-        second_factor::{MfaChallenge, OneTimeCode, RECOVERY_CODES, RecoveryCode, recovery_hash},
-        session::AuthMethods,
+        second_factor::{
+            ENROLMENT_TTL, MfaChallenge, OneTimeCode, RECOVERY_CODES, RecoveryCode, recovery_hash,
+        },
+        session::{AuthMethods, Authentication},
     },
     error::AppError,
     mail::{Mail, SecondFactorNotice},
@@ -132,7 +134,7 @@ async fn notify(
 /// `REAUTHENTICATION_REQUIRED` without a recent sign-in; `FORBIDDEN` when TOTP is on already
 /// (turn it off first).
 pub async fn start_enrollment(state: &AppState, me: &CurrentUser) -> Result<Enrollment, AppError> {
-    me.require_recent(state)?;
+    me.require_recent(state).await?;
     let secret = TotpSecret::generate()
         .map_err(|e| AppError::internal(anyhow::anyhow!("OS randomness unavailable: {e}")))?;
     let sealed = state
@@ -155,33 +157,48 @@ pub async fn start_enrollment(state: &AppState, me: &CurrentUser) -> Result<Enro
     })
 }
 
-/// Turns TOTP on with a current code of the waiting secret; returns the recovery codes.
+/// Turns TOTP on with a current code of the waiting secret (at most [`ENROLMENT_TTL`]
+/// old, from a session that still signed in recently); returns the recovery codes. Every
+/// other session of the account ends (they signed in without the factor), and this one
+/// counts as having proved it. Wrong codes count in the login throttle.
 ///
 /// # Errors
 /// `BAD_USER_INPUT` on `code` for a code that is not the secret's (or no enrolment waits);
-/// `FORBIDDEN` when TOTP is on already.
+/// `FORBIDDEN` when TOTP is on already; `REAUTHENTICATION_REQUIRED` without a recent
+/// sign-in; `RATE_LIMITED` after too many wrong codes.
 pub async fn confirm_enrollment(
     state: &AppState,
     me: &CurrentUser,
     code: &str,
+    client: &ClientInfo,
 ) -> Result<Vec<String>, AppError> {
+    me.require_recent(state).await?;
     let OneTimeCode::Totp(code) = OneTimeCode::parse(code)? else {
         return Err(wrong_code());
     };
     let user_id = me.account.id;
+    let now = state.clock.now();
+    let no_enrolment = || {
+        AppError::input(
+            crate::error::Field::Code,
+            "No enrolment is waiting (or it expired): start it again",
+        )
+    };
     let factor = repo::totp_factors::find(&state.db, user_id)
         .await?
-        .ok_or_else(|| {
-            AppError::input(
-                crate::error::Field::Code,
-                "No enrolment is waiting: start it first",
-            )
-        })?;
+        .ok_or_else(no_enrolment)?;
     if factor.confirmed {
         return Err(AppError::Forbidden("Two-step sign-in is on already"));
     }
+    if now - factor.created_at > ENROLMENT_TTL {
+        return Err(no_enrolment());
+    }
+    let subject = throttle::LoginSubject::Account(user_id);
+    let charged = match throttle::charge_login(state, subject, client.ip).await? {
+        Ok(charged) => charged,
+        Err(refused) => return Err(refused.into()),
+    };
     let secret = open_secret(state, user_id, &factor.secret_sealed)?;
-    let now = state.clock.now();
     let step = secret.matching_step(&code, now).ok_or_else(wrong_code)?;
     let txn = repo::begin(&state.db).await?;
     // Only the secret the code was checked against: an enrolment started again meanwhile
@@ -190,10 +207,25 @@ pub async fn confirm_enrollment(
         return Err(wrong_code());
     }
     let codes = new_recovery_codes(&txn, user_id, now).await?;
+    let proved = Authentication {
+        time: now,
+        methods: AuthMethods::PasswordAndCode,
+    };
+    if !repo::sessions::record_authentication(&txn, me.session_id, proved).await? {
+        return Err(AppError::Unauthenticated(
+            "The session has ended; sign in again",
+        ));
+    }
+    let others = Scope::AllOf {
+        user: user_id,
+        keep: Some(me.session_id),
+    };
+    let ended = repo::sessions::revoke(&txn, others, RevokeReason::SecondFactorOn, now).await?;
     notify(&txn, &me.account, SecondFactorNotice::TotpEnabled, now).await?;
     repo::commit(txn).await?;
+    settle(state, charged).await;
     state.relay.wake();
-    tracing::info!(user_id = %user_id, "second factor turned on");
+    tracing::info!(user_id = %user_id, sessions_ended = ended, "second factor turned on");
     Ok(codes)
 }
 
@@ -223,7 +255,7 @@ pub async fn regenerate_recovery_codes(
     state: &AppState,
     me: &CurrentUser,
 ) -> Result<Vec<String>, AppError> {
-    me.require_recent(state)?;
+    me.require_recent(state).await?;
     let now = state.clock.now();
     let txn = repo::begin(&state.db).await?;
     if !repo::totp_factors::is_enabled(&txn, me.account.id).await? {
@@ -236,10 +268,13 @@ pub async fn regenerate_recovery_codes(
 }
 
 /// Removes a user's second factor: the secret, the codes and the waiting challenges.
+///
+/// In the order `verifyMfa` takes its locks (challenge, factor, codes), so that the two
+/// running at once take turns instead of deadlocking.
 async fn remove(txn: &repo::Tx, user_id: Uuid) -> Result<bool, AppError> {
+    repo::mfa_challenges::delete_for(txn, user_id).await?;
     let was_on = repo::totp_factors::delete(txn, user_id).await?;
     repo::recovery_codes::delete_all(txn, user_id).await?;
-    repo::mfa_challenges::delete_for(txn, user_id).await?;
     Ok(was_on)
 }
 
@@ -248,7 +283,7 @@ async fn remove(txn: &repo::Tx, user_id: Uuid) -> Result<bool, AppError> {
 /// # Errors
 /// `REAUTHENTICATION_REQUIRED` without a recent sign-in.
 pub async fn disable_totp(state: &AppState, me: &CurrentUser) -> Result<bool, AppError> {
-    me.require_recent(state)?;
+    me.require_recent(state).await?;
     let now = state.clock.now();
     let txn = repo::begin(&state.db).await?;
     let was_on = remove(&txn, me.account.id).await?;
@@ -267,9 +302,12 @@ pub async fn disable_totp(state: &AppState, me: &CurrentUser) -> Result<bool, Ap
 /// user ends and the owner is told.
 ///
 /// # Errors
-/// `FORBIDDEN` for non-administrators; `NOT_FOUND` for an unknown id.
+/// `FORBIDDEN` for non-administrators; `REAUTHENTICATION_REQUIRED` without a recent sign-in
+/// of the administrator; `NOT_FOUND` for an unknown id.
 pub async fn admin_reset(state: &AppState, me: &CurrentUser, id: Uuid) -> Result<bool, AppError> {
     require_admin(me)?;
+    // A stolen administrator's token must not be enough to strip anyone's second factor.
+    me.require_recent(state).await?;
     let now = state.clock.now();
     let txn = repo::begin(&state.db).await?;
     let user = repo::users::find_by_id(&txn, id)
@@ -380,7 +418,9 @@ pub async fn verify_mfa(
     if used == CodeUsed::Recovery {
         state.relay.wake();
     }
-    settle(state, charged).await;
+    // Both steps were charged to the same counters (the token is bound to this client):
+    // the sign-in gives both attempts back, as a one-step sign-in gives back its one.
+    settle(state, charged.with_password_step()).await;
     crate::metrics::login("success");
     opened.issue(state, user, now)
 }

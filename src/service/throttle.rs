@@ -76,6 +76,19 @@ pub struct Charged {
     /// Failures of this subject from everywhere.
     wide_key: String,
     ip_key: Option<String>,
+    /// Attempts a success gives back: this one, and the password step of a two-step
+    /// sign-in it completes.
+    attempts: u32,
+}
+
+impl Charged {
+    /// This attempt completes a two-step sign-in whose password step was charged to the
+    /// same counters (same account, same client): a success gives both attempts back.
+    #[must_use]
+    pub fn with_password_step(mut self) -> Self {
+        self.attempts += 1;
+        self
+    }
 }
 
 /// A login attempt refused by the throttle.
@@ -206,6 +219,7 @@ pub async fn charge_login(
         pair_key,
         wide_key,
         ip_key,
+        attempts: 1,
     }))
 }
 
@@ -325,9 +339,11 @@ async fn charge(
 /// Only internal ones.
 pub async fn settle_success(db: &impl repo::Conn, charged: Charged) -> Result<(), AppError> {
     rate_counters::clear(db, &charged.pair_key).await?;
-    rate_counters::refund(db, &charged.wide_key).await?;
-    if let Some(ip_key) = &charged.ip_key {
-        rate_counters::refund(db, ip_key).await?;
+    for _ in 0..charged.attempts {
+        rate_counters::refund(db, &charged.wide_key).await?;
+        if let Some(ip_key) = &charged.ip_key {
+            rate_counters::refund(db, ip_key).await?;
+        }
     }
     Ok(())
 }

@@ -543,3 +543,138 @@ async fn the_totp_secret_is_sealed_at_rest_and_codes_are_checked_before_work() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn completed_two_step_sign_ins_leave_nothing_in_the_throttle() {
+    // Three attempts allowed on the account from all addresses: every completed two-step
+    // sign-in gives back both of its attempts, so five in a row all go through.
+    let overrides = &[
+        ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "3"),
+        ("LOGIN_MAX_FAILURES_PER_IP", "3"),
+    ];
+    each_backend_with(overrides, |app| async move {
+        let e = enrol(&app, "jane").await;
+        for code in &e.codes[..5] {
+            let token = mfa_token(&app, "jane").await;
+            let res = verify(&app, &token, code).await;
+            assert!(res.body.get("errors").is_none(), "{}", res.body);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn confirming_needs_a_fresh_enrolment_counts_wrong_codes_and_ends_other_sessions() {
+    let overrides = &[("REAUTH_MAX_AGE", "1h"), ("LOGIN_MAX_FAILURES", "3")];
+    each_backend_with(overrides, |app| async move {
+        let tokens = app.register("kate").await;
+        let elsewhere = app.login_ok("kate", PASSWORD).await;
+        // A secret left waiting for more than ten minutes is no longer confirmed.
+        let res = app.gql_as(&tokens.access, START, json!({})).await;
+        let secret = res.data()["startTotpEnrollment"]["secret"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.advance(Duration::from_secs(601));
+        let res = app
+            .gql_as(
+                &tokens.access,
+                CONFIRM,
+                json!({ "c": code(&app, &secret, 0) }),
+            )
+            .await;
+        assert_eq!(res.error_code(), "BAD_USER_INPUT");
+        // A new one: guessing its code is throttled like guessing the password.
+        let res = app.gql_as(&tokens.access, START, json!({})).await;
+        let secret = res.data()["startTotpEnrollment"]["secret"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let right = code(&app, &secret, 0);
+        let wrong = if right == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
+        for _ in 0..3 {
+            let res = app
+                .gql_as(&tokens.access, CONFIRM, json!({ "c": wrong }))
+                .await;
+            assert_eq!(res.error_code(), "BAD_USER_INPUT");
+        }
+        let res = app
+            .gql_as(&tokens.access, CONFIRM, json!({ "c": right }))
+            .await;
+        assert_eq!(res.error_code(), "RATE_LIMITED");
+        let res = app.gql_as(&tokens.access, STATUS, json!({})).await;
+        assert_eq!(res.data()["me"]["mfa"]["totpEnabled"], false);
+
+        app.advance(Duration::from_secs(16 * 60));
+        let tokens = app.login_ok("kate", PASSWORD).await;
+        let elsewhere_too = app.login_ok("kate", PASSWORD).await;
+        let res = app.gql_as(&tokens.access, START, json!({})).await;
+        let secret = res.data()["startTotpEnrollment"]["secret"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let res = app
+            .gql_as(
+                &tokens.access,
+                CONFIRM,
+                json!({ "c": code(&app, &secret, 0) }),
+            )
+            .await;
+        res.data();
+        // Sessions that signed in without the factor ended; this one proved it.
+        assert_eq!(
+            app.me(&elsewhere_too.access).await.error_code(),
+            "UNAUTHENTICATED"
+        );
+        for other in [&elsewhere, &elsewhere_too] {
+            assert_eq!(
+                app.refresh(&other.refresh).await.error_code(),
+                "UNAUTHENTICATED"
+            );
+        }
+        let res = app
+            .gql_as(
+                &tokens.access,
+                "mutation { regenerateRecoveryCodes { codes } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            res.data()["regenerateRecoveryCodes"]["codes"]
+                .as_array()
+                .unwrap()
+                .len(),
+            10
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_administrators_reset_needs_their_recent_sign_in() {
+    each_backend_with(&[("REAUTH_MAX_AGE", "1m")], |app| async move {
+        let e = enrol(&app, "liam").await;
+        let admin = app.admin("boss").await;
+        app.advance(Duration::from_secs(61));
+        let reset = "mutation($id: ID!) { adminResetMfa(id: $id) }";
+        let res = app
+            .gql_as(&admin.access, reset, json!({ "id": e.tokens.user_id }))
+            .await;
+        assert_eq!(res.error_code(), "REAUTHENTICATION_REQUIRED");
+        let res = app
+            .gql_as(
+                &admin.access,
+                "mutation($id: ID!) { adminUpdateUser(id: $id, input: { email: \"thief@example.com\" }) { id } }",
+                json!({ "id": e.tokens.user_id }),
+            )
+            .await;
+        assert_eq!(res.error_code(), "REAUTHENTICATION_REQUIRED");
+        // Nothing changed: the account still asks for its code.
+        mfa_token(&app, "liam").await;
+    })
+    .await;
+}

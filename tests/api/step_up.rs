@@ -171,3 +171,16 @@ async fn wrong_passwords_at_reauthenticate_are_throttled_like_logins() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn reauthenticate_successes_are_bounded_like_logins() {
+    let overrides = &[("REAUTH_MAX_AGE", "1m"), ("LOGIN_MAX_SUCCESSES", "2")];
+    each_backend_with(overrides, |app| async move {
+        let t = app.register("repeater").await; // one successful login
+        let res = reauthenticate(&app, &t.access, json!({ "password": PASSWORD })).await;
+        res.data();
+        let res = reauthenticate(&app, &t.access, json!({ "password": PASSWORD })).await;
+        assert_eq!(res.error_code(), "RATE_LIMITED");
+    })
+    .await;
+}
