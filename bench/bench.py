@@ -557,6 +557,9 @@ def main():
         "GRAPHQL_MAX_RUNNING_PER_CLIENT": "10000",
         "SIGNUP_MAX_PER_IP": "1000000",
         "LOGIN_MAX_SUCCESSES": "1000000",
+        # Thousands of logins of 64 accounts would end the seeded sessions (the tokens
+        # `me` runs with) at the per-account session cap.
+        "SESSIONS_MAX_PER_ACCOUNT": "10000",
     }
     if os.environ.get("BENCH_DB_POOL"):
         env["DATABASE_MAX_CONNECTIONS"] = os.environ["BENCH_DB_POOL"]

@@ -11,6 +11,10 @@ pub enum AppError {
     /// The input broke a rule; `field` says which input.
     #[error("{message}")]
     BadUserInput { field: Field, message: String },
+    /// Several fields of one input broke rules: the answer names every one of them (one
+    /// `BAD_USER_INPUT` error per field), not only the first. Built by [`FieldChecks`].
+    #[error("{} fields are invalid", .0.len())]
+    BadUserInputs(Vec<FieldError>),
     /// No valid credentials, or credentials that do not (or no longer) grant access.
     #[error("{0}")]
     Unauthenticated(&'static str),
@@ -68,6 +72,61 @@ pub enum Field {
     Code,
 }
 
+/// One field's broken rule, as [`AppError::BadUserInputs`] lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: Field,
+    pub message: String,
+}
+
+/// Checks the fields of one input object and collects every broken rule, so that a form
+/// with three bad fields learns about all three in one answer.
+#[derive(Debug, Default)]
+pub struct FieldChecks {
+    broken: Vec<FieldError>,
+    /// The first error that is not about a field (it wins over the field errors).
+    other: Option<AppError>,
+}
+
+impl FieldChecks {
+    /// The value of a field's check, or `None` with its error noted.
+    pub fn check<T>(&mut self, result: Result<T, AppError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(AppError::BadUserInput { field, message }) => {
+                self.broken.push(FieldError { field, message });
+                None
+            }
+            Err(AppError::BadUserInputs(list)) => {
+                self.broken.extend(list);
+                None
+            }
+            Err(other) => {
+                self.other.get_or_insert(other);
+                None
+            }
+        }
+    }
+
+    /// `Ok` when every check passed; otherwise the error naming every broken field.
+    ///
+    /// # Errors
+    /// `BAD_USER_INPUT` for one field, [`AppError::BadUserInputs`] for several.
+    pub fn finish(mut self) -> Result<(), AppError> {
+        if let Some(other) = self.other {
+            return Err(other);
+        }
+        match self.broken.len() {
+            0 => Ok(()),
+            1 => {
+                let FieldError { field, message } = self.broken.remove(0);
+                Err(AppError::BadUserInput { field, message })
+            }
+            _ => Err(AppError::BadUserInputs(self.broken)),
+        }
+    }
+}
+
 /// `extensions.code` values of SPEC.md section 4.
 pub mod code {
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
@@ -103,7 +162,7 @@ impl AppError {
     /// The stable `extensions.code` of this error.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadUserInput { .. } => code::BAD_USER_INPUT,
+            Self::BadUserInput { .. } | Self::BadUserInputs(_) => code::BAD_USER_INPUT,
             Self::Unauthenticated(_) => code::UNAUTHENTICATED,
             Self::ReauthenticationRequired => code::REAUTHENTICATION_REQUIRED,
             Self::MfaRequired(_) => code::MFA_REQUIRED,
@@ -119,6 +178,41 @@ impl AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checks_collect_every_broken_field_and_an_other_error_wins() {
+        let mut checks = FieldChecks::default();
+        assert_eq!(checks.check(Ok::<_, AppError>(1)), Some(1));
+        assert_eq!(checks.finish().ok(), Some(()));
+
+        let mut checks = FieldChecks::default();
+        checks.check::<()>(Err(AppError::input(Field::Username, "u")));
+        assert!(matches!(
+            checks.finish(),
+            Err(AppError::BadUserInput {
+                field: Field::Username,
+                ..
+            })
+        ));
+
+        let mut checks = FieldChecks::default();
+        checks.check::<()>(Err(AppError::input(Field::Username, "u")));
+        checks.check::<()>(Err(AppError::input(Field::Email, "e")));
+        let Err(AppError::BadUserInputs(list)) = checks.finish() else {
+            panic!("two fields");
+        };
+        assert_eq!(
+            list.iter().map(|e| e.field).collect::<Vec<_>>(),
+            [Field::Username, Field::Email]
+        );
+
+        let mut checks = FieldChecks::default();
+        checks.check::<()>(Err(AppError::input(Field::Username, "u")));
+        checks.check::<()>(Err(AppError::RateLimited {
+            retry_after_secs: 1,
+        }));
+        assert!(matches!(checks.finish(), Err(AppError::RateLimited { .. })));
+    }
 
     #[test]
     fn every_variant_has_a_code_from_the_spec() {

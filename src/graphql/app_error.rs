@@ -28,6 +28,10 @@ pub fn field_name(field: Field) -> &'static str {
     }
 }
 
+/// The extension under which an error carries the other broken fields of its input; the
+/// error-code extension turns each into an error of its own and removes it.
+pub const MORE_FIELDS: &str = "authqlMoreFields";
+
 /// Resolvers turn an `AppError` into a GraphQL error with `.extend()` (from
 /// `async_graphql::ResultExt`); an error that misses it reaches the client as internal.
 impl ErrorExtensions for AppError {
@@ -44,6 +48,34 @@ impl ErrorExtensions for AppError {
                     e.set("code", code);
                     e.set("field", field_name(*field));
                 }),
+            // The first field's error, carrying the others for the error-code extension,
+            // which answers each as an error of its own.
+            AppError::BadUserInputs(list) => {
+                let (first, rest) = list
+                    .split_first()
+                    .map_or((None, &[][..]), |(f, r)| (Some(f), r));
+                let message = first.map_or_else(|| self.to_string(), |f| f.message.clone());
+                let field = first.map(|f| field_name(f.field));
+                async_graphql::Error::new(message).extend_with(|_, e| {
+                    e.set("code", code);
+                    if let Some(field) = field {
+                        e.set("field", field);
+                    }
+                    e.set(
+                        MORE_FIELDS,
+                        async_graphql::Value::List(
+                            rest.iter()
+                                .map(|f| {
+                                    async_graphql::value!({
+                                        "message": f.message.clone(),
+                                        "field": field_name(f.field),
+                                    })
+                                })
+                                .collect(),
+                        ),
+                    );
+                })
+            }
             AppError::RateLimited { retry_after_secs }
             | AppError::Unavailable { retry_after_secs } => {
                 async_graphql::Error::new(self.to_string()).extend_with(|_, e| {

@@ -16,6 +16,7 @@ use async_graphql::{
     parser::types::ExecutableDocument,
 };
 
+use super::app_error::MORE_FIELDS;
 use crate::error::{INTERNAL_MESSAGE, code};
 
 /// The id of the HTTP request an operation belongs to, as sent in `x-request-id`.
@@ -77,6 +78,44 @@ fn cap(errors: &mut Vec<ServerError>, max: usize) -> Option<ServerError> {
     }
     extensions.set("omittedErrors", omitted);
     Some(summary)
+}
+
+/// An error that carries the other broken fields of its input (`AppError::BadUserInputs`)
+/// becomes one `BAD_USER_INPUT` error per field, each with its `extensions.field` and the
+/// same path and locations.
+fn one_per_field(errors: Vec<ServerError>) -> Vec<ServerError> {
+    let mut out = Vec::with_capacity(errors.len());
+    for mut err in errors {
+        let more = err.extensions.as_mut().and_then(|e| {
+            let more = e.get(MORE_FIELDS).cloned();
+            e.unset(MORE_FIELDS);
+            more
+        });
+        let (path, locations) = (err.path.clone(), err.locations.clone());
+        out.push(err);
+        let Some(async_graphql::Value::List(more)) = more else {
+            continue;
+        };
+        for item in more {
+            let async_graphql::Value::Object(item) = item else {
+                continue;
+            };
+            let message = match item.get("message") {
+                Some(async_graphql::Value::String(m)) => m.clone(),
+                _ => continue,
+            };
+            let mut one = ServerError::new(message, None);
+            one.path.clone_from(&path);
+            one.locations.clone_from(&locations);
+            let extensions = one.extensions.get_or_insert_with(Default::default);
+            extensions.set("code", code::BAD_USER_INPUT);
+            if let Some(field) = item.get("field") {
+                extensions.set("field", field.clone());
+            }
+            out.push(one);
+        }
+    }
+    out
 }
 
 /// Gives an error its code (an error without one is internal: logged, and its message
@@ -217,6 +256,7 @@ impl Extension for ErrorCodesExtension {
 
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
+        response.errors = one_per_field(std::mem::take(&mut response.errors));
         let request_id = self.request_id.lock().ok().and_then(|id| id.clone());
         // Capped before anything is done per error (an error without a code is logged).
         let left_out = cap(&mut response.errors, self.max_errors);

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{Account, ClientKey, Email, Password, Username},
-    error::{AppError, Field},
+    error::{AppError, Field, FieldChecks},
     mail::Mail,
     repo::{
         self,
@@ -67,14 +67,24 @@ pub async fn sign_up(
     req: SignUpRequest,
     client: &ClientKey,
 ) -> Result<SignUpOutcome, AppError> {
-    let username = Username::parse(&req.username)?;
-    let email = Email::parse(&req.email)?;
-    let password = Password::new_for(
+    // Every field is checked, and every broken rule reported at once.
+    let mut checks = FieldChecks::default();
+    let username = checks.check(Username::parse(&req.username));
+    let email = checks.check(Email::parse(&req.email));
+    let password = checks.check(Password::new_for(
         req.password,
         Field::Password,
-        username.as_str(),
-        email.as_str(),
-    )?;
+        username
+            .as_ref()
+            .map_or(req.username.as_str(), Username::as_str),
+        email.as_ref().map_or(req.email.as_str(), Email::as_str),
+    ));
+    checks.finish()?;
+    let (Some(username), Some(email), Some(password)) = (username, email, password) else {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "a checked field has no value"
+        )));
+    };
     throttle::charge_signup(state, client).await?;
     let username_key = username.key();
     let email_key = email.as_str().to_owned();

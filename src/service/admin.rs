@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{Account, AccountChanges, Email, Username, profile, profile::ProfileData},
-    error::{AppError, Field},
+    error::{AppError, Field, FieldChecks},
     repo::{
         self,
         email_tokens::Purpose,
@@ -136,12 +136,33 @@ pub async fn update_user(
             "Administrators cannot remove their own rights or deactivate themselves",
         ));
     }
-    let username = update
-        .username
-        .as_deref()
-        .map(Username::parse)
-        .transpose()?;
-    let email = update.email.as_deref().map(Email::parse).transpose()?;
+    // Every field is checked, and every broken rule reported at once.
+    let mut checks = FieldChecks::default();
+    let username = checks
+        .check(update.username.as_deref().map(Username::parse).transpose())
+        .flatten();
+    let email = checks
+        .check(update.email.as_deref().map(Email::parse).transpose())
+        .flatten();
+    let first_name = checks
+        .check(
+            update
+                .first_name
+                .as_deref()
+                .map(|v| profile::name(v, Field::FirstName))
+                .transpose(),
+        )
+        .flatten();
+    let last_name = checks
+        .check(
+            update
+                .last_name
+                .as_deref()
+                .map(|v| profile::name(v, Field::LastName))
+                .transpose(),
+        )
+        .flatten();
+    checks.finish()?;
     let now = state.clock.now();
     let txn = repo::begin(&state.db).await?;
     if update.is_admin == Some(false) || update.is_active == Some(false) {
@@ -171,16 +192,8 @@ pub async fn update_user(
     let changes = AccountChanges {
         username: username.map(Username::into_inner),
         email: email.map(Email::into_inner),
-        first_name: update
-            .first_name
-            .as_deref()
-            .map(|v| profile::name(v, Field::FirstName))
-            .transpose()?,
-        last_name: update
-            .last_name
-            .as_deref()
-            .map(|v| profile::name(v, Field::LastName))
-            .transpose()?,
+        first_name,
+        last_name,
         is_admin: update.is_admin,
         is_active: update.is_active,
         email_verified: update.email_verified.or((email_changed).then_some(false)),

@@ -7,7 +7,7 @@ use crate::{
         Account, AccountChanges, LookupRefused, Username, image, profile,
         profile::{ProfileData, PublicProfile},
     },
-    error::{AppError, Field},
+    error::{AppError, Field, FieldChecks},
     media::MediaKey,
     repo,
     service::current_user::CurrentUser,
@@ -65,30 +65,41 @@ pub async fn update_own(
     me: &CurrentUser,
     update: ProfileUpdate,
 ) -> Result<(Account, ProfileData), AppError> {
-    let username = update
-        .username
-        .as_deref()
-        .map(Username::parse)
-        .transpose()?;
+    // Every field is checked, and every broken rule reported at once.
+    let mut checks = FieldChecks::default();
+    let username = checks
+        .check(update.username.as_deref().map(Username::parse).transpose())
+        .flatten();
+    let first_name = checks
+        .check(
+            update
+                .first_name
+                .as_deref()
+                .map(|v| profile::name(v, Field::FirstName))
+                .transpose(),
+        )
+        .flatten();
+    let last_name = checks
+        .check(
+            update
+                .last_name
+                .as_deref()
+                .map(|v| profile::name(v, Field::LastName))
+                .transpose(),
+        )
+        .flatten();
+    let bio = checks
+        .check(update.bio.as_deref().map(profile::bio).transpose())
+        .flatten();
+    let contact = checks
+        .check(update.contact.as_deref().map(profile::contact).transpose())
+        .flatten();
+    checks.finish()?;
     let changes = AccountChanges {
-        first_name: update
-            .first_name
-            .as_deref()
-            .map(|v| profile::name(v, Field::FirstName))
-            .transpose()?,
-        last_name: update
-            .last_name
-            .as_deref()
-            .map(|v| profile::name(v, Field::LastName))
-            .transpose()?,
+        first_name,
+        last_name,
         ..AccountChanges::default()
     };
-    let bio = update.bio.as_deref().map(profile::bio).transpose()?;
-    let contact = update
-        .contact
-        .as_deref()
-        .map(profile::contact)
-        .transpose()?;
     let id = me.account.id;
     let now = state.clock.now();
 

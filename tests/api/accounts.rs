@@ -280,3 +280,56 @@ async fn mutations_are_refused_over_get() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn every_broken_field_of_a_sign_up_is_reported_in_one_answer() {
+    each_backend(|app| async move {
+        // Each of the eight mixes of good and bad fields: exactly the bad ones are named,
+        // each in its own BAD_USER_INPUT error, in the input's order; all good signs up.
+        for mask in 0u8..8 {
+            let (bad_name, bad_email, bad_password) = (mask & 1 != 0, mask & 2 != 0, mask & 4 != 0);
+            let name = format!("user{mask}");
+            let username = if bad_name {
+                "a b".to_owned()
+            } else {
+                name.clone()
+            };
+            let email = if bad_email {
+                "not an address".to_owned()
+            } else {
+                format!("{name}@example.com")
+            };
+            let password = if bad_password { "short" } else { PASSWORD };
+            let before = user_count(&app).await;
+            let res = app.sign_up(&username, &email, password).await;
+            let expected: Vec<&str> = [
+                (bad_name, "username"),
+                (bad_email, "email"),
+                (bad_password, "password"),
+            ]
+            .iter()
+            .filter(|(bad, _)| *bad)
+            .map(|(_, field)| *field)
+            .collect();
+            if expected.is_empty() {
+                assert_eq!(res.data()["signUp"], true);
+                continue;
+            }
+            let errors = res.body["errors"].as_array().expect("errors");
+            let fields: Vec<&str> = errors
+                .iter()
+                .map(|e| e["extensions"]["field"].as_str().unwrap())
+                .collect();
+            assert_eq!(fields, expected, "{}", res.body);
+            for e in errors {
+                assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT");
+                assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+                assert_eq!(e["path"], json!(["signUp"]));
+                // The carrier of the other fields never reaches the client.
+                assert_eq!(e["extensions"].as_object().unwrap().len(), 2, "{e}");
+            }
+            assert_eq!(user_count(&app).await, before, "something was written");
+        }
+    })
+    .await;
+}

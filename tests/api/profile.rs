@@ -238,3 +238,43 @@ async fn a_profile_exposes_only_public_fields() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn every_broken_field_of_a_profile_update_is_reported_and_nothing_changes() {
+    each_backend(|app| async move {
+        let t = app.register("fay").await;
+        let res = app
+            .gql_as(
+                &t.access,
+                UPDATE,
+                json!({ "i": {
+                    "username": "a b",
+                    "firstName": "x".repeat(151),
+                    "lastName": "Ok",
+                    "bio": "y".repeat(1001),
+                    "contact": "z".repeat(201),
+                } }),
+            )
+            .await;
+        let fields: Vec<&str> = res.body["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|e| e["extensions"]["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            fields,
+            ["username", "firstName", "bio", "contact"],
+            "{}",
+            res.body
+        );
+        let me = app
+            .gql_as(&t.access, "{ me { username lastName } }", json!({}))
+            .await;
+        assert_eq!(
+            me.data()["me"],
+            json!({ "username": "fay", "lastName": "" })
+        );
+    })
+    .await;
+}
