@@ -77,10 +77,18 @@ pub async fn login(
         }
     };
 
-    let verified = state
+    let verified = match state
         .hasher
         .verify(password, checked.as_ref().map(|c| &c.hash), &client.key())
-        .await?;
+        .await
+    {
+        Ok(verified) => verified,
+        Err(err) => {
+            // No password was checked: the attempt is given back.
+            give_back(state, charged).await;
+            return Err(err);
+        }
+    };
     let (user, checked) = match (user, checked) {
         (Some(u), Some(c)) if verified.matches && u.is_active => (u, c),
         _ => {
@@ -253,6 +261,14 @@ pub(crate) fn tell_owner_of_lock(state: &AppState, owner: &Account) {
             Err(err) => tracing::warn!(error = ?err, "unlock mail not written"),
         }
     });
+}
+
+/// An attempt that never checked its password gives its counters back. Best effort, as
+/// [`settle`]: a counter left charged only costs the user one attempt.
+pub(crate) async fn give_back(state: &AppState, charged: throttle::Charged) {
+    if let Err(err) = throttle::give_back(&state.db, charged).await {
+        tracing::warn!(error = ?err, "login throttle counters not given back");
+    }
 }
 
 /// A login got past the password: its account starts over and its address gets the attempt

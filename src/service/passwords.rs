@@ -184,10 +184,18 @@ pub async fn change_password(
             return Err(refused.into());
         }
     };
-    let verified = state
+    let verified = match state
         .hasher
         .verify(current, Some(&credential.hash), &client.key())
-        .await?;
+        .await
+    {
+        Ok(verified) => verified,
+        Err(err) => {
+            // No password was checked: the attempt is given back.
+            crate::service::login::give_back(state, charged).await;
+            return Err(err);
+        }
+    };
     if !verified.matches {
         return Err(AppError::input(
             Field::CurrentPassword,

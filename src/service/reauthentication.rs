@@ -74,10 +74,18 @@ pub async fn reauthenticate(
             return Err(refused.into());
         }
     };
-    let verified = state
+    let verified = match state
         .hasher
         .verify(password, Some(&credential.hash), &client.key())
-        .await?;
+        .await
+    {
+        Ok(verified) => verified,
+        Err(err) => {
+            // No password was checked: the attempt is given back.
+            crate::service::login::give_back(state, charged).await;
+            return Err(err);
+        }
+    };
     if !verified.matches {
         tracing::info!(user_id = %user.id, "reauthentication failed");
         return Err(AppError::input(

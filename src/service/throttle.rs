@@ -331,6 +331,22 @@ async fn charge(
     Ok(())
 }
 
+/// An attempt that never got to check its password (no hasher was free in time, or the
+/// service failed under it) is no failure: every counter it was charged to gets it back.
+/// Otherwise a busy hasher would count as wrong guesses, and lock out an address (say, many
+/// users behind one proxy) that never guessed wrong.
+///
+/// # Errors
+/// Only internal ones.
+pub async fn give_back(db: &impl repo::Conn, charged: Charged) -> Result<(), AppError> {
+    rate_counters::refund(db, &charged.pair_key).await?;
+    rate_counters::refund(db, &charged.wide_key).await?;
+    if let Some(ip_key) = &charged.ip_key {
+        rate_counters::refund(db, ip_key).await?;
+    }
+    Ok(())
+}
+
 /// A login succeeded: its account's count from this address starts over, and the address
 /// and the account-wide count get this attempt back (it was no failure). The account-wide
 /// count is not cleared: a distributed guesser gains nothing from the owner's own sign-in.

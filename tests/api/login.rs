@@ -368,3 +368,37 @@ async fn new_passwords_are_stored_as_argon2id_phc_strings() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_login_refused_for_want_of_a_hasher_is_not_counted_as_a_failure() {
+    // One failure allowed per address and per account: were the refused attempts counted,
+    // the right password afterwards would be throttled.
+    let overrides = &[
+        ("LOGIN_MAX_FAILURES", "1"),
+        ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "1"),
+        ("LOGIN_MAX_FAILURES_PER_IP", "1"),
+        ("PASSWORD_HASH_WAIT", "50ms"),
+    ];
+    each_backend_with(overrides, |app| async move {
+        app.register("busy").await;
+        {
+            // Every hasher held: each login waits PASSWORD_HASH_WAIT, then is refused.
+            let _held = app.state.hasher.pause().await.expect("the hasher held");
+            for _ in 0..3 {
+                let res = app.login("busy", PASSWORD).await;
+                assert_eq!(res.error_code(), "RATE_LIMITED", "{}", res.body);
+            }
+        }
+        app.login_ok("busy", PASSWORD).await;
+        // A wrong password still counts, and the limit still holds.
+        assert_eq!(
+            app.login("busy", "wrong-password-1").await.error_code(),
+            "UNAUTHENTICATED"
+        );
+        assert_eq!(
+            app.login("busy", PASSWORD).await.error_code(),
+            "RATE_LIMITED"
+        );
+    })
+    .await;
+}
