@@ -72,7 +72,31 @@ async fn graphiql_runs_a_query_in_a_headless_browser_without_leaving_the_service
             let result = tokio::task::spawn_blocking(move || drive_graphiql(&chromium, &base))
                 .await
                 .unwrap();
-            let (answer, urls) = result;
+            let Driven {
+                answer,
+                urls,
+                first_document,
+                editors,
+            } = result;
+            // It opens on a document that walks the main flows as named operations, with
+            // their variables, and the headers pane showing where the token goes.
+            for op in [
+                "mutation SignUp(",
+                "mutation Login(",
+                "query Me",
+                "mutation Refresh(",
+                "mutation Logout(",
+            ] {
+                assert!(
+                    first_document.contains(op),
+                    "{op} missing: {first_document}"
+                );
+            }
+            assert!(editors.contains("Bearer <accessToken>"), "{editors}");
+            assert!(
+                editors.contains("correct-horse-battery-staple"),
+                "{editors}"
+            );
             assert!(answer.contains("\"__typename\": \"Query\""), "{answer}");
             assert!(
                 urls.iter()
@@ -92,9 +116,21 @@ async fn graphiql_runs_a_query_in_a_headless_browser_without_leaving_the_service
     .await;
 }
 
-/// Opens `/graphql` as a browser would, types `{ __typename }` into the editor, runs it and
-/// returns the text of the result pane and every URL the page requested.
-fn drive_graphiql(chromium: &std::path::Path, base: &str) -> (String, Vec<String>) {
+/// What a visit to the playground saw.
+struct Driven {
+    /// The result pane's text after running `{ __typename }`.
+    answer: String,
+    /// Every URL the page requested.
+    urls: Vec<String>,
+    /// The query editor's text when the page opened.
+    first_document: String,
+    /// The text of every editor (query, variables, headers) when the page opened.
+    editors: String,
+}
+
+/// Opens `/graphql` as a browser would, reads the document it opens with, types
+/// `{ __typename }` into the editor, runs it and returns what it saw.
+fn drive_graphiql(chromium: &std::path::Path, base: &str) -> Driven {
     let mut browser = Browser::launch(chromium);
     let target = browser.call(None, "Target.createTarget", json!({ "url": "about:blank" }));
     let attached = browser.call(
@@ -124,6 +160,23 @@ fn drive_graphiql(chromium: &std::path::Path, base: &str) -> (String, Vec<String
         &format!("!!document.querySelector('{editor}')?.CodeMirror"),
         Duration::from_secs(30),
     );
+    let first_document = browser
+        .eval(
+            s,
+            &format!("document.querySelector('{editor}').CodeMirror.getValue()"),
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let editors = browser
+        .eval(
+            s,
+            "Array.from(document.querySelectorAll('.CodeMirror')) \
+             .map(e => e.CodeMirror.getValue()).join('\\n---\\n')",
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     // The playground may still be starting (its schema loading) when the editor appears: a
     // click that lands before it is wired does nothing, so it is clicked again until the
     // answer shows, for at most 30 s.
@@ -175,5 +228,10 @@ fn drive_graphiql(chromium: &std::path::Path, base: &str) -> (String, Vec<String
         .iter()
         .filter_map(|e| e["params"]["request"]["url"].as_str().map(str::to_owned))
         .collect();
-    (answer.as_str().unwrap_or_default().to_owned(), urls)
+    Driven {
+        answer: answer.as_str().unwrap_or_default().to_owned(),
+        urls,
+        first_document,
+        editors,
+    }
 }
