@@ -4,7 +4,7 @@
 use async_graphql::{Context, InputObject, Object, Result, ResultExt};
 
 use super::context;
-use crate::{domain::Password, error::Field, service::passwords};
+use crate::service::passwords;
 
 /// A new password, proven by a reset link.
 #[derive(InputObject)]
@@ -88,12 +88,10 @@ impl PasswordMutation {
     ) -> Result<bool> {
         let me = context::current_user(ctx).await?;
         let req = context::request(ctx)?;
-        let current =
-            Password::candidate(input.current_password, Field::CurrentPassword).extend()?;
         passwords::change_password(
             context::state(ctx)?,
             me,
-            &current,
+            input.current_password,
             input.new_password,
             &req.client,
         )

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     domain::Password,
-    error::{AppError, Field},
+    error::{AppError, Field, FieldChecks},
     service::{login, passwords, reauthentication, sessions},
 };
 
@@ -42,14 +42,22 @@ impl SessionMutation {
     ) -> Result<AuthPayload> {
         let state = context::state(ctx)?;
         let req = context::request(ctx)?;
+        // Both inputs checked, and both reported at once.
+        let mut checks = FieldChecks::default();
         if input.username_or_email.trim().is_empty() || input.username_or_email.len() > 320 {
-            return Err(AppError::input(
+            checks.check::<()>(Err(AppError::input(
                 Field::UsernameOrEmail,
                 "Enter a username or an email address",
-            ))
-            .extend();
+            )));
         }
-        let password = Password::candidate(input.password, Field::Password).extend()?;
+        let password = checks.check(Password::candidate(input.password, Field::Password));
+        checks.finish().extend()?;
+        let Some(password) = password else {
+            return Err(AppError::internal(anyhow::anyhow!(
+                "a checked field has no value"
+            )))
+            .extend();
+        };
         let issued = login::login(state, &input.username_or_email, &password, &req.client)
             .await
             .extend()?;

@@ -4,7 +4,7 @@ use crate::{
     auth::opaque_token::looks_like_token,
     domain::TokenHash,
     domain::{Account, ClientKey, Email, Password},
-    error::{AppError, Field},
+    error::{AppError, Field, FieldChecks},
     mail::Mail,
     repo::{
         self,
@@ -95,19 +95,28 @@ pub async fn confirm_reset(
     new_password: String,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
-    if !looks_like_token(token) {
-        return Err(invalid_link());
-    }
     let hash = TokenHash::of(token);
-    let user = reset_owner(&state.db, &hash, state.clock.now())
-        .await?
-        .ok_or_else(invalid_link)?;
-    let password = Password::new_for(
+    let owner = if looks_like_token(token) {
+        reset_owner(&state.db, &hash, state.clock.now()).await?
+    } else {
+        None
+    };
+    // The link and the new password are both checked, and both reported at once (without
+    // a link's owner, the rules that compare with the username and email wait for one).
+    let mut checks = FieldChecks::default();
+    let user = checks.check(owner.ok_or_else(invalid_link));
+    let password = checks.check(Password::new_for(
         new_password,
         Field::NewPassword,
-        &user.username,
-        &user.email,
-    )?;
+        user.as_ref().map_or("", |u| u.username.as_str()),
+        user.as_ref().map_or("", |u| u.email.as_str()),
+    ));
+    checks.finish()?;
+    let (Some(user), Some(password)) = (user, password) else {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "a checked field has no value"
+        )));
+    };
     let password_hash = state.hasher.hash(&password, &client.key()).await?;
 
     let now = state.clock.now();
@@ -151,7 +160,7 @@ pub async fn confirm_reset(
 pub async fn change_password(
     state: &AppState,
     me: &CurrentUser,
-    current: &Password,
+    current: String,
     new_password: String,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
@@ -161,19 +170,30 @@ pub async fn change_password(
         .ok_or(AppError::Unauthenticated(
             "The session has ended; sign in again",
         ))?;
-    // The new password's rules first: a request that breaks one costs no hash.
-    if new_password == current.expose() {
-        return Err(AppError::input(
+    // Both inputs' rules first, reported at once: a request that breaks one costs no hash.
+    let mut checks = FieldChecks::default();
+    let same = new_password == current;
+    let current = checks.check(Password::candidate(current, Field::CurrentPassword));
+    let password = if same {
+        checks.check::<Password>(Err(AppError::input(
             Field::NewPassword,
             "The new password must differ from the current one",
-        ));
-    }
-    let password = Password::new_for(
-        new_password,
-        Field::NewPassword,
-        &user.username,
-        &user.email,
-    )?;
+        )))
+    } else {
+        checks.check(Password::new_for(
+            new_password,
+            Field::NewPassword,
+            &user.username,
+            &user.email,
+        ))
+    };
+    checks.finish()?;
+    let (Some(current), Some(password)) = (current, password) else {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "a checked field has no value"
+        )));
+    };
+    let current = &current;
     let subject = throttle::LoginSubject::Account(user.id);
     let charged = match throttle::charge_login(state, subject, client.ip).await? {
         Ok(charged) => charged,

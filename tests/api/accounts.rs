@@ -333,3 +333,46 @@ async fn every_broken_field_of_a_sign_up_is_reported_in_one_answer() {
     })
     .await;
 }
+
+/// The `extensions.field` of every error of an answer, in order.
+fn error_fields(res: &crate::harness::Gql) -> Vec<String> {
+    res.body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("errors expected: {}", res.body))
+        .iter()
+        .map(|e| {
+            assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{e}");
+            e["extensions"]["field"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn login_change_password_and_confirm_reset_report_every_bad_field_at_once() {
+    each_backend(|app| async move {
+        let res = app.login("", "").await;
+        assert_eq!(error_fields(&res), ["usernameOrEmail", "password"]);
+
+        let t = app.register("gus").await;
+        let change = "mutation($c: String!, $n: String!) { \
+            changePassword(input: { currentPassword: $c, newPassword: $n }) }";
+        let res = app
+            .gql_as(&t.access, change, json!({ "c": "", "n": "short" }))
+            .await;
+        assert_eq!(error_fields(&res), ["currentPassword", "newPassword"]);
+        let res = app
+            .gql_as(&t.access, change, json!({ "c": PASSWORD, "n": PASSWORD }))
+            .await;
+        assert_eq!(error_fields(&res), ["newPassword"]);
+
+        let reset = "mutation($t: String!, $n: String!) { \
+            confirmReset(input: { token: $t, newPassword: $n }) }";
+        let res = app
+            .gql(reset, json!({ "t": "not-a-token", "n": "short" }))
+            .await;
+        assert_eq!(error_fields(&res), ["token", "newPassword"]);
+        // Nothing changed: the password still signs in.
+        app.login_ok("gus", PASSWORD).await;
+    })
+    .await;
+}
