@@ -108,6 +108,16 @@ impl FieldChecks {
         }
     }
 
+    /// The parsed value of an optional field (`None` when it was not given or is broken;
+    /// a broken one is noted).
+    pub fn given<T>(
+        &mut self,
+        raw: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, AppError>,
+    ) -> Option<T> {
+        self.check(raw.map(parse).transpose()).flatten()
+    }
+
     /// `Ok` when every check passed; otherwise the error naming every broken field.
     ///
     /// # Errors

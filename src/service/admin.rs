@@ -138,30 +138,14 @@ pub async fn update_user(
     }
     // Every field is checked, and every broken rule reported at once.
     let mut checks = FieldChecks::default();
-    let username = checks
-        .check(update.username.as_deref().map(Username::parse).transpose())
-        .flatten();
-    let email = checks
-        .check(update.email.as_deref().map(Email::parse).transpose())
-        .flatten();
-    let first_name = checks
-        .check(
-            update
-                .first_name
-                .as_deref()
-                .map(|v| profile::name(v, Field::FirstName))
-                .transpose(),
-        )
-        .flatten();
-    let last_name = checks
-        .check(
-            update
-                .last_name
-                .as_deref()
-                .map(|v| profile::name(v, Field::LastName))
-                .transpose(),
-        )
-        .flatten();
+    let username = checks.given(update.username.as_deref(), Username::parse);
+    let email = checks.given(update.email.as_deref(), Email::parse);
+    let first_name = checks.given(update.first_name.as_deref(), |v| {
+        profile::name(v, Field::FirstName)
+    });
+    let last_name = checks.given(update.last_name.as_deref(), |v| {
+        profile::name(v, Field::LastName)
+    });
     checks.finish()?;
     let now = state.clock.now();
     let txn = repo::begin(&state.db).await?;

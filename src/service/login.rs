@@ -263,6 +263,45 @@ pub(crate) fn tell_owner_of_lock(state: &AppState, owner: &Account) {
     });
 }
 
+/// The signed-in user's own password, checked as a login checks one: charged to the login
+/// throttle first (the owner is told if this attempt locks the account), and given back
+/// if it never reached the hasher. `Some` with the charge when it matches (settle it once
+/// the operation stands); `None` when it does not, the attempt staying counted.
+///
+/// # Errors
+/// `RATE_LIMITED` when throttled or no hasher is free; internal ones.
+pub(crate) async fn check_own_password(
+    state: &AppState,
+    user: &Account,
+    credential: &Credential,
+    password: &Password,
+    client: &ClientInfo,
+) -> Result<Option<throttle::Charged>, AppError> {
+    let subject = throttle::LoginSubject::Account(user.id);
+    let charged = match throttle::charge_login(state, subject, client.ip).await? {
+        Ok(charged) => charged,
+        Err(refused) => {
+            if refused.locked_account_now {
+                tell_owner_of_lock(state, user);
+            }
+            return Err(refused.into());
+        }
+    };
+    match state
+        .hasher
+        .verify(password, Some(&credential.hash), &client.key())
+        .await
+    {
+        Ok(verified) if verified.matches => Ok(Some(charged)),
+        Ok(_) => Ok(None),
+        Err(err) => {
+            // No password was checked: the attempt is given back.
+            give_back(state, charged).await;
+            Err(err)
+        }
+    }
+}
+
 /// An attempt that never checked its password gives its counters back. Best effort, as
 /// [`settle`]: a counter left charged only costs the user one attempt.
 pub(crate) async fn give_back(state: &AppState, charged: throttle::Charged) {

@@ -194,34 +194,15 @@ pub async fn change_password(
         )));
     };
     let current = &current;
-    let subject = throttle::LoginSubject::Account(user.id);
-    let charged = match throttle::charge_login(state, subject, client.ip).await? {
-        Ok(charged) => charged,
-        Err(refused) => {
-            if refused.locked_account_now {
-                crate::service::login::tell_owner_of_lock(state, &user);
-            }
-            return Err(refused.into());
-        }
-    };
-    let verified = match state
-        .hasher
-        .verify(current, Some(&credential.hash), &client.key())
-        .await
-    {
-        Ok(verified) => verified,
-        Err(err) => {
-            // No password was checked: the attempt is given back.
-            crate::service::login::give_back(state, charged).await;
-            return Err(err);
-        }
-    };
-    if !verified.matches {
+    let Some(charged) =
+        crate::service::login::check_own_password(state, &user, &credential, current, client)
+            .await?
+    else {
         return Err(AppError::input(
             Field::CurrentPassword,
             "The current password is not correct",
         ));
-    }
+    };
     throttle::settle_success(&state.db, charged).await?;
     let password_hash = state.hasher.hash(&password, &client.key()).await?;
 

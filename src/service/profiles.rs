@@ -67,33 +67,15 @@ pub async fn update_own(
 ) -> Result<(Account, ProfileData), AppError> {
     // Every field is checked, and every broken rule reported at once.
     let mut checks = FieldChecks::default();
-    let username = checks
-        .check(update.username.as_deref().map(Username::parse).transpose())
-        .flatten();
-    let first_name = checks
-        .check(
-            update
-                .first_name
-                .as_deref()
-                .map(|v| profile::name(v, Field::FirstName))
-                .transpose(),
-        )
-        .flatten();
-    let last_name = checks
-        .check(
-            update
-                .last_name
-                .as_deref()
-                .map(|v| profile::name(v, Field::LastName))
-                .transpose(),
-        )
-        .flatten();
-    let bio = checks
-        .check(update.bio.as_deref().map(profile::bio).transpose())
-        .flatten();
-    let contact = checks
-        .check(update.contact.as_deref().map(profile::contact).transpose())
-        .flatten();
+    let username = checks.given(update.username.as_deref(), Username::parse);
+    let first_name = checks.given(update.first_name.as_deref(), |v| {
+        profile::name(v, Field::FirstName)
+    });
+    let last_name = checks.given(update.last_name.as_deref(), |v| {
+        profile::name(v, Field::LastName)
+    });
+    let bio = checks.given(update.bio.as_deref(), profile::bio);
+    let contact = checks.given(update.contact.as_deref(), profile::contact);
     checks.finish()?;
     let changes = AccountChanges {
         first_name,

@@ -16,8 +16,7 @@ use crate::{
     repo,
     service::{
         current_user::CurrentUser,
-        login::tell_owner_of_lock,
-        second_factor,
+        login, second_factor,
         sessions::{ClientInfo, Issued, IssuedFor, access_token, seconds_until},
         throttle,
     },
@@ -64,35 +63,15 @@ pub async fn reauthenticate(
     let (user, credential) = repo::users::find_by_id_with_credential(&state.db, me.account.id)
         .await?
         .ok_or_else(session_ended)?;
-    let subject = throttle::LoginSubject::Account(user.id);
-    let charged = match throttle::charge_login(state, subject, client.ip).await? {
-        Ok(charged) => charged,
-        Err(refused) => {
-            if refused.locked_account_now {
-                tell_owner_of_lock(state, &user);
-            }
-            return Err(refused.into());
-        }
-    };
-    let verified = match state
-        .hasher
-        .verify(password, Some(&credential.hash), &client.key())
-        .await
-    {
-        Ok(verified) => verified,
-        Err(err) => {
-            // No password was checked: the attempt is given back.
-            crate::service::login::give_back(state, charged).await;
-            return Err(err);
-        }
-    };
-    if !verified.matches {
+    let Some(charged) =
+        login::check_own_password(state, &user, &credential, password, client).await?
+    else {
         tracing::info!(user_id = %user.id, "reauthentication failed");
         return Err(AppError::input(
             Field::Password,
             "The password is not correct",
         ));
-    }
+    };
     // Wrong codes count like wrong passwords: the attempt stays charged until both are right.
     let methods = if has_second_factor {
         second_factor::check_reauthentication_code(state, &user, code).await?;
