@@ -70,6 +70,8 @@ pub enum Field {
     Search,
     /// A one-time code (TOTP or recovery code).
     Code,
+    /// A refresh token given as an argument.
+    RefreshToken,
 }
 
 /// One field's broken rule, as [`AppError::BadUserInputs`] lists them.

@@ -180,10 +180,13 @@ impl App {
             state.settings.graphql.max_running_per_client,
             state.settings.graphql.client_wait,
         );
+        let cookie =
+            http::cookie::CookieGate::new(&state.public_url, &state.settings.http.cors_origins);
         let router = http::router(HttpState {
             state: state.clone(),
             schema,
             admission,
+            cookie,
         });
         Ok(Self {
             listener,

@@ -31,6 +31,11 @@ impl OpaqueToken {
         Ok(Self(URL_SAFE_NO_PAD.encode(bytes)))
     }
 
+    /// A token a client presented (in a cookie, say), if it could be one of ours.
+    pub fn presented(value: &str) -> Option<Self> {
+        looks_like_token(value).then(|| Self(value.to_owned()))
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

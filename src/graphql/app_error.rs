@@ -25,6 +25,7 @@ pub fn field_name(field: Field) -> &'static str {
         Field::First => "first",
         Field::Search => "search",
         Field::Code => "code",
+        Field::RefreshToken => "refreshToken",
     }
 }
 

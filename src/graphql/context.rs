@@ -4,6 +4,8 @@
 use async_graphql::{Context, ResultExt};
 use tokio::sync::OnceCell;
 
+use super::cookie::CookieMode;
+
 use crate::{
     auth::jwt::AccessClaims,
     error::AppError,
@@ -28,14 +30,17 @@ pub enum Bearer {
 pub struct RequestContext {
     pub client: ClientInfo,
     pub bearer: Bearer,
+    /// Set when the request is in cookie mode (see [`super::cookie`]).
+    pub cookie: Option<CookieMode>,
     user: OnceCell<CurrentUser>,
 }
 
 impl RequestContext {
-    pub fn new(client: ClientInfo, bearer: Bearer) -> Self {
+    pub fn new(client: ClientInfo, bearer: Bearer, cookie: Option<CookieMode>) -> Self {
         Self {
             client,
             bearer,
+            cookie,
             user: OnceCell::new(),
         }
     }

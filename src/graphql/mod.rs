@@ -7,6 +7,7 @@ mod account;
 mod admin;
 pub mod app_error;
 pub mod context;
+pub mod cookie;
 pub mod document;
 mod errors;
 pub mod limits;

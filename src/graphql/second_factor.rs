@@ -106,6 +106,6 @@ impl SecondFactorMutation {
         let issued = second_factor::verify_mfa(state, &input.mfa_token, &input.code, &req.client)
             .await
             .extend()?;
-        Ok(issued.into())
+        super::cookie::answer(ctx, issued)
     }
 }

@@ -5,6 +5,7 @@ use async_graphql::{Context, ID, Object, Result, ResultExt};
 
 use super::{
     context,
+    cookie::{self, Presented},
     types::{AuthPayload, LoginInput, ReauthenticateInput, Session},
 };
 use crate::{
@@ -61,7 +62,7 @@ impl SessionMutation {
         let issued = login::login(state, &input.username_or_email, &password, &req.client)
             .await
             .extend()?;
-        Ok(issued.into())
+        cookie::answer(ctx, issued)
     }
 
     /// Lets the device that opens the link in a "someone is trying to sign in" mail sign in
@@ -110,32 +111,61 @@ impl SessionMutation {
         )
         .await
         .extend()?;
-        Ok(issued.into())
+        cookie::answer(ctx, issued)
     }
 
     /// Exchanges a refresh token for a new pair; the presented token is spent. Presenting a
-    /// spent token again (outside the short grace for racing tabs) ends the session.
+    /// spent token again (outside the short grace for racing tabs) ends the session. In
+    /// cookie mode (`X-Authql-Cookie: 1`) the token may be left out: the refresh cookie is
+    /// read, and replaced with the new token.
     async fn refresh(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The refresh token of the last pair issued.")] refresh_token: String,
+        #[graphql(
+            desc = "The refresh token of the last pair issued (in cookie mode, leave \
+                          it out to use the cookie)."
+        )]
+        refresh_token: Option<String>,
     ) -> Result<AuthPayload> {
         let state = context::state(ctx)?;
-        Ok(sessions::refresh(state, &refresh_token)
-            .await
-            .extend()?
-            .into())
+        let presented = cookie::presented(ctx, refresh_token.as_deref())?;
+        match sessions::refresh(state, presented.token()).await {
+            Ok(issued) => cookie::answer(ctx, issued),
+            Err(err) => {
+                // A cookie that can no longer refresh is of no use to the browser.
+                if matches!(
+                    (&presented, &err),
+                    (Presented::Cookie(_), AppError::Unauthenticated(_))
+                ) {
+                    cookie::clear(ctx)?;
+                }
+                Err(err).extend()
+            }
+        }
     }
 
-    /// Ends the session the refresh token belongs to.
+    /// Ends the session the refresh token belongs to. In cookie mode (`X-Authql-Cookie: 1`)
+    /// the token may be left out: the refresh cookie's session ends, and the cookie is
+    /// cleared.
     async fn logout(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "A refresh token of the session to end.")] refresh_token: String,
+        #[graphql(
+            desc = "A refresh token of the session to end (in cookie mode, leave it \
+                          out to use the cookie)."
+        )]
+        refresh_token: Option<String>,
     ) -> Result<bool> {
-        sessions::logout(context::state(ctx)?, &refresh_token)
-            .await
-            .extend()?;
+        let presented = cookie::presented(ctx, refresh_token.as_deref())?;
+        let ended = sessions::logout(context::state(ctx)?, presented.token()).await;
+        // The cookie is kept only when its session may still be live (the database could
+        // not be asked).
+        if matches!(presented, Presented::Cookie(_))
+            && matches!(ended, Ok(()) | Err(AppError::Unauthenticated(_)))
+        {
+            cookie::clear(ctx)?;
+        }
+        ended.extend()?;
         Ok(true)
     }
 

@@ -177,7 +177,8 @@ impl User {
 pub struct AuthPayload {
     /// A JWT (EdDSA) to send as `Authorization: Bearer <accessToken>`.
     pub access_token: String,
-    /// An opaque token for `refresh` and `logout`; each one works once.
+    /// An opaque token for `refresh` and `logout`; each one works once. The empty string
+    /// in cookie mode (`X-Authql-Cookie: 1`), where it is set as an `HttpOnly` cookie.
     pub refresh_token: String,
     /// Always `Bearer`.
     pub token_type: String,

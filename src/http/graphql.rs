@@ -25,7 +25,9 @@ use super::{
     HttpState,
     admission::TimedOut,
     body::{BodyKind, body_error, body_kind, has_preflight_header, parse_body, read_body},
-    client, graphiql,
+    client,
+    cookie::Refused,
+    graphiql,
     request_id::RequestIdExt,
     respond::{ResponseType, accept, graphql_headers, request_error, respond},
     serve::ConnectionHold,
@@ -36,6 +38,7 @@ use crate::{
     graphql::{
         RequestId,
         context::RequestContext,
+        cookie::CookieMode,
         document::{self, DocumentLimits},
         limits::PreParsed,
     },
@@ -49,9 +52,19 @@ async fn attach(
     id: &RequestId,
     client: &ClientInfo,
     headers: &HeaderMap,
+    cookie: Option<&CookieMode>,
 ) -> GqlRequest {
-    let context = RequestContext::new(client.clone(), client::bearer(&http.state, headers).await);
+    let context = RequestContext::new(
+        client.clone(),
+        client::bearer(&http.state, headers).await,
+        cookie.cloned(),
+    );
     request.data(id.clone()).data(context)
+}
+
+/// The answer to a request that asked for cookie mode and may not have it.
+fn refuse_cookie_mode(rt: ResponseType, refused: Refused) -> Response {
+    request_error(refused.status(), rt, code::FORBIDDEN, refused.message())
 }
 
 /// The client of a request: as the rate middleware found it, or worked out here.
@@ -81,6 +94,10 @@ pub async fn post(
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let rt = ResponseType::negotiate(accept(&headers));
+    let cookie = match http.cookie.admit(&headers) {
+        Ok(cookie) => cookie,
+        Err(refused) => return refuse_cookie_mode(rt, refused),
+    };
     let limits = &http.state.settings.http;
     let kind = body_kind(&headers);
     let limit = match kind {
@@ -137,13 +154,14 @@ pub async fn post(
     };
     let client = client_of(&http, known, peer, &headers);
     let batch = match batch {
-        BatchRequest::Single(r) => {
-            BatchRequest::Single(attach(&http, r, &request_id.0, &client, &headers).await)
-        }
+        BatchRequest::Single(r) => BatchRequest::Single(
+            attach(&http, r, &request_id.0, &client, &headers, cookie.as_ref()).await,
+        ),
         BatchRequest::Batch(items) => {
             let mut attached = Vec::with_capacity(items.len());
             for r in items {
-                attached.push(attach(&http, r, &request_id.0, &client, &headers).await);
+                let r = attach(&http, r, &request_id.0, &client, &headers, cookie.as_ref());
+                attached.push(r.await);
             }
             BatchRequest::Batch(attached)
         }
@@ -237,6 +255,10 @@ pub async fn get(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let rt = ResponseType::negotiate(accept(&headers));
+    let cookie = match http.cookie.admit(&headers) {
+        Ok(cookie) => cookie,
+        Err(refused) => return refuse_cookie_mode(rt, refused),
+    };
     let raw = raw.unwrap_or_default();
     let max = http.state.settings.http.max_json_bytes;
     if raw.len() > max {
@@ -288,7 +310,15 @@ pub async fn get(
     let mut request = request.data(PreParsed);
     request.set_parsed_query(doc);
     let client = client_of(&http, known, peer, &headers);
-    let request = attach(&http, request, &request_id.0, &client, &headers).await;
+    let request = attach(
+        &http,
+        request,
+        &request_id.0,
+        &client,
+        &headers,
+        cookie.as_ref(),
+    )
+    .await;
     run_to_completion(
         &http,
         rt,

@@ -3,6 +3,7 @@
 pub mod admission;
 pub mod body;
 pub mod client;
+pub mod cookie;
 pub mod graphiql;
 pub mod graphql;
 mod health;
@@ -41,20 +42,24 @@ pub struct HttpState {
     pub schema: AuthqlSchema,
     /// Operations each client may have running at once.
     pub admission: admission::Admission,
+    /// Which requests may keep their refresh token in a cookie.
+    pub cookie: cookie::CookieGate,
 }
 
 /// CORS from `CORS_ORIGINS`: the listed origins (or any, with `*` in development) may call
-/// the API from a browser. Credentials (cookies) are never allowed: authql uses bearer
-/// tokens, so no origin can ride on a user's cookies.
+/// the API from a browser. Credentials (the refresh cookie of cookie mode) are allowed only
+/// for listed origins, never for `*`.
 fn cors(origins: &CorsOrigins) -> CorsLayer {
-    let allow = match origins {
-        CorsOrigins::Any => AllowOrigin::any(),
-        CorsOrigins::List(list) => {
-            AllowOrigin::list(list.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
-        }
+    let (allow, credentials) = match origins {
+        CorsOrigins::Any => (AllowOrigin::any(), false),
+        CorsOrigins::List(list) => (
+            AllowOrigin::list(list.iter().filter_map(|o| HeaderValue::from_str(o).ok())),
+            !list.is_empty(),
+        ),
     };
     CorsLayer::new()
         .allow_origin(allow)
+        .allow_credentials(credentials)
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([
             header::CONTENT_TYPE,
@@ -63,6 +68,7 @@ fn cors(origins: &CorsOrigins) -> CorsLayer {
             HeaderName::from_static("apollo-require-preflight"),
             HeaderName::from_static("x-apollo-operation-name"),
             HeaderName::from_static("x-request-id"),
+            HeaderName::from_static(crate::graphql::cookie::HEADER),
         ])
         .expose_headers([HeaderName::from_static("x-request-id")])
         .max_age(Duration::from_secs(600))

@@ -162,6 +162,16 @@ pub(super) fn respond(rt: ResponseType, batch: BatchResponse) -> Response {
     // security headers), so the map is allocated once.
     res.headers_mut().reserve(12);
     graphql_headers(&mut res, rt);
+    // Headers the resolvers set (the refresh cookie of cookie mode), in operation order.
+    let answers = match &batch {
+        BatchResponse::Single(r) => std::slice::from_ref(r),
+        BatchResponse::Batch(items) => items.as_slice(),
+    };
+    for answer in answers {
+        for (name, value) in &answer.http_headers {
+            res.headers_mut().append(name, value.clone());
+        }
+    }
     res
 }
 

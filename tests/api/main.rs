@@ -8,6 +8,7 @@ mod broker;
 mod budgets;
 mod cli;
 mod connections;
+mod cookies;
 mod crafted;
 mod deployment;
 mod documents;

@@ -678,3 +678,51 @@ async fn an_administrators_reset_needs_their_recent_sign_in() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_two_step_sign_in_in_cookie_mode_sets_the_cookie_only_once_complete() {
+    each_backend(|app| async move {
+        let enrolled = enrol(&app, "cookiemfa").await;
+        let send = |query: &'static str, variables: Value| {
+            app.client
+                .post(app.url("/graphql"))
+                .header("x-authql-cookie", "1")
+                .header("origin", &app.base_url)
+                .json(&json!({ "query": query, "variables": variables }))
+                .send()
+        };
+        let login = send(
+            crate::harness::LOGIN,
+            json!({ "i": { "usernameOrEmail": "cookiemfa", "password": PASSWORD } }),
+        )
+        .await
+        .unwrap();
+        assert!(login.headers().get("set-cookie").is_none());
+        let body: Value = login.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "MFA_REQUIRED");
+        let token = body["errors"][0]["extensions"]["mfaToken"]
+            .as_str()
+            .unwrap();
+
+        let done = send(
+            VERIFY,
+            json!({ "i": { "mfaToken": token, "code": code(&app, &enrolled.secret, 0) } }),
+        )
+        .await
+        .unwrap();
+        let cookie = done.headers()["set-cookie"].to_str().unwrap().to_owned();
+        let body: Value = done.json().await.unwrap();
+        assert_eq!(body["data"]["verifyMfa"]["refreshToken"], "", "{body}");
+        let value = cookie
+            .strip_prefix("authql_refresh=")
+            .and_then(|rest| rest.split(';').next())
+            .unwrap();
+        assert_eq!(value.len(), 43, "{cookie}");
+        assert!(cookie.contains("; HttpOnly"));
+        // The cookie's session carries both methods.
+        let refreshed = app.refresh(value).await;
+        let access = refreshed.data()["refresh"]["accessToken"].as_str().unwrap();
+        assert_eq!(claims(access)["amr"], json!(["pwd", "otp", "mfa"]));
+    })
+    .await;
+}
