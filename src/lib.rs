@@ -52,6 +52,8 @@ pub struct App {
     mailer: Option<mail::sender::Mailer>,
     /// The internal `/metrics` listener (`METRICS_BIND`), if any.
     metrics: Option<(TcpListener, axum::Router)>,
+    /// Tells live connections (`/graphql/ws`) that the process is stopping.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// Choices made by the caller of [`App::build`] rather than by configuration.
@@ -111,6 +113,7 @@ pub async fn build_state(
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{bound}"));
+    let session_watch = service::session_events::SessionWatch::new(settings.http.ws_max_per_user);
     let tokens = TokenConfig {
         issuer: settings.tokens.issuer.clone(),
         audience: settings.tokens.audience.clone(),
@@ -130,6 +133,7 @@ pub async fn build_state(
         media,
         reencoder: media::reencoder::Reencoder::default(),
         public_url: public_url.into(),
+        session_watch,
     }))
 }
 
@@ -182,11 +186,16 @@ impl App {
         );
         let cookie =
             http::cookie::CookieGate::new(&state.public_url, &state.settings.http.cors_origins);
+        let closing = tokio::sync::watch::Sender::new(false);
         let router = http::router(HttpState {
             state: state.clone(),
             schema,
             admission,
             cookie,
+            ws_slots: Arc::new(tokio::sync::Semaphore::new(
+                state.settings.http.ws_max_connections,
+            )),
+            closing: closing.subscribe(),
         });
         Ok(Self {
             listener,
@@ -194,6 +203,7 @@ impl App {
             router,
             mailer,
             metrics,
+            closing,
         })
     }
 
@@ -255,10 +265,12 @@ impl App {
                 http::serve::serve(listener, router, limits, stopped).await;
             })
         });
+        let closing = self.closing;
         let stopped = async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(true);
+            closing.send_replace(true);
         };
         let server = http::serve::serve(self.listener, self.router, limits, stopped);
         let deadline = async move {

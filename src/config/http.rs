@@ -67,6 +67,25 @@ pub struct HttpSettings {
     #[arg(long, env = "HTTP_MAX_CONNECTIONS_PER_IP",
           default_value = "64", value_parser = within::<usize>(1, 1_000_000))]
     pub max_connections_per_ip: usize,
+    /// open WebSocket connections (/graphql/ws) on this process; past it 503. Each also
+    /// counts under HTTP_MAX_CONNECTIONS and HTTP_MAX_CONNECTIONS_PER_IP
+    #[arg(long, env = "WS_MAX_CONNECTIONS", default_value = "512",
+          value_parser = within::<usize>(1, 1_000_000))]
+    pub ws_max_connections: usize,
+    /// signed-in WebSocket connections one user may have open on this process
+    #[arg(long, env = "WS_MAX_PER_USER", default_value = "8",
+          value_parser = within::<usize>(1, 10_000))]
+    pub ws_max_per_user: usize,
+    /// largest WebSocket message (or frame) a client may send
+    #[arg(long, env = "WS_MAX_MESSAGE_BYTES", default_value = "16384",
+          value_parser = within::<usize>(256, 1 << 20))]
+    pub ws_max_message_bytes: usize,
+    /// a WebSocket from which nothing arrives (not even the pong to authql's pings, sent
+    /// every third of this) for this long is closed; it must also send its connection_init
+    /// within a third of it
+    #[arg(long, env = "WS_IDLE_TIMEOUT", default_value = "60s",
+          value_parser = dur(s(3), s(3600)))]
+    pub ws_idle_timeout: Duration,
 }
 
 /// What one GraphQL request may ask for.

@@ -25,6 +25,33 @@ pub struct Session {
     pub authentication: Authentication,
 }
 
+/// Why a session ended, as a signed-in app is told (`sessionEvents`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEndReason {
+    /// Signed out (`logout`).
+    Logout,
+    /// Ended by its user from another session (`revokeSession`), or by the account's own
+    /// security changes (a newer sign-in past the session limit, a second factor turned on).
+    Revoked,
+    /// `logoutAll`.
+    LogoutAll,
+    PasswordChanged,
+    PasswordReset,
+    /// An administrator's action (sessions revoked, account deactivated, second factor reset).
+    Admin,
+    /// A spent refresh token was presented again: the session may be stolen.
+    ReuseDetected,
+    /// Not refreshed in time, or at its maximum age.
+    Expired,
+}
+
+/// How and when a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionEnd {
+    pub reason: SessionEndReason,
+    pub at: DateTime<Utc>,
+}
+
 /// When and how a session's user last proved who they are: the sign-in, or a later
 /// `reauthenticate`. A refresh keeps it (it is not a new sign-in).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@
 //! measured, and a too-deep one dropped, on that same stack. A scan that is wrong can then
 //! cost time, never the process.
 
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 
 /// What a document may hold before it is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -350,3 +350,23 @@ mod expansion;
 
 #[cfg(test)]
 mod tests;
+
+/// The type of the operation a document would run (`None` when it names no such operation).
+pub fn operation_type(
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<OperationType> {
+    match &doc.operations {
+        DocumentOperations::Single(op) => Some(op.node.ty),
+        DocumentOperations::Multiple(ops) => match operation_name {
+            Some(name) => ops.get(name).map(|op| op.node.ty),
+            // Several operations and no name: the executor refuses it; for GET, any
+            // mutation among them is enough to refuse it first.
+            None => ops
+                .values()
+                .map(|op| op.node.ty)
+                .find(|ty| *ty == OperationType::Mutation)
+                .or_else(|| ops.values().next().map(|op| op.node.ty)),
+        },
+    }
+}

@@ -18,7 +18,7 @@ use async_graphql::{
         Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
         NextValidation,
     },
-    parser::types::{ExecutableDocument, Selection, SelectionSet},
+    parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
 
 use super::document::cache::{DocumentCache, Parsed};
@@ -28,6 +28,11 @@ use crate::{config::GraphqlLimits, error::code};
 /// [`document::parse`], to see whether a GET would run a mutation).
 #[derive(Debug, Clone, Copy)]
 pub struct PreParsed;
+
+/// Marks a request that came over WebSocket (`/graphql/ws`), the one transport that runs
+/// subscriptions.
+#[derive(Debug, Clone, Copy)]
+pub struct OverWebSocket;
 
 fn is_pre_parsed(request: &Request) -> bool {
     request
@@ -195,6 +200,18 @@ impl Extension for LimitsExtension {
             {
                 *reusable = Some((parsed, request.operation_name.clone()));
             }
+        }
+        let operation = request.operation_name.clone();
+        let ty = super::document::operation_type(request.parsed_query()?, operation.as_deref());
+        let over_websocket = request
+            .data
+            .get(&std::any::TypeId::of::<OverWebSocket>())
+            .is_some();
+        if ty == Some(OperationType::Subscription) && !over_websocket {
+            return Err(error(
+                code::GRAPHQL_VALIDATION_FAILED,
+                "Subscriptions run over WebSocket: graphql-transport-ws at /graphql/ws".into(),
+            ));
         }
         next.run(ctx, request).await
     }

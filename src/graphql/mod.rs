@@ -16,13 +16,14 @@ mod password;
 mod profile;
 mod second_factor;
 mod session;
+pub mod subscription;
 mod types;
 mod verification;
 
 use std::collections::HashSet;
 
 use async_graphql::{
-    EmptySubscription, MergedObject, Schema, SchemaBuilder,
+    MergedObject, Schema, SchemaBuilder,
     parser::types::{TypeKind, TypeSystemDefinition},
 };
 
@@ -53,15 +54,19 @@ pub struct Mutation(
 );
 
 /// The schema type served at `/graphql`.
-pub type AuthqlSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AuthqlSchema = Schema<Query, Mutation, subscription::Subscription>;
 
-fn bare() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+fn bare() -> SchemaBuilder<Query, Mutation, subscription::Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscription::Subscription,
+    )
 }
 
 /// The schema with its extensions, outermost first: codes (and the cap on errors), then
 /// the operation's name for logs and metrics, then the limits.
-fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, subscription::Subscription> {
     bare()
         .extension(errors::ErrorCodes::new(limits.max_errors))
         .extension(observe::Observe::new(root_fields()))
@@ -78,7 +83,10 @@ fn root_fields() -> HashSet<String> {
     };
     for definition in doc.definitions {
         if let TypeSystemDefinition::Type(ty) = definition
-            && matches!(ty.node.name.node.as_str(), "Query" | "Mutation")
+            && matches!(
+                ty.node.name.node.as_str(),
+                "Query" | "Mutation" | "Subscription"
+            )
             && let TypeKind::Object(object) = &ty.node.kind
         {
             names.extend(object.fields.iter().map(|f| f.node.name.node.to_string()));

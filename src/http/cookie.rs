@@ -92,6 +92,27 @@ impl CookieGate {
     }
 }
 
+impl CookieGate {
+    /// For a WebSocket upgrade (which a browser sends with its cookies and an `Origin`, and
+    /// without custom headers): the refresh cookie, usable only from a trusted origin.
+    /// Without an `Origin` (not a browser) the cookie is ignored and the access token must
+    /// sign the connection in.
+    ///
+    /// # Errors
+    /// An `Origin` authql does not trust: no other website may open a connection that
+    /// rides on a user's cookie.
+    pub fn websocket(&self, headers: &HeaderMap) -> Result<Option<OpaqueToken>, Refused> {
+        let Some(origin) = headers.get(header::ORIGIN) else {
+            return Ok(None);
+        };
+        let origin = origin.to_str().map_err(|_| Refused::Origin)?;
+        if !self.origins.iter().any(|trusted| trusted == origin) {
+            return Err(Refused::Origin);
+        }
+        Ok(refresh_cookie(headers, self.cookie.name()))
+    }
+}
+
 /// The first cookie named `name` in the request's `Cookie` headers, if its value could be
 /// one of authql's tokens.
 fn refresh_cookie(headers: &HeaderMap, name: &str) -> Option<OpaqueToken> {

@@ -10,7 +10,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 use async_graphql::{
     BatchRequest, BatchResponse, Request as GqlRequest,
-    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
+    parser::types::{ExecutableDocument, OperationType},
 };
 use axum::{
     Extension,
@@ -333,14 +333,7 @@ pub async fn get(
 /// Whether the operation a GET would run is a mutation (GET must never change anything, so
 /// that a link or an `<img>` cannot act on a user's behalf).
 fn is_mutation(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {
-    let is_mut = |ty: OperationType| ty == OperationType::Mutation;
-    match &doc.operations {
-        DocumentOperations::Single(op) => is_mut(op.node.ty),
-        DocumentOperations::Multiple(ops) => match operation_name {
-            Some(name) => ops.get(name).is_some_and(|op| is_mut(op.node.ty)),
-            None => ops.values().any(|op| is_mut(op.node.ty)),
-        },
-    }
+    document::operation_type(doc, operation_name) == Some(OperationType::Mutation)
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {

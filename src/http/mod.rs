@@ -16,6 +16,7 @@ pub mod rate;
 pub mod request_id;
 mod respond;
 pub mod serve;
+pub mod ws;
 
 use std::{sync::Arc, time::Duration};
 
@@ -44,6 +45,10 @@ pub struct HttpState {
     pub admission: admission::Admission,
     /// Which requests may keep their refresh token in a cookie.
     pub cookie: cookie::CookieGate,
+    /// Places for live connections (`/graphql/ws`), `WS_MAX_CONNECTIONS` of them.
+    pub ws_slots: Arc<tokio::sync::Semaphore>,
+    /// Turns `true` when the process stops: live connections close ("going away").
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 /// CORS from `CORS_ORIGINS`: the listed origins (or any, with `*` in development) may call
@@ -85,6 +90,7 @@ pub fn router(http: HttpState) -> Router {
     let state = http.state.clone();
     let routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql/ws", get(ws::upgrade))
         .route("/graphiql", get(graphiql::page))
         .route("/graphiql/{file}", get(graphiql::asset))
         .route("/.well-known/jwks.json", get(jwks::jwks))

@@ -34,7 +34,6 @@ use axum::{Router, body::Body, extract::ConnectInfo};
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
-    server::graceful::GracefulShutdown,
     service::TowerToHyperService,
 };
 use tokio::{
@@ -308,7 +307,7 @@ pub async fn serve(
     let limits = Arc::new(limits);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let per_address = Arc::new(PerAddress::default());
-    let graceful = GracefulShutdown::new();
+    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
     let mut http = hyper::server::conn::http1::Builder::new();
     // The watchdog keeps the header and idle timeouts; hyper's own timer (which would cut
     // idle connections at the header timeout) stays off.
@@ -380,18 +379,37 @@ pub async fn serve(
                     })
                 })
         };
-        let conn = graceful.watch(http.serve_connection(io, TowerToHyperService::new(service)));
+        // With upgrades: a WebSocket (`/graphql/ws`) leaves this loop once upgraded, and
+        // keeps the connection's places (`hold`) itself.
+        let conn = http
+            .serve_connection(io, TowerToHyperService::new(service))
+            .with_upgrades();
         let limits = limits.clone();
+        let mut stopping = stopping_rx.clone();
         tokio::spawn(async move {
-            tokio::select! {
-                _ = conn => {}
-                () = activity.overstayed(&limits) => {
-                    crate::metrics::connection_dropped("timeout");
-                    tracing::debug!(%peer, "connection closed: too slow or idle too long");
+            let mut conn = std::pin::pin!(conn);
+            let mut finishing = false;
+            loop {
+                tokio::select! {
+                    _ = conn.as_mut() => break,
+                    () = activity.overstayed(&limits) => {
+                        crate::metrics::connection_dropped("timeout");
+                        tracing::debug!(%peer, "connection closed: too slow or idle too long");
+                        break;
+                    }
+                    _ = stopping.changed(), if !finishing => {
+                        // The request in flight is answered; the connection then closes.
+                        finishing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
                 }
             }
+            drop(stopping);
             drop(hold);
         });
     }
-    graceful.shutdown().await;
+    // Every connection's task holds a receiver: they are all done when none is left.
+    drop(stopping_rx);
+    stopping_tx.send_replace(true);
+    stopping_tx.closed().await;
 }

@@ -12,7 +12,7 @@ use super::{Conn, Error};
 use crate::{
     domain::{
         Account,
-        session::{AuthMethods, Authentication, Session},
+        session::{AuthMethods, Authentication, Session, SessionEnd, SessionEndReason},
     },
     entity::sessions::{self, Column, Entity},
 };
@@ -30,6 +30,8 @@ pub enum RevokeReason {
     SessionLimit,
     /// A second factor was turned on: sessions signed in without it end.
     SecondFactorOn,
+    /// An administrator ended them (`adminRevokeSessions`, `adminResetMfa`, `create-admin`).
+    Admin,
 }
 
 impl RevokeReason {
@@ -44,6 +46,22 @@ impl RevokeReason {
             Self::Deactivated => "deactivated",
             Self::SessionLimit => "session_limit",
             Self::SecondFactorOn => "second_factor_on",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// What a signed-in app is told about a session that ended this way.
+    fn told_as(stored: &str) -> SessionEndReason {
+        match stored {
+            "logout" => SessionEndReason::Logout,
+            "logout_all" => SessionEndReason::LogoutAll,
+            "token_reuse" => SessionEndReason::ReuseDetected,
+            "password_changed" => SessionEndReason::PasswordChanged,
+            "password_reset" => SessionEndReason::PasswordReset,
+            "deactivated" | "admin" => SessionEndReason::Admin,
+            // `revoked`, `session_limit` (a newer sign-in pushed it out), `second_factor_on`
+            // (the user turned a second factor on elsewhere).
+            _ => SessionEndReason::Revoked,
         }
     }
 }
@@ -365,4 +383,69 @@ pub async fn delete_ended_before(
         .exec(db)
         .await
         .map(|r| r.rows_affected)
+}
+
+/// A session's id, `revoked_at`, `revoked_reason`, `idle_expires_at`, `absolute_expires_at`.
+type EndColumns = (
+    Uuid,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
+
+/// Of the sessions `ids`, those that have ended by `now` (revoked, expired or purged), with
+/// how and when. Reads by primary key, a bounded number of ids per statement.
+///
+/// # Errors
+/// When a query fails.
+pub async fn ended_among(
+    db: &impl Conn,
+    ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<Vec<(Uuid, SessionEnd)>, Error> {
+    const PER_QUERY: usize = 500;
+    let mut ended = Vec::new();
+    for chunk in ids.chunks(PER_QUERY) {
+        let rows: Vec<EndColumns> = Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .column(Column::RevokedAt)
+            .column(Column::RevokedReason)
+            .column(Column::IdleExpiresAt)
+            .column(Column::AbsoluteExpiresAt)
+            .filter(Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let mut found = std::collections::HashSet::with_capacity(rows.len());
+        for (id, revoked_at, reason, idle, absolute) in rows {
+            found.insert(id);
+            let end = match revoked_at {
+                Some(at) => Some(SessionEnd {
+                    reason: RevokeReason::told_as(reason.as_deref().unwrap_or_default()),
+                    at,
+                }),
+                None if idle <= now || absolute <= now => Some(SessionEnd {
+                    reason: SessionEndReason::Expired,
+                    at: idle.min(absolute),
+                }),
+                None => None,
+            };
+            if let Some(end) = end {
+                ended.push((id, end));
+            }
+        }
+        // Purged since: it ended long ago.
+        ended.extend(chunk.iter().filter(|id| !found.contains(id)).map(|id| {
+            (
+                *id,
+                SessionEnd {
+                    reason: SessionEndReason::Expired,
+                    at: now,
+                },
+            )
+        }));
+    }
+    Ok(ended)
 }

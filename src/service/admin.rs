@@ -252,7 +252,7 @@ pub async fn revoke_sessions(
         keep: None,
     };
     let now = state.clock.now();
-    Ok(repo::sessions::revoke(&state.db, scope, RevokeReason::Revoked, now).await?)
+    Ok(repo::sessions::revoke(&state.db, scope, RevokeReason::Admin, now).await?)
 }
 
 /// Refuses a change that would leave no active administrator, and a change by someone who

@@ -157,7 +157,7 @@ async fn promote(
         user: user.id,
         keep: None,
     };
-    let sessions_ended = repo::sessions::revoke(&txn, scope, RevokeReason::Revoked, now).await?;
+    let sessions_ended = repo::sessions::revoke(&txn, scope, RevokeReason::Admin, now).await?;
     repo::commit(txn).await?;
     Ok(CreateAdmin::Promoted {
         id: user.id,

@@ -12,6 +12,7 @@ pub mod passwords;
 pub mod profiles;
 pub mod reauthentication;
 pub mod second_factor;
+pub mod session_events;
 pub mod sessions;
 pub mod throttle;
 pub mod verification;

@@ -318,7 +318,7 @@ pub async fn admin_reset(state: &AppState, me: &CurrentUser, id: Uuid) -> Result
         user: id,
         keep: None,
     };
-    let ended = repo::sessions::revoke(&txn, scope, RevokeReason::Revoked, now).await?;
+    let ended = repo::sessions::revoke(&txn, scope, RevokeReason::Admin, now).await?;
     notify(&txn, &user, SecondFactorNotice::Reset, now).await?;
     repo::commit(txn).await?;
     state.relay.wake();

@@ -19,6 +19,7 @@ mod harness;
 mod health;
 mod inputs;
 mod integrity;
+mod live;
 mod login;
 mod mail;
 mod outages;

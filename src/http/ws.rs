@@ -1,0 +1,408 @@
+//! `GET /graphql/ws`: the `sessionEvents` subscription over WebSocket, in the
+//! graphql-transport-ws protocol that async-graphql-axum's `GraphQLWebSocket` speaks.
+//!
+//! authql's own handler wraps it (rather than mounting `GraphQLSubscription` as is) to add
+//! what a public endpoint needs and that service leaves out:
+//! - an `Origin` check as for cookie mode, so no other website can open a connection with
+//!   a user's cookie (cross-site WebSocket hijacking);
+//! - authentication in `connection_init` (the access token, or in cookie mode the refresh
+//!   cookie of the upgrade request), which must come within a third of `WS_IDLE_TIMEOUT`;
+//! - caps: connections in all (`WS_MAX_CONNECTIONS`, plus the HTTP connection caps, whose
+//!   places a connection keeps), per user (`WS_MAX_PER_USER`), message size
+//!   (`WS_MAX_MESSAGE_BYTES`), operations per connection ([`MAX_OPERATIONS`]), and only
+//!   subscriptions (queries and mutations belong to `POST /graphql`, with its limits);
+//! - liveness: a ping every third of `WS_IDLE_TIMEOUT`, and the connection closed when
+//!   nothing (not even the pong) arrives for the whole of it;
+//! - the connection closed (4401) once its session has ended and the event was sent.
+
+use std::{
+    future::Future,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use async_graphql::{
+    Data, Executor, Request as GqlRequest, Response as GqlResponse, ServerError,
+    parser::types::OperationType,
+};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::{
+    Extension,
+    extract::{
+        FromRequestParts, Request, State,
+        ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
+    },
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use futures_util::{SinkExt, StreamExt, stream::BoxStream};
+use serde_json::json;
+use tokio::{sync::OwnedSemaphorePermit, time::Instant};
+
+use super::{HttpState, request_id::RequestIdExt, serve::ConnectionHold};
+use crate::{
+    auth::opaque_token::OpaqueToken,
+    error::code,
+    graphql::{
+        AuthqlSchema, RequestId,
+        document::{self, DocumentLimits},
+        limits::{OverWebSocket, PreParsed},
+        subscription::SessionFeed,
+    },
+    service::session_events::{self, Watcher},
+    state::AppState,
+};
+
+/// The one sub-protocol offered.
+const PROTOCOL: &str = "graphql-transport-ws";
+
+/// Operations one connection may have running at once.
+pub const MAX_OPERATIONS: usize = 4;
+
+/// Longest an answer the client does not read may pile up before the connection ends.
+const MAX_WRITE_BUFFER: usize = 64 * 1024;
+
+/// Close codes of the protocol (and this one's own).
+const CLOSE_UNAUTHORIZED: u16 = 4401;
+const CLOSE_INIT_TIMEOUT: u16 = 4408;
+const CLOSE_IDLE: u16 = 4409;
+const CLOSE_GOING_AWAY: u16 = 1001;
+
+/// The upgrade of `GET /graphql/ws`.
+pub async fn upgrade(
+    State(http): State<Arc<HttpState>>,
+    request_id: RequestIdExt,
+    hold: Option<Extension<ConnectionHold>>,
+    request: Request,
+) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let offered = parts
+        .headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|list| list.split(',').any(|p| p.trim() == PROTOCOL));
+    if !offered {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "Open a WebSocket with the graphql-transport-ws sub-protocol",
+        );
+    }
+    let cookie = match http.cookie.websocket(&parts.headers) {
+        Ok(cookie) => cookie,
+        Err(refused) => return refusal(refused.status(), refused.message()),
+    };
+    let Ok(permit) = http.ws_slots.clone().try_acquire_owned() else {
+        crate::metrics::connection_dropped("ws_total");
+        return refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many live connections; try again later",
+        );
+    };
+    // Only the sub-protocol authql speaks is picked.
+    parts.headers.insert(
+        header::SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_static(PROTOCOL),
+    );
+    let (protocol, upgrade) = match (
+        GraphQLProtocol::from_request_parts(&mut parts, &()).await,
+        WebSocketUpgrade::from_request_parts(&mut parts, &()).await,
+    ) {
+        (Ok(protocol), Ok(upgrade)) => (protocol, upgrade),
+        (_, Err(rejection)) => return rejection.into_response(),
+        (Err(status), _) => return refusal(status, "Unknown sub-protocol"),
+    };
+    let settings = &http.state.settings.http;
+    let connection = Connection {
+        state: http.state.clone(),
+        schema: http.schema.clone(),
+        limits: DocumentLimits::from(&http.state.settings.graphql),
+        request_id: request_id.0.clone(),
+        cookie,
+        idle: settings.ws_idle_timeout,
+        closing: http.closing.clone(),
+        _permit: permit,
+        _hold: hold.map(|Extension(hold)| hold),
+    };
+    upgrade
+        .protocols([PROTOCOL])
+        .max_message_size(settings.ws_max_message_bytes)
+        .max_frame_size(settings.ws_max_message_bytes)
+        // Every message is written at once (they are few and small), and what a client
+        // leaves unread may pile up to MAX_WRITE_BUFFER.
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .on_upgrade(move |socket| connection.serve(socket, protocol))
+}
+
+fn refusal(status: StatusCode, message: &str) -> Response {
+    let code = match status {
+        StatusCode::FORBIDDEN => code::FORBIDDEN,
+        StatusCode::SERVICE_UNAVAILABLE => code::SERVICE_UNAVAILABLE,
+        _ => code::GRAPHQL_PARSE_FAILED,
+    };
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    (status, axum::Json(body)).into_response()
+}
+
+/// One live connection and what it holds until it closes.
+struct Connection {
+    state: AppState,
+    schema: AuthqlSchema,
+    limits: DocumentLimits,
+    request_id: RequestId,
+    /// The refresh cookie of the upgrade request, when it came from a trusted origin.
+    cookie: Option<OpaqueToken>,
+    idle: Duration,
+    closing: tokio::sync::watch::Receiver<bool>,
+    _permit: OwnedSemaphorePermit,
+    /// Its places under the HTTP connection caps.
+    _hold: Option<ConnectionHold>,
+}
+
+/// The watch of the connection's session, once `connection_init` authenticated it.
+#[derive(Default)]
+struct SignedIn {
+    watcher: Mutex<Option<Watcher>>,
+    /// Wakes the watchdog when `watcher` is set.
+    now: tokio::sync::Notify,
+}
+
+type Signed = Arc<SignedIn>;
+
+/// The sending half of the socket, shared by the protocol and the pings.
+type Outgoing = Arc<tokio::sync::Mutex<futures_util::stream::SplitSink<WebSocket, Message>>>;
+
+impl Connection {
+    async fn serve(self, socket: WebSocket, protocol: GraphQLProtocol) {
+        let started = Instant::now();
+        let heard = Arc::new(AtomicU64::new(0));
+        let (sink, stream) = socket.split();
+        let sink = Arc::new(tokio::sync::Mutex::new(sink));
+        let mut stream = {
+            let heard = heard.clone();
+            stream.inspect(move |_| heard.store(millis(started.elapsed()), Ordering::Release))
+        };
+        let out = futures_util::sink::unfold(sink.clone(), |sink, message: Message| async move {
+            sink.lock().await.send(message).await?;
+            Ok::<_, axum::Error>(sink)
+        });
+        let signed: Signed = Arc::default();
+        let executor = LiveOnly {
+            schema: self.schema.clone(),
+            limits: self.limits,
+            running: Arc::default(),
+        };
+        let init = {
+            let (state, cookie, signed) = (self.state.clone(), self.cookie.clone(), signed.clone());
+            move |payload: serde_json::Value| sign_in(state, payload, cookie, signed)
+        };
+        // The protocol reads through a borrow: once it is done, the closing handshake is
+        // read here.
+        let graphql = GraphQLWebSocket::new_with_pair(out, &mut stream, executor, protocol)
+            .with_data({
+                let mut data = Data::default();
+                data.insert(self.request_id.clone());
+                data
+            })
+            .on_connection_init(init)
+            .serve();
+        let mut closing = self.closing.clone();
+        let close = tokio::select! {
+            () = graphql => None,
+            close = self.watchdog(started, &heard, &signed, &sink) => Some(close),
+            _ = closing.wait_for(|c| *c) => Some((CLOSE_GOING_AWAY, "The server is stopping")),
+        };
+        if let Some((code, reason)) = close {
+            let frame = CloseFrame {
+                code,
+                reason: reason.into(),
+            };
+            let closing = async {
+                sink.lock().await.send(Message::Close(Some(frame))).await?;
+                // The client's close frame (or its going away) ends the connection.
+                while let Some(Ok(message)) = stream.next().await {
+                    if matches!(message, Message::Close(_)) {
+                        break;
+                    }
+                }
+                Ok::<_, axum::Error>(())
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
+        }
+    }
+
+    /// Completes with the close code and reason when the connection must end: its session
+    /// ended, it did not sign in in time, or it went silent. Pings it meanwhile.
+    async fn watchdog(
+        &self,
+        started: Instant,
+        heard: &AtomicU64,
+        signed: &Signed,
+        sink: &Outgoing,
+    ) -> (u16, &'static str) {
+        let every = self.idle / 3;
+        let mut ended: Option<tokio::sync::watch::Receiver<_>> = None;
+        let mut next_ping = Instant::now() + every;
+        loop {
+            if ended.is_none() {
+                ended = lock(&signed.watcher).as_ref().map(|w| w.ended.clone());
+            }
+            if ended.is_none() && started.elapsed() >= every {
+                return (CLOSE_INIT_TIMEOUT, "Connection initialisation timeout");
+            }
+            let silent = started
+                .elapsed()
+                .saturating_sub(Duration::from_millis(heard.load(Ordering::Acquire)));
+            if silent >= self.idle {
+                return (CLOSE_IDLE, "Nothing heard for too long");
+            }
+            let tick = tokio::time::sleep_until(next_ping.min(Instant::now() + every / 4));
+            let session_ended = match &mut ended {
+                Some(rx) => tokio::select! {
+                    // (A closed channel without an end cannot happen while the watch is held.)
+                    found = rx.wait_for(Option::is_some) => { drop(found); true }
+                    () = tick => false,
+                },
+                None => {
+                    tokio::select! {
+                        () = signed.now.notified() => {}
+                        () = tick => {}
+                    }
+                    false
+                }
+            };
+            if session_ended {
+                // The subscription sends its event; then the connection closes.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                return (CLOSE_UNAUTHORIZED, "The session has ended");
+            }
+            if Instant::now() >= next_ping {
+                next_ping = Instant::now() + every;
+                // A stalled client fills its buffer and the send fails: the idle limit
+                // then ends it.
+                if let Ok(mut sink) = sink.try_lock() {
+                    let _ = sink.send(Message::Ping(Vec::new().into())).await;
+                }
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `connection_init`: signs the connection in and starts watching its session.
+async fn sign_in(
+    state: AppState,
+    payload: serde_json::Value,
+    cookie: Option<OpaqueToken>,
+    signed: Signed,
+) -> async_graphql::Result<Data> {
+    let bearer = payload.as_object().and_then(|fields| {
+        fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            .and_then(|(_, v)| v.as_str())
+            .map(str::trim)
+    });
+    let access = match bearer {
+        Some(value) => match value.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Some(token.trim()),
+            _ => return Err("authorization must be \"Bearer <accessToken>\"".into()),
+        },
+        None => None,
+    };
+    let subject = session_events::authenticate(&state, access, cookie.as_ref())
+        .await
+        .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+    let watcher = state
+        .session_watch
+        .watch(&state, subject)
+        .map_err(|_| async_graphql::Error::new("Too many live connections for this user"))?;
+    let feed = SessionFeed(watcher.ended.clone());
+    *lock(&signed.watcher) = Some(watcher);
+    signed.now.notify_one();
+    let mut data = Data::default();
+    data.insert(feed);
+    Ok(data)
+}
+
+/// The schema as a WebSocket runs it: subscriptions only, each document through the same
+/// guarded parse as over HTTP, at most [`MAX_OPERATIONS`] at once.
+#[derive(Clone)]
+struct LiveOnly {
+    schema: AuthqlSchema,
+    limits: DocumentLimits,
+    running: Arc<AtomicUsize>,
+}
+
+fn refused(code: &str, message: &str) -> GqlResponse {
+    let mut err = ServerError::new(message, None);
+    err.extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
+    GqlResponse::from_errors(vec![err])
+}
+
+/// One running operation of a connection, counted until its stream is dropped.
+struct Running(Arc<AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Executor for LiveOnly {
+    fn execute(&self, _request: GqlRequest) -> impl Future<Output = GqlResponse> + Send {
+        std::future::ready(refused(
+            code::GRAPHQL_VALIDATION_FAILED,
+            "Only subscriptions run over WebSocket",
+        ))
+    }
+
+    fn execute_stream(
+        &self,
+        request: GqlRequest,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, GqlResponse> {
+        let one = |answer| futures_util::stream::once(std::future::ready(answer)).boxed();
+        let doc = match document::parse(&request.query, &self.limits) {
+            Ok(doc) => doc,
+            Err(refusal) => return one(refused(refusal.code(), &refusal.to_string())),
+        };
+        let ty = document::operation_type(&doc, request.operation_name.as_deref());
+        if ty != Some(OperationType::Subscription) {
+            return one(refused(
+                code::GRAPHQL_VALIDATION_FAILED,
+                "Only subscriptions run over WebSocket; send queries and mutations to \
+                 POST /graphql",
+            ));
+        }
+        if self.running.fetch_add(1, Ordering::AcqRel) >= MAX_OPERATIONS {
+            self.running.fetch_sub(1, Ordering::AcqRel);
+            return one(refused(
+                code::RATE_LIMITED,
+                "Too many operations on this connection",
+            ));
+        }
+        let running = Running(self.running.clone());
+        let mut request = request.data(PreParsed).data(OverWebSocket);
+        request.set_parsed_query(doc);
+        self.schema
+            .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+            .map(move |answer| {
+                let _counted = &running;
+                answer
+            })
+            .boxed()
+    }
+}
