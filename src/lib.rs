@@ -108,11 +108,8 @@ pub async fn build_state(
         }
         config::MediaStoreKind::Local => Arc::new(media::LocalDir::new(&settings.media_dir)),
     };
-    let public_url = settings
-        .http
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{bound}"));
+    let public_url = settings.public_url_for(bound);
+    let app_url = settings.app_url_for(bound);
     let session_watch = service::session_events::SessionWatch::new(settings.http.ws_max_per_user);
     let tokens = TokenConfig {
         issuer: settings.tokens.issuer.clone(),
@@ -133,6 +130,7 @@ pub async fn build_state(
         media,
         reencoder: media::reencoder::Reencoder::default(),
         public_url: public_url.into(),
+        app_url: app_url.into(),
         session_watch,
     }))
 }
@@ -195,6 +193,7 @@ impl App {
             ws_slots: Arc::new(tokio::sync::Semaphore::new(
                 state.settings.http.ws_max_connections,
             )),
+            ws_clients: Arc::default(),
             closing: closing.subscribe(),
         });
         Ok(Self {

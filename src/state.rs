@@ -48,6 +48,8 @@ pub struct Shared {
     pub reencoder: crate::media::reencoder::Reencoder,
     /// `PUBLIC_URL`, or `http://` and the bound address: the base of absolute media URLs.
     pub public_url: Arc<str>,
+    /// `APP_URL`, or the account pages at `public_url`: where mailed links point.
+    pub app_url: Arc<str>,
     /// The sessions this process's live connections (`sessionEvents`) watch.
     pub session_watch: Arc<crate::service::session_events::SessionWatch>,
 }

@@ -67,6 +67,11 @@ pub struct HttpSettings {
     #[arg(long, env = "HTTP_MAX_CONNECTIONS_PER_IP",
           default_value = "64", value_parser = within::<usize>(1, 1_000_000))]
     pub max_connections_per_ip: usize,
+    /// true or false: serve the account pages under /account/ (sign up, sign in, verify an
+    /// email, reset a password, security)
+    #[arg(long, env = "ACCOUNT_PAGES", default_value = "true", value_parser = boolean,
+          action = clap::ArgAction::Set)]
+    pub account_pages: bool,
     /// open WebSocket connections (/graphql/ws) on this process; past it 503. Each also
     /// counts under HTTP_MAX_CONNECTIONS and HTTP_MAX_CONNECTIONS_PER_IP
     #[arg(long, env = "WS_MAX_CONNECTIONS", default_value = "512",

@@ -77,7 +77,8 @@ pub struct MailSettings {
     #[arg(long, env = "RESET_TOKEN_TTL", default_value = "1h",
           value_parser = delta(s(60), s(7 * DAY)))]
     pub reset_ttl: TimeDelta,
-    /// base URL of the frontend that mail links point to (required in production)
-    #[arg(long, env = "APP_URL", default_value = "http://localhost:3000", value_parser = base_url)]
-    pub app_url: String,
+    /// base URL of the frontend that mail links point to (default: authql's own account
+    /// pages, {PUBLIC_URL}/account; required in production when ACCOUNT_PAGES=false)
+    #[arg(long, env = "APP_URL", value_parser = base_url)]
+    pub app_url: Option<String>,
 }

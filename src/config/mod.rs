@@ -113,6 +113,22 @@ impl DatabaseSettings {
 }
 
 impl Settings {
+    /// `PUBLIC_URL`, or `http://` and the address the API is bound to.
+    pub fn public_url_for(&self, bound: SocketAddr) -> String {
+        self.http
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+    }
+
+    /// Where mailed links point: `APP_URL`, or authql's own account pages.
+    pub fn app_url_for(&self, bound: SocketAddr) -> String {
+        self.mail
+            .app_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/account", self.public_url_for(bound)))
+    }
+
     /// Reads the process environment, after loading `.env` if there is one.
     ///
     /// # Errors

@@ -17,10 +17,18 @@ pub(super) fn refuse_unsafe(
     s: &Settings,
     is_set: impl Fn(&str) -> bool,
 ) -> Result<(), ConfigError> {
-    if !is_set("APP_URL") {
-        return unsafe_("APP_URL", "must be set to the frontend's public https URL");
+    if !is_set("APP_URL") && !s.http.account_pages {
+        return unsafe_(
+            "APP_URL",
+            "must be set to the frontend's public https URL when ACCOUNT_PAGES=false",
+        );
     }
-    if !s.mail.app_url.starts_with("https://") {
+    // Unset, the links go to the account pages at PUBLIC_URL, which must be https (below).
+    if s.mail
+        .app_url
+        .as_ref()
+        .is_some_and(|u| !u.starts_with("https://"))
+    {
         return unsafe_("APP_URL", "mail links must use https");
     }
     let public_https = s

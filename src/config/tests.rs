@@ -24,7 +24,12 @@ fn no_configuration_gives_the_documented_development_defaults() {
     assert_eq!(s.broker.amqp_url, None);
     assert_eq!(s.mail.smtp_url, None);
     assert_eq!(s.mail.from, "authql <no-reply@localhost>");
-    assert_eq!(s.mail.app_url, "http://localhost:3000");
+    assert_eq!(s.mail.app_url, None);
+    assert!(s.http.account_pages);
+    assert_eq!(
+        s.app_url_for("127.0.0.1:8000".parse().unwrap()),
+        "http://127.0.0.1:8000/account"
+    );
     assert_eq!(s.http.bind.to_string(), "127.0.0.1:8000");
     assert_eq!(
         (s.tokens.issuer.as_str(), s.tokens.audience.as_str()),
@@ -111,9 +116,18 @@ fn production_refuses_a_missing_or_plain_http_app_url() {
         ("SMTP_URL", "smtp://mail:25"),
         ("PUBLIC_URL", "https://auth.example.com"),
     ];
-    assert_eq!(error_for(&prod).variable(), "APP_URL");
+    // Without account pages the links need somewhere to go.
+    let without_pages = [&prod[..], &[("ACCOUNT_PAGES", "false")]].concat();
+    assert_eq!(error_for(&without_pages).variable(), "APP_URL");
     let http = [&prod[..], &[("APP_URL", "http://app.example.com")]].concat();
     assert_eq!(error_for(&http).variable(), "APP_URL");
+    // With them (the default), the links go to PUBLIC_URL's account pages.
+    let sound = [&prod[..], &[("SMTP_URL", "smtps://mail:465")]].concat();
+    let s = settings(&sound).unwrap();
+    assert_eq!(
+        s.app_url_for("127.0.0.1:8000".parse().unwrap()),
+        "https://auth.example.com/account"
+    );
 }
 
 #[test]
@@ -168,7 +182,10 @@ fn cors_origins_are_normalised_origins() {
 #[test]
 fn app_url_loses_its_trailing_slash() {
     let s = settings(&[("APP_URL", "https://app.example.com/auth/")]).unwrap();
-    assert_eq!(s.mail.app_url, "https://app.example.com/auth");
+    assert_eq!(
+        s.mail.app_url.as_deref(),
+        Some("https://app.example.com/auth")
+    );
 }
 
 #[test]

@@ -4,38 +4,17 @@
 //! `assets/graphiql/update.sh`) are compiled in. The Content-Security-Policy lets the page
 //! load nothing but its own files and talk to nothing but this service.
 
-use axum::{
-    extract::Path,
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
-};
+use axum::{extract::Path, response::Response};
 
-struct Asset {
-    name: &'static str,
-    content_type: &'static str,
-    body: &'static [u8],
-}
-
-macro_rules! asset {
-    ($name:literal, $type:expr) => {
-        Asset {
-            name: $name,
-            content_type: $type,
-            body: include_bytes!(concat!("../../assets/graphiql/", $name)),
-        }
-    };
-}
-
-const JS: &str = "text/javascript; charset=utf-8";
-const CSS: &str = "text/css; charset=utf-8";
+use super::assets::{self, Asset, CSS, JS, asset};
 
 static ASSETS: &[Asset] = &[
-    asset!("graphiql.min.js", JS),
-    asset!("graphiql.min.css", CSS),
-    asset!("react.production.min.js", JS),
-    asset!("react-dom.production.min.js", JS),
-    asset!("init.js", JS),
-    asset!("page.css", CSS),
+    asset!("graphiql", "graphiql.min.js", JS),
+    asset!("graphiql", "graphiql.min.css", CSS),
+    asset!("graphiql", "react.production.min.js", JS),
+    asset!("graphiql", "react-dom.production.min.js", JS),
+    asset!("graphiql", "init.js", JS),
+    asset!("graphiql", "page.css", CSS),
 ];
 
 const PAGE: &str = include_str!("../../assets/graphiql/index.html");
@@ -47,36 +26,12 @@ const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self';
 
 /// `GET /graphiql` (and `GET /graphql` from a browser): the playground page.
 pub async fn page() -> Response {
-    let mut res = PAGE.into_response();
-    let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(PAGE_CSP),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    res
+    assets::page(PAGE, PAGE_CSP)
 }
 
 /// `GET /graphiql/{file}`: one of the playground's own files.
 pub async fn asset(Path(file): Path<String>) -> Response {
-    let Some(asset) = ASSETS.iter().find(|a| a.name == file) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let mut res = asset.body.into_response();
-    let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(asset.content_type),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=86400"),
-    );
-    res
+    assets::serve(ASSETS, &file, "public, max-age=86400")
 }
 
 #[cfg(test)]
@@ -97,9 +52,6 @@ mod tests {
 
     #[test]
     fn content_types_match_the_file_kind() {
-        for a in ASSETS {
-            let expected = if a.name.ends_with(".js") { JS } else { CSS };
-            assert_eq!(a.content_type, expected, "{}", a.name);
-        }
+        assets::types_match(ASSETS);
     }
 }

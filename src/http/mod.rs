@@ -1,6 +1,8 @@
 //! The HTTP surface: routes, middleware and the handlers that are not GraphQL resolvers.
 
+mod account;
 pub mod admission;
+pub(crate) mod assets;
 pub mod body;
 pub mod client;
 pub mod cookie;
@@ -47,6 +49,8 @@ pub struct HttpState {
     pub cookie: cookie::CookieGate,
     /// Places for live connections (`/graphql/ws`), `WS_MAX_CONNECTIONS` of them.
     pub ws_slots: Arc<tokio::sync::Semaphore>,
+    /// Live connections per client address.
+    pub ws_clients: Arc<serve::PerAddress>,
     /// Turns `true` when the process stops: live connections close ("going away").
     pub closing: tokio::sync::watch::Receiver<bool>,
 }
@@ -88,7 +92,7 @@ fn default_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLay
 pub fn router(http: HttpState) -> Router {
     let settings = http.state.settings.clone();
     let state = http.state.clone();
-    let routes = Router::new()
+    let mut routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
         .route("/graphiql", get(graphiql::page))
@@ -96,7 +100,14 @@ pub fn router(http: HttpState) -> Router {
         .route("/.well-known/jwks.json", get(jwks::jwks))
         .route("/media/{file}", get(media::serve))
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+        .route("/readyz", get(health::readyz));
+    if settings.http.account_pages {
+        routes = routes
+            .route("/account", get(account::root))
+            .route("/account/", get(account::index))
+            .route("/account/{name}", get(account::file));
+    }
+    let routes = routes
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(settings.http.max_body_bytes))
         .with_state(Arc::new(http));

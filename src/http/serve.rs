@@ -251,19 +251,24 @@ struct Places {
     _address: Option<AddressSlot>,
 }
 
-/// Open connections per client address.
+/// Open connections per client (the socket's address here; the client address behind
+/// trusted proxies for live connections, `ws.rs`).
 #[derive(Default)]
-struct PerAddress(Mutex<HashMap<ClientKey, usize>>);
+pub struct PerAddress(Mutex<HashMap<ClientKey, usize>>);
 
-/// One connection counted against its address until dropped.
-struct AddressSlot {
+/// One connection counted against its client until dropped.
+pub struct AddressSlot {
     counts: Arc<PerAddress>,
     key: ClientKey,
 }
 
 impl PerAddress {
     fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<AddressSlot> {
-        let key = ClientKey::of(Some(ip));
+        self.take_key(ClientKey::of(Some(ip)), max)
+    }
+
+    /// A place for one more connection of `key`, unless it has `max` already.
+    pub fn take_key(self: &Arc<Self>, key: ClientKey, max: usize) -> Option<AddressSlot> {
         let mut counts = self
             .0
             .lock()

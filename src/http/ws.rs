@@ -17,6 +17,7 @@
 
 use std::{
     future::Future,
+    net::SocketAddr,
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicU64, AtomicUsize, Ordering},
@@ -32,7 +33,7 @@ use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::{
     Extension,
     extract::{
-        FromRequestParts, Request, State,
+        ConnectInfo, FromRequestParts, Request, State,
         ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
     },
     http::{HeaderValue, StatusCode, header},
@@ -42,7 +43,11 @@ use futures_util::{SinkExt, StreamExt, stream::BoxStream};
 use serde_json::json;
 use tokio::{sync::OwnedSemaphorePermit, time::Instant};
 
-use super::{HttpState, request_id::RequestIdExt, serve::ConnectionHold};
+use super::{
+    HttpState,
+    request_id::RequestIdExt,
+    serve::{AddressSlot, ConnectionHold},
+};
 use crate::{
     auth::opaque_token::OpaqueToken,
     error::code,
@@ -62,6 +67,18 @@ const PROTOCOL: &str = "graphql-transport-ws";
 /// Operations one connection may have running at once.
 pub const MAX_OPERATIONS: usize = 4;
 
+/// Live connections one client address may have open (behind `TRUSTED_PROXIES`, the
+/// address they forward for).
+pub const MAX_PER_CLIENT: usize = 16;
+
+/// Messages a client may send in a window before its connection is closed (4429): enough
+/// for `connection_init`, a few subscriptions and keep-alive pings.
+const MAX_MESSAGES: u32 = 20;
+const MESSAGE_WINDOW: Duration = Duration::from_secs(10);
+
+/// Longest a client may take to send `connection_init` (or a third of `WS_IDLE_TIMEOUT`).
+const MAX_INIT_WAIT: Duration = Duration::from_secs(10);
+
 /// Longest an answer the client does not read may pile up before the connection ends.
 const MAX_WRITE_BUFFER: usize = 64 * 1024;
 
@@ -70,11 +87,13 @@ const CLOSE_UNAUTHORIZED: u16 = 4401;
 const CLOSE_INIT_TIMEOUT: u16 = 4408;
 const CLOSE_IDLE: u16 = 4409;
 const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_TOO_MANY: u16 = 4429;
 
 /// The upgrade of `GET /graphql/ws`.
 pub async fn upgrade(
     State(http): State<Arc<HttpState>>,
     request_id: RequestIdExt,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     hold: Option<Extension<ConnectionHold>>,
     request: Request,
 ) -> Response {
@@ -93,6 +112,14 @@ pub async fn upgrade(
     let cookie = match http.cookie.websocket(&parts.headers) {
         Ok(cookie) => cookie,
         Err(refused) => return refusal(refused.status(), refused.message()),
+    };
+    let client = super::client::client_info(&http.state, Some(peer), &parts.headers).key();
+    let Some(client_slot) = http.ws_clients.take_key(client, MAX_PER_CLIENT) else {
+        crate::metrics::connection_dropped("ws_per_client");
+        return refusal(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many live connections from this address",
+        );
     };
     let Ok(permit) = http.ws_slots.clone().try_acquire_owned() else {
         crate::metrics::connection_dropped("ws_total");
@@ -124,6 +151,7 @@ pub async fn upgrade(
         idle: settings.ws_idle_timeout,
         closing: http.closing.clone(),
         _permit: permit,
+        _client: client_slot,
         _hold: hold.map(|Extension(hold)| hold),
     };
     upgrade
@@ -133,6 +161,7 @@ pub async fn upgrade(
         // Every message is written at once (they are few and small), and what a client
         // leaves unread may pile up to MAX_WRITE_BUFFER.
         .write_buffer_size(0)
+        .read_buffer_size(4096)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .on_upgrade(move |socket| connection.serve(socket, protocol))
 }
@@ -141,6 +170,7 @@ fn refusal(status: StatusCode, message: &str) -> Response {
     let code = match status {
         StatusCode::FORBIDDEN => code::FORBIDDEN,
         StatusCode::SERVICE_UNAVAILABLE => code::SERVICE_UNAVAILABLE,
+        StatusCode::TOO_MANY_REQUESTS => code::RATE_LIMITED,
         _ => code::GRAPHQL_PARSE_FAILED,
     };
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
@@ -158,6 +188,7 @@ struct Connection {
     idle: Duration,
     closing: tokio::sync::watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
+    _client: AddressSlot,
     /// Its places under the HTTP connection caps.
     _hold: Option<ConnectionHold>,
 }
@@ -172,23 +203,77 @@ struct SignedIn {
 
 type Signed = Arc<SignedIn>;
 
+/// What the watchdog learns from the client's side: when it last heard anything (a pong
+/// included), and whether it sent more messages than allowed.
+struct Inbound {
+    started: Instant,
+    heard_ms: AtomicU64,
+    /// The current window's start (milliseconds since `started`) and its messages.
+    window: Mutex<(u64, u32)>,
+    flooded: std::sync::atomic::AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+impl Inbound {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            heard_ms: AtomicU64::new(0),
+            window: Mutex::new((0, 0)),
+            flooded: std::sync::atomic::AtomicBool::new(false),
+            wake: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn heard(&self, message: &Message) {
+        let now = millis(self.started.elapsed());
+        self.heard_ms.store(now, Ordering::Release);
+        if !matches!(message, Message::Text(_) | Message::Binary(_)) {
+            return;
+        }
+        let mut window = lock(&self.window);
+        if now.saturating_sub(window.0) >= millis(MESSAGE_WINDOW) {
+            *window = (now, 0);
+        }
+        window.1 += 1;
+        if window.1 > MAX_MESSAGES {
+            self.flooded.store(true, Ordering::Release);
+            self.wake.notify_one();
+        }
+    }
+
+    fn silent(&self) -> Duration {
+        self.started
+            .elapsed()
+            .saturating_sub(Duration::from_millis(self.heard_ms.load(Ordering::Acquire)))
+    }
+}
+
 /// The sending half of the socket, shared by the protocol and the pings.
 type Outgoing = Arc<tokio::sync::Mutex<futures_util::stream::SplitSink<WebSocket, Message>>>;
 
 impl Connection {
     async fn serve(self, socket: WebSocket, protocol: GraphQLProtocol) {
-        let started = Instant::now();
-        let heard = Arc::new(AtomicU64::new(0));
+        let inbound = Arc::new(Inbound::new());
         let (sink, stream) = socket.split();
         let sink = Arc::new(tokio::sync::Mutex::new(sink));
         let mut stream = {
-            let heard = heard.clone();
-            stream.inspect(move |_| heard.store(millis(started.elapsed()), Ordering::Release))
+            let inbound = inbound.clone();
+            stream.inspect(move |message| {
+                if let Ok(message) = message {
+                    inbound.heard(message);
+                }
+            })
         };
-        let out = futures_util::sink::unfold(sink.clone(), |sink, message: Message| async move {
-            sink.lock().await.send(message).await?;
-            Ok::<_, axum::Error>(sink)
-        });
+        // A client that stops reading cannot hold an answer (and the socket) forever.
+        let patience = self.idle / 3;
+        let out =
+            futures_util::sink::unfold(sink.clone(), move |sink, message: Message| async move {
+                tokio::time::timeout(patience, async { sink.lock().await.send(message).await })
+                    .await
+                    .map_err(axum::Error::new)??;
+                Ok::<_, axum::Error>(sink)
+            });
         let signed: Signed = Arc::default();
         let executor = LiveOnly {
             schema: self.schema.clone(),
@@ -212,7 +297,7 @@ impl Connection {
         let mut closing = self.closing.clone();
         let close = tokio::select! {
             () = graphql => None,
-            close = self.watchdog(started, &heard, &signed, &sink) => Some(close),
+            close = self.watchdog(&inbound, &signed, &sink) => Some(close),
             _ = closing.wait_for(|c| *c) => Some((CLOSE_GOING_AWAY, "The server is stopping")),
         };
         if let Some((code, reason)) = close {
@@ -235,28 +320,29 @@ impl Connection {
     }
 
     /// Completes with the close code and reason when the connection must end: its session
-    /// ended, it did not sign in in time, or it went silent. Pings it meanwhile.
+    /// ended, it did not sign in in time, it went silent or stopped reading, or it sent too
+    /// much. Pings it meanwhile.
     async fn watchdog(
         &self,
-        started: Instant,
-        heard: &AtomicU64,
+        inbound: &Inbound,
         signed: &Signed,
         sink: &Outgoing,
     ) -> (u16, &'static str) {
         let every = self.idle / 3;
+        let init_wait = every.min(MAX_INIT_WAIT);
         let mut ended: Option<tokio::sync::watch::Receiver<_>> = None;
         let mut next_ping = Instant::now() + every;
         loop {
+            if inbound.flooded.load(Ordering::Acquire) {
+                return (CLOSE_TOO_MANY, "Too many messages");
+            }
             if ended.is_none() {
                 ended = lock(&signed.watcher).as_ref().map(|w| w.ended.clone());
             }
-            if ended.is_none() && started.elapsed() >= every {
+            if ended.is_none() && inbound.started.elapsed() >= init_wait {
                 return (CLOSE_INIT_TIMEOUT, "Connection initialisation timeout");
             }
-            let silent = started
-                .elapsed()
-                .saturating_sub(Duration::from_millis(heard.load(Ordering::Acquire)));
-            if silent >= self.idle {
+            if inbound.silent() >= self.idle {
                 return (CLOSE_IDLE, "Nothing heard for too long");
             }
             let tick = tokio::time::sleep_until(next_ping.min(Instant::now() + every / 4));
@@ -264,11 +350,13 @@ impl Connection {
                 Some(rx) => tokio::select! {
                     // (A closed channel without an end cannot happen while the watch is held.)
                     found = rx.wait_for(Option::is_some) => { drop(found); true }
+                    () = inbound.wake.notified() => false,
                     () = tick => false,
                 },
                 None => {
                     tokio::select! {
                         () = signed.now.notified() => {}
+                        () = inbound.wake.notified() => {}
                         () = tick => {}
                     }
                     false
@@ -281,10 +369,16 @@ impl Connection {
             }
             if Instant::now() >= next_ping {
                 next_ping = Instant::now() + every;
-                // A stalled client fills its buffer and the send fails: the idle limit
-                // then ends it.
+                // A client that does not read cannot stall the watchdog: the ping waits a
+                // moment at most (a busy sink is the protocol's, bounded by its own wait).
                 if let Ok(mut sink) = sink.try_lock() {
-                    let _ = sink.send(Message::Ping(Vec::new().into())).await;
+                    let ping = sink.send(Message::Ping(Vec::new().into()));
+                    if tokio::time::timeout(every.min(Duration::from_secs(5)), ping)
+                        .await
+                        .is_err()
+                    {
+                        return (CLOSE_IDLE, "Not reading");
+                    }
                 }
             }
         }

@@ -116,7 +116,7 @@ impl Mailer {
             .map_err(|e| anyhow::anyhow!("MAIL_FROM cannot be used: {e}"))?;
         let common = [
             ("product", settings.mail.product_name.clone()),
-            ("app_url", settings.mail.app_url.clone()),
+            ("app_url", settings.app_url_for(settings.http.bind)),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

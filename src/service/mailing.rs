@@ -14,11 +14,7 @@ use crate::{
 
 /// `{APP_URL}/{path}?token=…`, from configuration only, never from request headers.
 pub fn link(state: &AppState, path: &str, token: &OpaqueToken) -> String {
-    format!(
-        "{}/{path}?token={}",
-        state.settings.mail.app_url,
-        token.expose()
-    )
+    format!("{}/{path}?token={}", state.app_url, token.expose())
 }
 
 /// "24 hours", "1 hour", "30 minutes": how long a link works, for the mail text.

@@ -93,6 +93,17 @@ async fn close_code(ws: &mut Ws, within: Duration) -> u16 {
     }
 }
 
+/// The code of the close frame that ends whatever the server sends (pings, messages),
+/// waiting at most `each` for every frame.
+async fn close_code_after_anything(ws: &mut Ws, each: Duration) -> Option<u16> {
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout(each, ws.next()).await {
+        if let Message::Close(Some(frame)) = msg {
+            return Some(u16::from(frame.code));
+        }
+    }
+    None
+}
+
 fn bearer(tokens: &Tokens) -> Value {
     json!({ "Authorization": format!("Bearer {}", tokens.access) })
 }
@@ -539,7 +550,11 @@ async fn silent_slow_and_oversized_connections_are_closed() {
         let mut ws = open(&app, &[]).await.unwrap();
         let started = Instant::now();
         assert_eq!(close_code(&mut ws, Duration::from_secs(5)).await, 4408);
-        assert!(started.elapsed() >= Duration::from_millis(900));
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "{:?}",
+            started.elapsed()
+        );
 
         // A client that answers pings (tungstenite does, as browsers do) stays.
         let t = app.register("sam").await;
@@ -557,15 +572,7 @@ async fn silent_slow_and_oversized_connections_are_closed() {
         // One that reads nothing answers no ping, and is closed after the idle timeout.
         let mut deaf = watching(&app, bearer(&t), &[]).await;
         tokio::time::sleep(Duration::from_secs(4)).await;
-        let mut code = None;
-        while let Ok(Some(Ok(msg))) =
-            tokio::time::timeout(Duration::from_secs(2), deaf.next()).await
-        {
-            if let Message::Close(Some(frame)) = msg {
-                code = Some(u16::from(frame.code));
-                break;
-            }
-        }
+        let code = close_code_after_anything(&mut deaf, Duration::from_secs(2)).await;
         assert_eq!(code, Some(4409));
 
         // A message over WS_MAX_MESSAGE_BYTES ends the connection.
@@ -581,6 +588,52 @@ async fn silent_slow_and_oversized_connections_are_closed() {
             Next::Closed(_)
         ));
         // The service is fine.
+        app.me(&t.access).await.data();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floods_and_clients_that_never_read_are_cut_off() {
+    each_backend_with(&[("WS_IDLE_TIMEOUT", "3s")], |app| async move {
+        let t = app.register("flo").await;
+        // More than 20 messages in 10 s: closed with 4429.
+        let mut chatty = watching(&app, bearer(&t), &[]).await;
+        for _ in 0..25 {
+            send(&mut chatty, json!({ "type": "ping" })).await;
+        }
+        let code = close_code_after_anything(&mut chatty, Duration::from_secs(5)).await;
+        assert_eq!(code, Some(4429));
+
+        // Pings sent without ever reading the pongs: the server cannot be stalled by them,
+        // and lets the connection (and its watch) go.
+        let mut flood = watching(&app, bearer(&t), &[]).await;
+        let mut sent = 0_u64;
+        let _ = tokio::time::timeout(Duration::from_secs(4), async {
+            while flood.send(Message::Ping(vec![0; 8].into())).await.is_ok() {
+                sent += 1;
+            }
+        })
+        .await;
+        assert!(sent > 10_000, "only {sent} pings went out");
+        crate::harness::eventually::eventually(
+            "the flooding connection let go",
+            Duration::from_secs(15),
+            || {
+                let watchers = app.state.session_watch.watchers();
+                async move { watchers == 0 }
+            },
+        )
+        .await;
+        drop(flood);
+
+        // At most 16 live connections from one address.
+        let mut open_ones = Vec::new();
+        for _ in 0..16 {
+            open_ones.push(open(&app, &[]).await.expect("under the per-address cap"));
+        }
+        assert_eq!(open(&app, &[]).await.err(), Some(429));
+        drop(open_ones);
         app.me(&t.access).await.data();
     })
     .await;

@@ -1,6 +1,7 @@
 //! API tests: the real service over HTTP, on SQLite and (with TEST_DATABASE_URL) PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod account_pages;
 mod accounts;
 mod admin;
 mod avatars;

@@ -36,6 +36,16 @@ impl Mail {
         self.data.replace("=\r\n", "").replace("=3D", "=")
     }
 
+    /// The first `{APP_URL}/{path}?token=…` link in the mail, whole.
+    pub fn link(&self, path: &str) -> Option<String> {
+        let body = self.body();
+        let at = body.find(&format!("/{path}?token="))?;
+        let start = body[..at].rfind("http")?;
+        let token = self.token(path)?;
+        let end = at + path.len() + 8 + token.len();
+        Some(body[start..end].to_owned())
+    }
+
     /// The token of the first `{APP_URL}/{path}?token=…` link in the mail.
     pub fn token(&self, path: &str) -> Option<String> {
         let body = self.body();

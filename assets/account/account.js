@@ -1,0 +1,575 @@
+// The account pages: sign up, sign in (password, then a second step when the account has
+// one), verify an email address, reset a password, unlock an account, and the security
+// page (sessions, password, two-step sign-in). They use only the public GraphQL API, in
+// cookie mode (the refresh token stays in an HttpOnly cookie), and the sessionEvents
+// subscription for live sign-out. No dependencies; nothing is loaded from elsewhere.
+'use strict';
+
+(() => {
+  const marker = '/account';
+  const at = location.pathname.indexOf(marker);
+  const root = at >= 0 ? location.pathname.slice(0, at) : '';
+  const base = root + marker;
+  const api = root + '/graphql';
+  const page = (location.pathname.slice(base.length).replace(/^\/+|\/+$/g, '') || 'sign-in');
+  const params = new URLSearchParams(location.search);
+  const main = document.getElementById('main');
+  const status = document.getElementById('status');
+
+  // ------------------------------------------------------------------ the API, in cookie mode
+  async function gql(query, variables, token) {
+    const headers = {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      'x-authql-cookie': '1',
+    };
+    if (token) headers.authorization = 'Bearer ' + token;
+    let res;
+    try {
+      res = await fetch(api, {
+        method: 'POST', headers, credentials: 'same-origin',
+        body: JSON.stringify({ query, variables: variables || {} }),
+      });
+    } catch (_) {
+      return failure('The service cannot be reached. Check your connection and try again.');
+    }
+    try {
+      return await res.json();
+    } catch (_) {
+      return failure('The service answered unexpectedly (' + res.status + ').');
+    }
+  }
+
+  function failure(message) {
+    return { errors: [{ message, extensions: { code: 'UNAVAILABLE' } }] };
+  }
+
+  function codeOf(answer) {
+    return answer.errors && answer.errors[0] && answer.errors[0].extensions
+      ? answer.errors[0].extensions.code : null;
+  }
+
+  // The signed-in session: the access token in memory, renewed from the cookie before it
+  // expires.
+  const session = {
+    access: null,
+    timer: null,
+    async resume() {
+      const answer = await gql('mutation Refresh { refresh { accessToken expiresIn } }');
+      if (answer.errors) { this.end(); return false; }
+      this.keep(answer.data.refresh);
+      return true;
+    },
+    keep(payload) {
+      this.access = payload.accessToken;
+      clearTimeout(this.timer);
+      const renewIn = Math.max(5, (payload.expiresIn || 60) - 30) * 1000;
+      this.timer = setTimeout(() => this.resume(), renewIn);
+    },
+    end() {
+      this.access = null;
+      clearTimeout(this.timer);
+    },
+  };
+
+  // ------------------------------------------------------------------ building the page
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === false || value == null) continue;
+      if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
+      else if (name === 'text') node.textContent = value;
+      else node.setAttribute(name, value === true ? '' : value);
+    }
+    for (const child of children.flat()) {
+      if (child == null || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function show(title, ...nodes) {
+    document.title = title + ' · Your account';
+    main.replaceChildren(el('h1', { text: title }), ...nodes);
+    const notice = sessionStorage.getItem('authql.notice');
+    if (notice) {
+      sessionStorage.removeItem('authql.notice');
+      main.insertBefore(el('p', { class: 'ok', role: 'status', text: notice }), main.children[1] || null);
+    }
+    main.focus();
+  }
+
+  function announce(text) {
+    status.textContent = text;
+  }
+
+  function go(to, notice) {
+    if (notice) sessionStorage.setItem('authql.notice', notice);
+    location.assign(base + '/' + to);
+  }
+
+  // A form whose fields show the errors named after them (`extensions.field`), all at once.
+  function form(spec) {
+    const inputs = {};
+    const general = el('p', { class: 'error', role: 'alert', tabindex: '-1', hidden: true });
+    const rows = spec.fields.map((f) => {
+      const id = spec.id + '-' + f.name;
+      const error = el('span', { class: 'field-error', id: id + '-error', hidden: true });
+      const input = el('input', {
+        id, name: f.name, type: f.type || 'text', autocomplete: f.autocomplete || 'off',
+        required: f.optional ? false : true, inputmode: f.inputmode, value: f.value,
+        'aria-describedby': f.hint ? id + '-hint' : null,
+        autocapitalize: 'off', spellcheck: 'false',
+      });
+      inputs[f.name] = { input, error, hint: f.hint ? id + '-hint' : null };
+      return el('label', { for: id }, f.label,
+        f.hint ? el('span', { class: 'hint', id: id + '-hint', text: f.hint }) : null,
+        input, error);
+    });
+    const button = el('button', { type: 'submit', text: spec.submit });
+    const node = el('form', { id: spec.id, novalidate: true }, general, rows, button);
+    const ui = {
+      node,
+      reset() {
+        general.hidden = true;
+        for (const { input, error, hint } of Object.values(inputs)) {
+          error.hidden = true;
+          error.textContent = '';
+          input.removeAttribute('aria-invalid');
+          input.setAttribute('aria-describedby', hint || '');
+        }
+      },
+      errors(list) {
+        ui.reset();
+        let first = null;
+        const loose = [];
+        for (const e of list) {
+          const field = e.extensions && e.extensions.field;
+          const target = field && inputs[field];
+          if (target) {
+            target.error.textContent = e.message;
+            target.error.hidden = false;
+            target.input.setAttribute('aria-invalid', 'true');
+            target.input.setAttribute('aria-describedby',
+              [target.hint, target.error.id].filter(Boolean).join(' '));
+            first = first || target.input;
+          } else {
+            loose.push(e.message);
+          }
+        }
+        if (loose.length) {
+          general.textContent = loose.join(' ');
+          general.hidden = false;
+        }
+        (first || (loose.length ? general : button)).focus();
+        announce(list.map((e) => e.message).join(' '));
+      },
+      value(name) { return inputs[name].input.value; },
+    };
+    node.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      button.disabled = true;
+      try {
+        const values = {};
+        for (const [name, { input }] of Object.entries(inputs)) values[name] = input.value;
+        const errors = await spec.onSubmit(values, ui);
+        if (errors && errors.length) ui.errors(errors);
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return ui;
+  }
+
+  // ------------------------------------------------------------------ sign in
+  // What the sign-in asks after the password, by the `methods` an MFA_REQUIRED answer
+  // lists. A later method (a passkey) adds its step here; the first one the account has
+  // is offered.
+  const secondSteps = {
+    totp: (mfaToken) => codeStep(mfaToken),
+    recovery_code: (mfaToken) => codeStep(mfaToken),
+  };
+
+  const AUTH = 'accessToken expiresIn';
+
+  function signIn() {
+    const f = form({
+      id: 'sign-in', submit: 'Sign in',
+      fields: [
+        { name: 'usernameOrEmail', label: 'Username or email', autocomplete: 'username' },
+        { name: 'password', label: 'Password', type: 'password', autocomplete: 'current-password' },
+      ],
+      async onSubmit(v) {
+        const answer = await gql(
+          'mutation Login($input: LoginInput!) { login(input: $input) { ' + AUTH + ' } }',
+          { input: v });
+        if (codeOf(answer) === 'MFA_REQUIRED') {
+          const ext = answer.errors[0].extensions;
+          const method = (ext.methods || []).find((m) => secondSteps[m]);
+          if (method) return secondSteps[method](ext.mfaToken);
+        }
+        if (answer.errors) return answer.errors;
+        session.keep(answer.data.login);
+        go('security');
+        return [];
+      },
+    });
+    show('Sign in', f.node,
+      el('p', {}, el('a', { href: 'reset-password', text: 'Forgot your password?' })),
+      el('p', {}, 'New here? ', el('a', { href: 'sign-up', text: 'Create an account' })));
+  }
+
+  function codeStep(mfaToken) {
+    const f = form({
+      id: 'second-step', submit: 'Continue',
+      fields: [{
+        name: 'code', label: 'Code', autocomplete: 'one-time-code', inputmode: 'numeric',
+        hint: 'The 6-digit code from your authenticator app, or one of your recovery codes.',
+      }],
+      async onSubmit(v) {
+        const answer = await gql(
+          'mutation VerifyMfa($input: VerifyMfaInput!) { verifyMfa(input: $input) { ' + AUTH + ' } }',
+          { input: { mfaToken, code: v.code.trim() } });
+        if (codeOf(answer) === 'UNAUTHENTICATED') {
+          go('sign-in', 'That sign-in took too long. Please sign in again.');
+          return [];
+        }
+        if (answer.errors) return answer.errors;
+        session.keep(answer.data.verifyMfa);
+        go('security');
+        return [];
+      },
+    });
+    show('Two-step sign-in', el('p', { text: 'Your account asks for a second step.' }), f.node);
+    return [];
+  }
+
+  // ------------------------------------------------------------------ sign up
+  function signUp() {
+    const f = form({
+      id: 'sign-up', submit: 'Create account',
+      fields: [
+        { name: 'username', label: 'Username', autocomplete: 'username',
+          hint: 'Letters a–z, digits and _ . -' },
+        { name: 'email', label: 'Email', type: 'email', autocomplete: 'email' },
+        { name: 'password', label: 'Password', type: 'password', autocomplete: 'new-password',
+          hint: 'At least 8 characters, not a common password.' },
+      ],
+      async onSubmit(v) {
+        const answer = await gql(
+          'mutation SignUp($input: SignUpInput!) { signUp(input: $input) }', { input: v });
+        if (answer.errors) return answer.errors;
+        show('Check your inbox',
+          el('p', {}, 'We sent a link to ', el('strong', { text: v.email }),
+            '. Open it to confirm your address, then sign in.'),
+          el('p', {}, el('a', { href: 'sign-in', text: 'Sign in' })));
+        return [];
+      },
+    });
+    show('Create an account', f.node,
+      el('p', {}, 'Have an account? ', el('a', { href: 'sign-in', text: 'Sign in' })));
+  }
+
+  // ------------------------------------------------------------------ mailed links
+  async function verifyEmail() {
+    const token = params.get('token') || '';
+    show('Confirming your email…');
+    const answer = await gql('mutation VerifyEmail($token: String!) { verifyEmail(token: $token) }', { token });
+    if (answer.errors) {
+      show('This link does not work',
+        el('p', { class: 'error', role: 'alert', text: answer.errors[0].message }),
+        el('p', { text: 'Links work once and expire. Sign in and ask for a new one from the security page.' }),
+        el('p', {}, el('a', { href: 'sign-in', text: 'Sign in' })));
+      return;
+    }
+    if (await session.resume()) {
+      go('security', 'Your email address is confirmed.');
+      return;
+    }
+    show('Email confirmed',
+      el('p', { class: 'ok', id: 'verified', text: 'Your email address is confirmed.' }),
+      el('p', {}, el('a', { href: 'sign-in', text: 'Sign in' })));
+  }
+
+  function resetPassword() {
+    const token = params.get('token');
+    if (!token) {
+      const f = form({
+        id: 'request-reset', submit: 'Send the link',
+        fields: [{ name: 'email', label: 'Email', type: 'email', autocomplete: 'email' }],
+        async onSubmit(v) {
+          const answer = await gql('mutation RequestReset($email: String!) { requestReset(email: $email) }', v);
+          if (answer.errors) return answer.errors;
+          show('Check your inbox', el('p', {},
+            'If ', el('strong', { text: v.email }), ' has an account, a link to set a new password is on its way.'));
+          return [];
+        },
+      });
+      show('Reset your password', el('p', { text: 'We will mail you a link to set a new password.' }), f.node);
+      return;
+    }
+    const f = form({
+      id: 'reset', submit: 'Set the password',
+      fields: [{ name: 'newPassword', label: 'New password', type: 'password',
+        autocomplete: 'new-password', hint: 'At least 8 characters, not a common password.' }],
+      async onSubmit(v) {
+        const answer = await gql(
+          'mutation ConfirmReset($input: ConfirmResetInput!) { confirmReset(input: $input) }',
+          { input: { token, newPassword: v.newPassword } });
+        if (answer.errors) return answer.errors;
+        go('sign-in', 'Your password is set, and every session was signed out. Sign in with the new password.');
+        return [];
+      },
+    });
+    show('Choose a new password', f.node);
+  }
+
+  async function unlockAccount() {
+    const token = params.get('token') || '';
+    const answer = await gql('mutation Unlock($token: String!) { unlockAccount(token: $token) }', { token });
+    if (answer.errors) {
+      show('This link does not work', el('p', { class: 'error', role: 'alert', text: answer.errors[0].message }));
+      return;
+    }
+    go('sign-in', 'This browser may sign in to your account again.');
+  }
+
+  // ------------------------------------------------------------------ security
+  const ENDED = {
+    LOGOUT: 'You signed out.',
+    REVOKED: 'This session was signed out from another device.',
+    LOGOUT_ALL: 'You signed out everywhere.',
+    PASSWORD_CHANGED: 'Your password was changed, so this session was signed out.',
+    PASSWORD_RESET: 'Your password was reset, so this session was signed out.',
+    ADMIN: 'An administrator signed this session out.',
+    REUSE_DETECTED: 'This session was signed out to protect your account.',
+    EXPIRED: 'Your session expired.',
+  };
+
+  // Signs the page out as soon as its session ends anywhere (sessionEvents).
+  function watchSession() {
+    const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + root + '/graphql/ws';
+    let retry = 1000;
+    const open = () => {
+      if (!session.access) return;
+      const ws = new WebSocket(url, 'graphql-transport-ws');
+      ws.onopen = () => ws.send(JSON.stringify({
+        type: 'connection_init', payload: { authorization: 'Bearer ' + session.access } }));
+      ws.onmessage = (message) => {
+        const msg = JSON.parse(message.data);
+        if (msg.type === 'connection_ack') {
+          retry = 1000;
+          ws.send(JSON.stringify({ id: 'session', type: 'subscribe',
+            payload: { query: 'subscription SessionEvents { sessionEvents { reason at } }' } }));
+        } else if (msg.type === 'next' && msg.payload.data) {
+          const reason = msg.payload.data.sessionEvents.reason;
+          session.end();
+          go('sign-in', ENDED[reason] || 'You were signed out.');
+        } else if (msg.type === 'ping') {
+          ws.send(JSON.stringify({ type: 'pong' }));
+        }
+      };
+      ws.onclose = (event) => {
+        if (event.code === 4401 || !session.access) return;
+        setTimeout(open, retry);
+        retry = Math.min(retry * 2, 30000);
+      };
+    };
+    open();
+  }
+
+  // Runs a sensitive change; when it needs a recent sign-in, asks for the password (and a
+  // code when the account has a second factor) first, then runs it again.
+  async function withStepUp(slot, twoStep, change) {
+    const answer = await change();
+    if (codeOf(answer) !== 'REAUTHENTICATION_REQUIRED') return answer;
+    return new Promise((resolve) => {
+      const fields = [{ name: 'password', label: 'Your password', type: 'password', autocomplete: 'current-password' }];
+      if (twoStep) fields.push({ name: 'code', label: 'Code', autocomplete: 'one-time-code', inputmode: 'numeric' });
+      const f = form({
+        id: 'step-up', submit: 'Confirm', fields,
+        async onSubmit(v) {
+          const input = { password: v.password };
+          if (twoStep) input.code = v.code.trim();
+          const proved = await gql(
+            'mutation Reauthenticate($input: ReauthenticateInput!) { reauthenticate(input: $input) { ' + AUTH + ' } }',
+            { input }, session.access);
+          if (proved.errors) return proved.errors;
+          session.keep(proved.data.reauthenticate);
+          slot.replaceChildren();
+          resolve(await change());
+          return [];
+        },
+      });
+      slot.replaceChildren(el('p', { text: 'Confirm it is you to make this change.' }), f.node);
+      f.node.querySelector('input').focus();
+    });
+  }
+
+  async function security() {
+    if (!session.access && !(await session.resume())) {
+      go('sign-in', 'Sign in to see your security settings.');
+      return;
+    }
+    const answer = await gql(
+      'query Security { me { username email emailVerified mfa { totpEnabled recoveryCodesLeft } } ' +
+      'sessions { id current createdAt lastUsedAt userAgent ip } }', {}, session.access);
+    if (answer.errors) {
+      go('sign-in', 'Sign in to see your security settings.');
+      return;
+    }
+    const { me, sessions } = answer.data;
+    const stepUpSlot = el('div', { id: 'step-up-slot' });
+    show('Security',
+      el('p', {}, 'Signed in as ', el('strong', { id: 'who', text: me.username }), ' (' + me.email + ')',
+        me.emailVerified ? '' : ' — not confirmed yet'),
+      el('button', { type: 'button', class: 'secondary', id: 'sign-out', onclick: signOut, text: 'Sign out' }),
+      stepUpSlot,
+      sessionsSection(sessions),
+      passwordSection(stepUpSlot, me.mfa.totpEnabled),
+      twoStepSection(stepUpSlot, me.mfa));
+    watchSession();
+  }
+
+  async function signOut() {
+    await gql('mutation Logout { logout }');
+    session.end();
+    go('sign-in', 'You signed out.');
+  }
+
+  // "Chrome on Linux" from a user agent string (the whole string is the title).
+  function describeAgent(ua) {
+    if (!ua) return 'Unknown device';
+    const browser = [['Edg/', 'Edge'], ['Firefox/', 'Firefox'], ['Chrome/', 'Chrome'],
+      ['Safari/', 'Safari']].find(([k]) => ua.includes(k));
+    const system = [['Android', 'Android'], ['iPhone', 'iPhone'], ['iPad', 'iPad'],
+      ['Windows', 'Windows'], ['Mac OS', 'macOS'], ['Linux', 'Linux']].find(([k]) => ua.includes(k));
+    if (!browser && !system) return ua.slice(0, 60);
+    return (browser ? browser[1] : 'A browser') + (system ? ' on ' + system[1] : '');
+  }
+
+  function sessionsSection(sessions) {
+    const list = el('ul', { class: 'sessions', id: 'sessions' });
+    for (const s of sessions) {
+      const what = describeAgent(s.userAgent) + (s.ip ? ' · ' + s.ip : '');
+      const when = 'last used ' + new Date(s.lastUsedAt).toLocaleString();
+      const item = el('li', { 'data-session': s.id },
+        el('span', { title: s.userAgent || '' }, el('span', { text: what }), el('br'),
+          el('span', { class: 'hint', text: when })));
+      if (s.current) {
+        item.append(el('strong', { text: 'This browser' }));
+      } else {
+        item.append(el('button', {
+          type: 'button', class: 'secondary', 'aria-label': 'Sign out ' + what,
+          text: 'Sign out',
+          async onclick() {
+            const r = await gql('mutation Revoke($id: ID!) { revokeSession(id: $id) }', { id: s.id }, session.access);
+            if (!r.errors) { item.remove(); announce('Signed out ' + what); }
+          },
+        }));
+      }
+      list.append(item);
+    }
+    return el('section', { 'aria-labelledby': 'sessions-title' },
+      el('h2', { id: 'sessions-title', text: 'Where you are signed in' }), list);
+  }
+
+  function passwordSection(slot, twoStep) {
+    const f = form({
+      id: 'change-password', submit: 'Change password',
+      fields: [
+        { name: 'currentPassword', label: 'Current password', type: 'password', autocomplete: 'current-password' },
+        { name: 'newPassword', label: 'New password', type: 'password', autocomplete: 'new-password' },
+      ],
+      async onSubmit(v) {
+        const answer = await withStepUp(slot, twoStep, () => gql(
+          'mutation ChangePassword($input: ChangePasswordInput!) { changePassword(input: $input) }',
+          { input: v }, session.access));
+        if (answer.errors) return answer.errors;
+        f.node.reset();
+        announce('Your password was changed. Your other sessions were signed out.');
+        f.node.before(el('p', { class: 'ok', role: 'status', text: 'Password changed. Your other sessions were signed out.' }));
+        return [];
+      },
+    });
+    return el('section', { 'aria-labelledby': 'password-title' },
+      el('h2', { id: 'password-title', text: 'Password' }), f.node);
+  }
+
+  function twoStepSection(slot, mfa) {
+    const body = el('div', { id: 'two-step' });
+    const section = el('section', { 'aria-labelledby': 'two-step-title' },
+      el('h2', { id: 'two-step-title', text: 'Two-step sign-in' }), body);
+    const codesList = (codes) => el('div', {},
+      el('p', { text: 'Recovery codes: each works once if you lose your device. Keep them somewhere safe; they are not shown again.' }),
+      el('ul', { class: 'codes', id: 'recovery-codes' }, codes.map((c) => el('li', { text: c }))));
+    const off = () => {
+      body.replaceChildren(
+        el('p', { text: 'Off. Turn it on to ask for a code from an authenticator app after your password.' }),
+        el('button', {
+          type: 'button', id: 'totp-start', text: 'Turn on',
+          async onclick() {
+            const answer = await withStepUp(slot, false, () => gql(
+              'mutation Start { startTotpEnrollment { secret otpauthUri qrCodeSvg } }', {}, session.access));
+            if (answer.errors) { announce(answer.errors[0].message); return; }
+            enrol(answer.data.startTotpEnrollment);
+          },
+        }));
+    };
+    const enrol = (e) => {
+      const qr = el('img', {
+        class: 'qr', id: 'totp-qr', alt: 'QR code to scan with your authenticator app',
+        src: 'data:image/svg+xml;base64,' + btoa(e.qrCodeSvg),
+      });
+      const f = form({
+        id: 'totp-confirm', submit: 'Turn on',
+        fields: [{ name: 'code', label: 'Code from the app', autocomplete: 'one-time-code', inputmode: 'numeric' }],
+        async onSubmit(v) {
+          const answer = await withStepUp(slot, false, () => gql(
+            'mutation Confirm($code: String!) { confirmTotpEnrollment(code: $code) { codes } }',
+            { code: v.code.trim() }, session.access));
+          if (answer.errors) return answer.errors;
+          on(answer.data.confirmTotpEnrollment.codes.length, answer.data.confirmTotpEnrollment.codes);
+          return [];
+        },
+      });
+      body.replaceChildren(
+        el('p', { text: 'Scan this with your authenticator app, or enter the key by hand, then type the code it shows.' }),
+        qr, el('p', {}, 'Key: ', el('code', { id: 'totp-secret', text: e.secret })), f.node);
+      f.node.querySelector('input').focus();
+    };
+    const on = (left, codes) => {
+      body.replaceChildren(
+        el('p', { id: 'totp-on', text: 'On. ' + left + ' recovery codes left.' }),
+        codes ? codesList(codes) : '',
+        el('button', {
+          type: 'button', class: 'secondary', id: 'codes-new', text: 'New recovery codes',
+          async onclick() {
+            const answer = await withStepUp(slot, true, () => gql(
+              'mutation Regenerate { regenerateRecoveryCodes { codes } }', {}, session.access));
+            if (!answer.errors) on(answer.data.regenerateRecoveryCodes.codes.length, answer.data.regenerateRecoveryCodes.codes);
+          },
+        }), ' ',
+        el('button', {
+          type: 'button', class: 'secondary', id: 'totp-off', text: 'Turn off',
+          async onclick() {
+            const answer = await withStepUp(slot, true, () => gql('mutation Disable { disableTotp }', {}, session.access));
+            if (!answer.errors) off();
+          },
+        }));
+    };
+    if (mfa.totpEnabled) on(mfa.recoveryCodesLeft); else off();
+    return section;
+  }
+
+  // ------------------------------------------------------------------ routes
+  const pages = {
+    'sign-in': signIn,
+    'sign-up': signUp,
+    'verify-email': verifyEmail,
+    'reset-password': resetPassword,
+    'unlock-account': unlockAccount,
+    'security': security,
+  };
+  (pages[page] || (() => show('Not found', el('p', {}, el('a', { href: 'sign-in', text: 'Sign in' })))))();
+})();
