@@ -6,13 +6,16 @@
 'use strict';
 
 (() => {
-  const marker = '/account';
-  const at = location.pathname.indexOf(marker);
+  const marker = '/account/';
+  const at = location.pathname.lastIndexOf(marker);
   const root = at >= 0 ? location.pathname.slice(0, at) : '';
-  const base = root + marker;
+  const base = root + '/account';
   const api = root + '/graphql';
   const page = (location.pathname.slice(base.length).replace(/^\/+|\/+$/g, '') || 'sign-in');
   const params = new URLSearchParams(location.search);
+  // A mailed link's token is read once and taken out of the address bar and history.
+  const linkToken = params.get('token');
+  if (linkToken !== null) history.replaceState(null, '', location.pathname);
   const main = document.getElementById('main');
   const status = document.getElementById('status');
 
@@ -50,15 +53,21 @@
   }
 
   // The signed-in session: the access token in memory, renewed from the cookie before it
-  // expires.
+  // expires. `resume` answers 'ok', 'signed-out', or 'unreachable' (then it tries again).
   const session = {
     access: null,
     timer: null,
     async resume() {
       const answer = await gql('mutation Refresh { refresh { accessToken expiresIn } }');
-      if (answer.errors) { this.end(); return false; }
+      const code = codeOf(answer);
+      if (code === 'UNAVAILABLE' || code === 'SERVICE_UNAVAILABLE' || code === 'RATE_LIMITED') {
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => this.resume(), 5000 + Math.random() * 5000);
+        return 'unreachable';
+      }
+      if (answer.errors) { this.end(); return 'signed-out'; }
       this.keep(answer.data.refresh);
-      return true;
+      return 'ok';
     },
     keep(payload) {
       this.access = payload.accessToken;
@@ -94,13 +103,28 @@
     const notice = sessionStorage.getItem('authql.notice');
     if (notice) {
       sessionStorage.removeItem('authql.notice');
-      main.insertBefore(el('p', { class: 'ok', role: 'status', text: notice }), main.children[1] || null);
+      main.insertBefore(el('p', { class: 'ok notice', text: notice }), main.children[1] || null);
+      announce(notice);
     }
     main.focus();
   }
 
+  // Said by screen readers (the live region is filled once the page has settled).
   function announce(text) {
-    status.textContent = text;
+    setTimeout(() => { status.textContent = text; }, 100);
+  }
+
+  // A visible error in `slot`, also announced.
+  function complain(slot, answer) {
+    const message = answer.errors.map((e) => e.message).join(' ');
+    slot.replaceChildren(el('p', { class: 'error', role: 'alert', text: message }));
+  }
+
+  // Runs `action` with `button` disabled, so a double click sends one request.
+  async function once(button, action) {
+    if (button.disabled) return;
+    button.disabled = true;
+    try { await action(); } finally { button.disabled = false; }
   }
 
   function go(to, notice) {
@@ -122,7 +146,7 @@
         autocapitalize: 'off', spellcheck: 'false',
       });
       inputs[f.name] = { input, error, hint: f.hint ? id + '-hint' : null };
-      return el('label', { for: id }, f.label,
+      return el('div', { class: 'field' }, el('label', { for: id, text: f.label }),
         f.hint ? el('span', { class: 'hint', id: id + '-hint', text: f.hint }) : null,
         input, error);
     });
@@ -272,7 +296,7 @@
 
   // ------------------------------------------------------------------ mailed links
   async function verifyEmail() {
-    const token = params.get('token') || '';
+    const token = linkToken || '';
     show('Confirming your email…');
     const answer = await gql('mutation VerifyEmail($token: String!) { verifyEmail(token: $token) }', { token });
     if (answer.errors) {
@@ -282,7 +306,7 @@
         el('p', {}, el('a', { href: 'sign-in', text: 'Sign in' })));
       return;
     }
-    if (await session.resume()) {
+    if (await session.resume() === 'ok') {
       go('security', 'Your email address is confirmed.');
       return;
     }
@@ -292,7 +316,7 @@
   }
 
   function resetPassword() {
-    const token = params.get('token');
+    const token = linkToken;
     if (!token) {
       const f = form({
         id: 'request-reset', submit: 'Send the link',
@@ -324,14 +348,22 @@
     show('Choose a new password', f.node);
   }
 
-  async function unlockAccount() {
-    const token = params.get('token') || '';
-    const answer = await gql('mutation Unlock($token: String!) { unlockAccount(token: $token) }', { token });
-    if (answer.errors) {
-      show('This link does not work', el('p', { class: 'error', role: 'alert', text: answer.errors[0].message }));
-      return;
-    }
-    go('sign-in', 'This browser may sign in to your account again.');
+  // The unlock works for the browser that uses it: it waits for a click, so that a mail
+  // scanner opening the link does not spend it.
+  function unlockAccount() {
+    const token = linkToken || '';
+    const result = el('div', {});
+    const button = el('button', {
+      type: 'button', id: 'unlock', text: 'Unlock sign-in from this browser',
+      onclick: () => once(button, async () => {
+        const answer = await gql('mutation Unlock($token: String!) { unlockAccount(token: $token) }', { token });
+        if (answer.errors) { complain(result, answer); return; }
+        go('sign-in', 'This browser may sign in to your account again.');
+      }),
+    });
+    show('Unlock your account',
+      el('p', { text: 'Too many wrong passwords locked sign-in to your account. If that was you, unlock it for this browser.' }),
+      button, result);
   }
 
   // ------------------------------------------------------------------ security
@@ -365,13 +397,15 @@
           const reason = msg.payload.data.sessionEvents.reason;
           session.end();
           go('sign-in', ENDED[reason] || 'You were signed out.');
+        } else if (msg.type === 'error') {
+          announce('Live sign-out is not available: ' + msg.payload.map((e) => e.message).join(' '));
         } else if (msg.type === 'ping') {
           ws.send(JSON.stringify({ type: 'pong' }));
         }
       };
       ws.onclose = (event) => {
         if (event.code === 4401 || !session.access) return;
-        setTimeout(open, retry);
+        setTimeout(open, retry / 2 + Math.random() * retry);
         retry = Math.min(retry * 2, 30000);
       };
     };
@@ -385,7 +419,7 @@
     if (codeOf(answer) !== 'REAUTHENTICATION_REQUIRED') return answer;
     return new Promise((resolve) => {
       const fields = [{ name: 'password', label: 'Your password', type: 'password', autocomplete: 'current-password' }];
-      if (twoStep) fields.push({ name: 'code', label: 'Code', autocomplete: 'one-time-code', inputmode: 'numeric' });
+      if (twoStep()) fields.push({ name: 'code', label: 'Code', autocomplete: 'one-time-code', inputmode: 'numeric' });
       const f = form({
         id: 'step-up', submit: 'Confirm', fields,
         async onSubmit(v) {
@@ -401,15 +435,27 @@
           return [];
         },
       });
-      slot.replaceChildren(el('p', { text: 'Confirm it is you to make this change.' }), f.node);
+      const cancel = el('button', {
+        type: 'button', class: 'secondary', text: 'Cancel',
+        onclick: () => { slot.replaceChildren(); resolve(answer); },
+      });
+      slot.replaceChildren(el('p', { text: 'Confirm it is you to make this change.' }), f.node, cancel);
       f.node.querySelector('input').focus();
     });
   }
 
   async function security() {
-    if (!session.access && !(await session.resume())) {
-      go('sign-in', 'Sign in to see your security settings.');
-      return;
+    if (!session.access) {
+      const resumed = await session.resume();
+      if (resumed === 'unreachable') {
+        show('Security', el('p', { class: 'error', role: 'alert',
+          text: 'The service cannot be reached right now. Reload the page in a moment.' }));
+        return;
+      }
+      if (resumed !== 'ok') {
+        go('sign-in', 'Sign in to see your security settings.');
+        return;
+      }
     }
     const answer = await gql(
       'query Security { me { username email emailVerified mfa { totpEnabled recoveryCodesLeft } } ' +
@@ -420,21 +466,31 @@
     }
     const { me, sessions } = answer.data;
     const stepUpSlot = el('div', { id: 'step-up-slot' });
+    const twoStep = { on: me.mfa.totpEnabled };
     show('Security',
       el('p', {}, 'Signed in as ', el('strong', { id: 'who', text: me.username }), ' (' + me.email + ')',
         me.emailVerified ? '' : ' — not confirmed yet'),
       el('button', { type: 'button', class: 'secondary', id: 'sign-out', onclick: signOut, text: 'Sign out' }),
       stepUpSlot,
       sessionsSection(sessions),
-      passwordSection(stepUpSlot, me.mfa.totpEnabled),
-      twoStepSection(stepUpSlot, me.mfa));
+      passwordSection(stepUpSlot, twoStep),
+      twoStepSection(stepUpSlot, me.mfa, twoStep));
     watchSession();
   }
 
-  async function signOut() {
-    await gql('mutation Logout { logout }');
-    session.end();
-    go('sign-in', 'You signed out.');
+  async function signOut(event) {
+    const button = event.currentTarget;
+    await once(button, async () => {
+      const answer = await gql('mutation Logout { logout }');
+      if (answer.errors && codeOf(answer) !== 'UNAUTHENTICATED') {
+        const note = el('p', { class: 'error', role: 'alert',
+          text: 'Signing out failed: ' + answer.errors[0].message + ' Try again.' });
+        button.after(note);
+        return;
+      }
+      session.end();
+      go('sign-in', 'You signed out.');
+    });
   }
 
   // "Chrome on Linux" from a user agent string (the whole string is the title).
@@ -449,6 +505,8 @@
   }
 
   function sessionsSection(sessions) {
+    const title = el('h2', { id: 'sessions-title', tabindex: '-1', text: 'Where you are signed in' });
+    const problem = el('div', {});
     const list = el('ul', { class: 'sessions', id: 'sessions' });
     for (const s of sessions) {
       const what = describeAgent(s.userAgent) + (s.ip ? ' · ' + s.ip : '');
@@ -462,19 +520,25 @@
         item.append(el('button', {
           type: 'button', class: 'secondary', 'aria-label': 'Sign out ' + what,
           text: 'Sign out',
-          async onclick() {
-            const r = await gql('mutation Revoke($id: ID!) { revokeSession(id: $id) }', { id: s.id }, session.access);
-            if (!r.errors) { item.remove(); announce('Signed out ' + what); }
+          onclick(event) {
+            const button = event.currentTarget;
+            return once(button, async () => {
+              const r = await gql('mutation Revoke($id: ID!) { revokeSession(id: $id) }', { id: s.id }, session.access);
+              if (r.errors) { complain(problem, r); return; }
+              item.remove();
+              title.focus();
+              announce('Signed out ' + what);
+            });
           },
         }));
       }
       list.append(item);
     }
-    return el('section', { 'aria-labelledby': 'sessions-title' },
-      el('h2', { id: 'sessions-title', text: 'Where you are signed in' }), list);
+    return el('section', { 'aria-labelledby': 'sessions-title' }, title, problem, list);
   }
 
   function passwordSection(slot, twoStep) {
+    const live = () => twoStep.on;
     const f = form({
       id: 'change-password', submit: 'Change password',
       fields: [
@@ -482,7 +546,7 @@
         { name: 'newPassword', label: 'New password', type: 'password', autocomplete: 'new-password' },
       ],
       async onSubmit(v) {
-        const answer = await withStepUp(slot, twoStep, () => gql(
+        const answer = await withStepUp(slot, live, () => gql(
           'mutation ChangePassword($input: ChangePasswordInput!) { changePassword(input: $input) }',
           { input: v }, session.access));
         if (answer.errors) return answer.errors;
@@ -496,25 +560,34 @@
       el('h2', { id: 'password-title', text: 'Password' }), f.node);
   }
 
-  function twoStepSection(slot, mfa) {
+  function twoStepSection(slot, mfa, twoStep) {
+    const title = el('h2', { id: 'two-step-title', tabindex: '-1', text: 'Two-step sign-in' });
+    const problem = el('div', {});
     const body = el('div', { id: 'two-step' });
-    const section = el('section', { 'aria-labelledby': 'two-step-title' },
-      el('h2', { id: 'two-step-title', text: 'Two-step sign-in' }), body);
+    const section = el('section', { 'aria-labelledby': 'two-step-title' }, title, problem, body);
+    // Step-up asks for a code once the account has a second factor.
+    const live = () => twoStep.on;
+    const act = (button, change, then) => once(button, async () => {
+      problem.replaceChildren();
+      const answer = await withStepUp(slot, live, change);
+      if (answer.errors) { complain(problem, answer); return; }
+      then(answer.data);
+    });
     const codesList = (codes) => el('div', {},
       el('p', { text: 'Recovery codes: each works once if you lose your device. Keep them somewhere safe; they are not shown again.' }),
-      el('ul', { class: 'codes', id: 'recovery-codes' }, codes.map((c) => el('li', { text: c }))));
+      el('ul', { class: 'codes', id: 'recovery-codes', tabindex: '-1',
+        'aria-label': 'Recovery codes' }, codes.map((c) => el('li', { text: c }))));
     const off = () => {
+      twoStep.on = false;
+      const start = el('button', {
+        type: 'button', id: 'totp-start', text: 'Turn on',
+        onclick: () => act(start,
+          () => gql('mutation Start { startTotpEnrollment { secret otpauthUri qrCodeSvg } }', {}, session.access),
+          (data) => enrol(data.startTotpEnrollment)),
+      });
       body.replaceChildren(
         el('p', { text: 'Off. Turn it on to ask for a code from an authenticator app after your password.' }),
-        el('button', {
-          type: 'button', id: 'totp-start', text: 'Turn on',
-          async onclick() {
-            const answer = await withStepUp(slot, false, () => gql(
-              'mutation Start { startTotpEnrollment { secret otpauthUri qrCodeSvg } }', {}, session.access));
-            if (answer.errors) { announce(answer.errors[0].message); return; }
-            enrol(answer.data.startTotpEnrollment);
-          },
-        }));
+        start);
     };
     const enrol = (e) => {
       const qr = el('img', {
@@ -525,7 +598,7 @@
         id: 'totp-confirm', submit: 'Turn on',
         fields: [{ name: 'code', label: 'Code from the app', autocomplete: 'one-time-code', inputmode: 'numeric' }],
         async onSubmit(v) {
-          const answer = await withStepUp(slot, false, () => gql(
+          const answer = await withStepUp(slot, live, () => gql(
             'mutation Confirm($code: String!) { confirmTotpEnrollment(code: $code) { codes } }',
             { code: v.code.trim() }, session.access));
           if (answer.errors) return answer.errors;
@@ -539,24 +612,23 @@
       f.node.querySelector('input').focus();
     };
     const on = (left, codes) => {
+      twoStep.on = true;
+      const renew = el('button', {
+        type: 'button', class: 'secondary', id: 'codes-new', text: 'New recovery codes',
+        onclick: () => act(renew,
+          () => gql('mutation Regenerate { regenerateRecoveryCodes { codes } }', {}, session.access),
+          (data) => on(data.regenerateRecoveryCodes.codes.length, data.regenerateRecoveryCodes.codes)),
+      });
+      const stop = el('button', {
+        type: 'button', class: 'secondary', id: 'totp-off', text: 'Turn off',
+        onclick: () => act(stop,
+          () => gql('mutation Disable { disableTotp }', {}, session.access),
+          () => { off(); title.focus(); announce('Two-step sign-in is off.'); }),
+      });
       body.replaceChildren(
         el('p', { id: 'totp-on', text: 'On. ' + left + ' recovery codes left.' }),
-        codes ? codesList(codes) : '',
-        el('button', {
-          type: 'button', class: 'secondary', id: 'codes-new', text: 'New recovery codes',
-          async onclick() {
-            const answer = await withStepUp(slot, true, () => gql(
-              'mutation Regenerate { regenerateRecoveryCodes { codes } }', {}, session.access));
-            if (!answer.errors) on(answer.data.regenerateRecoveryCodes.codes.length, answer.data.regenerateRecoveryCodes.codes);
-          },
-        }), ' ',
-        el('button', {
-          type: 'button', class: 'secondary', id: 'totp-off', text: 'Turn off',
-          async onclick() {
-            const answer = await withStepUp(slot, true, () => gql('mutation Disable { disableTotp }', {}, session.access));
-            if (!answer.errors) off();
-          },
-        }));
+        codes ? codesList(codes) : '', renew, ' ', stop);
+      if (codes) body.querySelector('#recovery-codes').focus();
     };
     if (mfa.totpEnabled) on(mfa.recoveryCodesLeft); else off();
     return section;

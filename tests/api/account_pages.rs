@@ -247,6 +247,8 @@ async fn a_newcomer_signs_up_opens_the_mailed_link_and_stays_signed_in_with_the_
             assert!(link.starts_with(&format!("{base}/account/verify-email?token=")), "{link}");
             chrome.go(&tab, &link);
             chrome.wait_page(&tab, "verify-email", "Email confirmed");
+            // The link's token is gone from the address bar (and so from history).
+            assert_eq!(chrome.eval(&tab, "location.search"), "");
             let me = app.login_ok("newcomer", PASSWORD).await;
             let verified = app.gql_as(&me.access, "{ me { emailVerified } }", json!({})).await;
             assert_eq!(verified.data()["me"]["emailVerified"], true);
@@ -368,6 +370,7 @@ async fn the_reset_link_and_the_security_page_sessions_and_totp_work_in_the_brow
             let mail = app.smtp.wait_for("pat@example.com", "Reset your").await;
             chrome.go(&tab, &mail.link("reset-password").unwrap());
             chrome.wait_page(&tab, "reset-password", "Choose a new password");
+            assert_eq!(chrome.eval(&tab, "location.search"), "");
             chrome.fill(&tab, "reset-newPassword", "short");
             chrome.click(&tab, "#reset button[type=submit]");
             chrome.wait(&tab, "document.getElementById('reset-newPassword').getAttribute('aria-invalid') === 'true'");
@@ -410,6 +413,31 @@ async fn the_reset_link_and_the_security_page_sessions_and_totp_work_in_the_brow
             chrome.fill(&tab, "second-step-code", &code);
             chrome.click(&tab, "#second-step button[type=submit]");
             chrome.wait_page(&tab, "security", "Security");
+
+            // Long after the sign-in, a password change first asks who it is (password and
+            // code, as the account has a second factor), then goes through.
+            app.advance(Duration::from_secs(11 * 60));
+            chrome.fill(&tab, "change-password-currentPassword", new_password);
+            chrome.fill(&tab, "change-password-newPassword", "yet-another-passphrase");
+            chrome.click(&tab, "#change-password button[type=submit]");
+            chrome.wait(&tab, "!!document.getElementById('step-up-code')");
+            chrome.fill(&tab, "step-up-password", new_password);
+            chrome.fill(&tab, "step-up-code", &totp_now(&app, &secret));
+            chrome.click(&tab, "#step-up button[type=submit]");
+            chrome.wait(
+                &tab,
+                "document.querySelector('#change-password')?.previousElementSibling?.textContent\
+                 ?.startsWith('Password changed')",
+            );
+            // The new password is right (the account's code comes next).
+            assert_eq!(
+                app.login("pat", "yet-another-passphrase").await.error_code(),
+                "MFA_REQUIRED"
+            );
+            assert_eq!(
+                app.login("pat", new_password).await.error_code(),
+                "UNAUTHENTICATED"
+            );
 
             let problems = chrome.problems(&base);
             assert!(problems.is_empty(), "{problems:#?}");
@@ -467,7 +495,7 @@ async fn a_page_is_signed_out_within_a_second_when_its_session_is_revoked_elsewh
                     took < Duration::from_millis(1500),
                     "signed out after {took:?}"
                 );
-                let notice = chrome.text(&tab, "[role=status].ok");
+                let notice = chrome.text(&tab, ".notice");
                 assert!(notice.contains("another device"), "{notice}");
                 chrome.call(Some(&tab), "Page.close", json!({}));
             }

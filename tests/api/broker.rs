@@ -97,6 +97,14 @@ async fn a_message_over_the_delivery_limit_or_rejected_is_dead_lettered_not_drop
 async fn a_main_queue_declared_without_the_dead_letter_arguments_is_still_used() {
     each_env(broker_environments(), &[], Worker::None, |app| async move {
         let topology = app.topology();
+        // The service's relay declares the topology once it connects: that happens first,
+        // or it would declare the queue again between the delete and the old declaration.
+        let relay = app.state.relay.clone();
+        eventually("the relay connected", Duration::from_secs(10), || {
+            let up = relay.broker_up();
+            async move { up }
+        })
+        .await;
         let (conn, ch) = broker::connect(&amqp_url().unwrap()).await.unwrap();
         // As an earlier version declared it: only its type.
         let mut args = FieldTable::default();
