@@ -23,6 +23,8 @@ import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
+from live import live_scenario
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
@@ -560,6 +562,8 @@ def main():
         # Thousands of logins of 64 accounts would end the seeded sessions (the tokens
         # `me` runs with) at the per-account session cap.
         "SESSIONS_MAX_PER_ACCOUNT": "10000",
+        # The live scenario's WS_MAX_CONNECTIONS connections all come from this address.
+        "WS_MAX_CONNECTIONS_PER_IP": "100000",
     }
     if os.environ.get("BENCH_DB_POOL"):
         env["DATABASE_MAX_CONNECTIONS"] = os.environ["BENCH_DB_POOL"]
@@ -684,6 +688,24 @@ def main():
             # cores hashing), the worker at its defaults (MAIL_PREFETCH), SMTP at 300 ms.
             log("mail drain at defaults")
             results["mail_drain"] = mail_drain(base, sink_log, 8, D)
+        if wanted("live"):
+            # As many signed-in connections as a process takes at its defaults
+            # (WS_MAX_CONNECTIONS, WS_MAX_PER_USER per account), each on its own session.
+            log("live: 512 connections watching their sessions")
+            sessions = []
+            for name in users:
+                for _ in range(8):
+                    login = gql(base, "mutation($i: LoginInput!) { login(input: $i) "
+                                "{ accessToken refreshToken } }",
+                                {"i": {"usernameOrEmail": name, "password": PASSWORD}})["login"]
+                    sessions.append((login["accessToken"], login["refreshToken"]))
+
+            def logout(refresh_token):
+                gql(base, "mutation($t: String!) { logout(refreshToken: $t) }",
+                    {"t": refresh_token})
+
+            results["live"] = live_scenario(api_port, sessions, logout, api.pid, rss_kib,
+                                            cpu_seconds)
         results["rss_peak_mib"] = rss_kib(api.pid)[1] / 1024
         if wanted("flood"):
             stop(api)
@@ -770,6 +792,18 @@ def report(r):
                                           f["during"]["errors"], None, None)
             yield lambda f=f, name=name: (f"flood {name}: flood batches/s", f["flood"]["rps"],
                                           None, None)
+        yield lambda: ("live: connections", r["live"]["connections"], None, None)
+        yield lambda: ("live: RSS KiB per connection", r["live"]["rss_per_connection_kib"],
+                       None, None)
+        yield lambda: ("live: CPU % idle / watching",
+                       f'{r["live"]["idle_cpu_pct"]:.2f} / {r["live"]["watching_cpu_pct"]:.2f}',
+                       None, None)
+        yield lambda: ("live: session end->event p50 ms", r["live"]["end_to_event_p50_ms"],
+                       None, None)
+        yield lambda: ("live: session end->event p95 ms", r["live"]["end_to_event_p95_ms"],
+                       1000.0, "<=bound")
+        yield lambda: ("live: session end->event max ms", r["live"]["end_to_event_max_ms"],
+                       None, None)
         yield lambda: ("RSS peak MiB", r["rss_peak_mib"], 150.0, "<=bound")
         yield lambda: ("RSS idle MiB", r["rss_idle_mib"], None, None)
         yield lambda: ("start to ready s", r["start_to_ready_s"], 1.0, "<=bound")

@@ -77,6 +77,11 @@ pub struct HttpSettings {
     #[arg(long, env = "WS_MAX_CONNECTIONS", default_value = "512",
           value_parser = within::<usize>(1, 1_000_000))]
     pub ws_max_connections: usize,
+    /// WebSocket connections one client address may have open on this process (behind
+    /// TRUSTED_PROXIES, the address they forward for); past it 429
+    #[arg(long, env = "WS_MAX_CONNECTIONS_PER_IP", default_value = "16",
+          value_parser = within::<usize>(1, 1_000_000))]
+    pub ws_max_connections_per_ip: usize,
     /// signed-in WebSocket connections one user may have open on this process
     #[arg(long, env = "WS_MAX_PER_USER", default_value = "8",
           value_parser = within::<usize>(1, 10_000))]

@@ -8,7 +8,8 @@
 //! - authentication in `connection_init` (the access token, or in cookie mode the refresh
 //!   cookie of the upgrade request), which must come within a third of `WS_IDLE_TIMEOUT`;
 //! - caps: connections in all (`WS_MAX_CONNECTIONS`, plus the HTTP connection caps, whose
-//!   places a connection keeps), per user (`WS_MAX_PER_USER`), message size
+//!   places a connection keeps), per client address (`WS_MAX_CONNECTIONS_PER_IP`), per
+//!   user (`WS_MAX_PER_USER`), message size
 //!   (`WS_MAX_MESSAGE_BYTES`), operations per connection ([`MAX_OPERATIONS`]), and only
 //!   subscriptions (queries and mutations belong to `POST /graphql`, with its limits);
 //! - liveness: a ping every third of `WS_IDLE_TIMEOUT`, and the connection closed when
@@ -67,10 +68,6 @@ const PROTOCOL: &str = "graphql-transport-ws";
 /// Operations one connection may have running at once.
 pub const MAX_OPERATIONS: usize = 4;
 
-/// Live connections one client address may have open (behind `TRUSTED_PROXIES`, the
-/// address they forward for).
-pub const MAX_PER_CLIENT: usize = 16;
-
 /// Messages a client may send in a window before its connection is closed (4429): enough
 /// for `connection_init`, a few subscriptions and keep-alive pings.
 const MAX_MESSAGES: u32 = 20;
@@ -114,7 +111,8 @@ pub async fn upgrade(
         Err(refused) => return refusal(refused.status(), refused.message()),
     };
     let client = super::client::client_info(&http.state, Some(peer), &parts.headers).key();
-    let Some(client_slot) = http.ws_clients.take_key(client, MAX_PER_CLIENT) else {
+    let per_client = http.state.settings.http.ws_max_connections_per_ip;
+    let Some(client_slot) = http.ws_clients.take_key(client, per_client) else {
         crate::metrics::connection_dropped("ws_per_client");
         return refusal(
             StatusCode::TOO_MANY_REQUESTS,
