@@ -40,6 +40,9 @@ use crate::{
     state::AppState,
 };
 
+/// How long live connections get to close when the process stops.
+const LIVE_CLOSE_GRACE: Duration = Duration::from_secs(3);
+
 /// How long in-flight requests may run on after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -265,11 +268,12 @@ impl App {
             })
         });
         let closing = self.closing;
+        let closing_ref = &closing;
         let stopped = async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(true);
-            closing.send_replace(true);
+            closing_ref.send_replace(true);
         };
         let server = http::serve::serve(self.listener, self.router, limits, stopped);
         let deadline = async move {
@@ -281,6 +285,14 @@ impl App {
             () = deadline => {
                 tracing::warn!("in-flight requests did not finish within {SHUTDOWN_GRACE:?}");
             }
+        }
+        // Live connections (`/graphql/ws`) say "going away" (1001) and end; each holds a
+        // receiver of `closing` until then.
+        if tokio::time::timeout(LIVE_CLOSE_GRACE, closing.closed())
+            .await
+            .is_err()
+        {
+            tracing::warn!("live connections did not close within {LIVE_CLOSE_GRACE:?}");
         }
         housekeeping.abort();
         if let Some(metrics) = metrics {

@@ -276,7 +276,16 @@ async fn a_session_ended_on_one_replica_reaches_a_connection_on_another() {
         .await
         .data();
         assert_eq!(ended(&mut ws, started).await["reason"], "LOGOUT");
+
+        // A replica that stops tells its live connections it is going away (1001), so that
+        // they reconnect to another.
+        let u = app.login_ok("rex", PASSWORD).await;
+        let mut leaving = watching(&other, bearer(&u), &[]).await;
         let _ = stop.send(());
+        assert_eq!(
+            close_code(&mut leaving, Duration::from_secs(10)).await,
+            1001
+        );
     })
     .await;
 }
