@@ -16,8 +16,11 @@ use crate::{
 #[derive(Clone)]
 pub struct SessionFeed(pub watch::Receiver<Option<SessionEnd>>);
 
+// The domain's reasons, as the schema names and describes them; the conversions both ways
+// are derived (`remote`).
 /// Why a session ended.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "session::SessionEndReason")]
 pub enum SessionEndReason {
     /// Signed out with `logout`.
     Logout,
@@ -37,22 +40,6 @@ pub enum SessionEndReason {
     ReuseDetected,
     /// Not refreshed in time, or at its maximum age.
     Expired,
-}
-
-impl From<session::SessionEndReason> for SessionEndReason {
-    fn from(r: session::SessionEndReason) -> Self {
-        use session::SessionEndReason as R;
-        match r {
-            R::Logout => Self::Logout,
-            R::Revoked => Self::Revoked,
-            R::LogoutAll => Self::LogoutAll,
-            R::PasswordChanged => Self::PasswordChanged,
-            R::PasswordReset => Self::PasswordReset,
-            R::Admin => Self::Admin,
-            R::ReuseDetected => Self::ReuseDetected,
-            R::Expired => Self::Expired,
-        }
-    }
 }
 
 /// The end of a session.

@@ -232,35 +232,10 @@ pub async fn find(db: &impl Conn, id: Uuid) -> Result<Option<Session>, Error> {
     Ok(Entity::find_by_id(id).one(db).await?.map(Into::into))
 }
 
-/// Records that a live session's user proved who they are again at `authentication.time`,
-/// and extends its idle expiry like a refresh; `false` when the session has ended.
-///
-/// # Errors
-/// When the update fails.
-pub async fn reauthenticated(
-    db: &impl Conn,
-    id: Uuid,
-    authentication: Authentication,
-    idle_expires_at: DateTime<Utc>,
-) -> Result<bool, Error> {
-    let now = authentication.time;
-    let result = Entity::update_many()
-        .col_expr(Column::AuthTime, Expr::value(now))
-        .col_expr(
-            Column::AuthMethods,
-            Expr::value(authentication.methods.as_stored()),
-        )
-        .col_expr(Column::LastUsedAt, Expr::value(now))
-        .col_expr(Column::IdleExpiresAt, Expr::value(idle_expires_at))
-        .filter(Column::Id.eq(id))
-        .filter(live(now))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
-}
-
-/// Records how and when a live session's user last proved who they are (a second factor
-/// just confirmed in it); `false` when the session has ended.
+/// Records how and when a live session's user last proved who they are: a second factor
+/// just confirmed in it, or a `reauthenticate`, which also counts as a use of the session
+/// and extends its idle expiry to `extend_idle_to` like a refresh. `false` when the
+/// session has ended.
 ///
 /// # Errors
 /// When the update fails.
@@ -268,14 +243,21 @@ pub async fn record_authentication(
     db: &impl Conn,
     id: Uuid,
     authentication: Authentication,
+    extend_idle_to: Option<DateTime<Utc>>,
 ) -> Result<bool, Error> {
     let now = authentication.time;
-    let result = Entity::update_many()
+    let mut update = Entity::update_many()
         .col_expr(Column::AuthTime, Expr::value(now))
         .col_expr(
             Column::AuthMethods,
             Expr::value(authentication.methods.as_stored()),
-        )
+        );
+    if let Some(idle) = extend_idle_to {
+        update = update
+            .col_expr(Column::LastUsedAt, Expr::value(now))
+            .col_expr(Column::IdleExpiresAt, Expr::value(idle));
+    }
+    let result = update
         .filter(Column::Id.eq(id))
         .filter(live(now))
         .exec(db)

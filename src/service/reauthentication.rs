@@ -95,7 +95,7 @@ pub async fn reauthenticate(
     // The refresh tokens first, in the order a refresh takes its locks.
     let parent = repo::refresh_tokens::spend_all_of(&txn, session.id, now).await?;
     repo::refresh_tokens::insert(&txn, &refresh.hash(), session.id, parent.as_ref(), now).await?;
-    if !repo::sessions::reauthenticated(&txn, session.id, authentication, idle).await? {
+    if !repo::sessions::record_authentication(&txn, session.id, authentication, Some(idle)).await? {
         return Err(session_ended());
     }
     repo::commit(txn).await?;

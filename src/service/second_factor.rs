@@ -211,7 +211,7 @@ pub async fn confirm_enrollment(
         time: now,
         methods: AuthMethods::PasswordAndCode,
     };
-    if !repo::sessions::record_authentication(&txn, me.session_id, proved).await? {
+    if !repo::sessions::record_authentication(&txn, me.session_id, proved, None).await? {
         return Err(AppError::Unauthenticated(
             "The session has ended; sign in again",
         ));

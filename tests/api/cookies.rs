@@ -348,24 +348,14 @@ async fn https_gets_the_host_prefixed_secure_cookie() {
 async fn a_listed_origin_gets_credentialed_cors_and_cookie_mode() {
     let app_origin = "http://app.example.test:5173";
     each_backend_with(&[("CORS_ORIGINS", app_origin)], |app| async move {
-        let preflight = |origin: &'static str| {
-            app.client
-                .request(reqwest::Method::OPTIONS, app.url("/graphql"))
-                .header("origin", origin)
-                .header("access-control-request-method", "POST")
-                .header(
-                    "access-control-request-headers",
-                    "content-type,x-authql-cookie",
-                )
-                .send()
-        };
-        let ok = preflight(app_origin).await.unwrap();
+        let preflight = |origin| app.preflight(origin, "content-type,x-authql-cookie");
+        let ok = preflight(app_origin).await;
         let h = ok.headers();
         assert_eq!(h["access-control-allow-origin"], app_origin);
         assert_eq!(h["access-control-allow-credentials"], "true");
         let allowed = h["access-control-allow-headers"].to_str().unwrap();
         assert!(allowed.contains("x-authql-cookie"), "{allowed}");
-        let refused = preflight("http://evil.example.test").await.unwrap();
+        let refused = preflight("http://evil.example.test").await;
         assert!(
             refused
                 .headers()
@@ -388,14 +378,8 @@ async fn a_listed_origin_gets_credentialed_cors_and_cookie_mode() {
 async fn a_wildcard_cors_setting_never_shares_credentials() {
     each_backend_with(&[("CORS_ORIGINS", "*")], |app| async move {
         let res = app
-            .client
-            .request(reqwest::Method::OPTIONS, app.url("/graphql"))
-            .header("origin", "http://anywhere.example.test")
-            .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "x-authql-cookie")
-            .send()
-            .await
-            .unwrap();
+            .preflight("http://anywhere.example.test", "x-authql-cookie")
+            .await;
         assert_eq!(res.headers()["access-control-allow-origin"], "*");
         assert!(
             res.headers()

@@ -58,6 +58,19 @@ impl TestApp {
         Gql { status, body }
     }
 
+    /// A browser's CORS preflight of a `POST /graphql` from `origin` that will send
+    /// `headers` (comma-separated).
+    pub async fn preflight(&self, origin: &str, headers: &str) -> reqwest::Response {
+        self.client
+            .request(reqwest::Method::OPTIONS, self.url("/graphql"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", headers)
+            .send()
+            .await
+            .expect("preflight sent")
+    }
+
     /// `POST /graphql` with `Authorization: Bearer <token>`.
     pub async fn gql_as(&self, token: &str, query: &str, variables: Value) -> Gql {
         let res = self
