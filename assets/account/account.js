@@ -62,18 +62,24 @@
       const code = codeOf(answer);
       if (code === 'UNAVAILABLE' || code === 'SERVICE_UNAVAILABLE' || code === 'RATE_LIMITED') {
         clearTimeout(this.timer);
-        this.timer = setTimeout(() => this.resume(), 5000 + Math.random() * 5000);
+        this.timer = setTimeout(() => this.renew(), 5000 + Math.random() * 5000);
         return 'unreachable';
       }
       if (answer.errors) { this.end(); return 'signed-out'; }
       this.keep(answer.data.refresh);
       return 'ok';
     },
+    // A renewal in the background: a session found ended signs the page out.
+    async renew() {
+      const state = await this.resume();
+      if (state === 'signed-out' && page === 'security') go('sign-in', 'Your session has ended. Sign in again.');
+      return state;
+    },
     keep(payload) {
       this.access = payload.accessToken;
       clearTimeout(this.timer);
       const renewIn = Math.max(5, (payload.expiresIn || 60) - 30) * 1000;
-      this.timer = setTimeout(() => this.resume(), renewIn);
+      this.timer = setTimeout(() => this.renew(), renewIn);
     },
     end() {
       this.access = null;
@@ -111,6 +117,7 @@
 
   // Said by screen readers (the live region is filled once the page has settled).
   function announce(text) {
+    status.textContent = '';
     setTimeout(() => { status.textContent = text; }, 100);
   }
 
@@ -129,8 +136,12 @@
 
   function go(to, notice) {
     if (notice) sessionStorage.setItem('authql.notice', notice);
+    main.replaceChildren();
     location.assign(base + '/' + to);
   }
+  // A page brought back from the back/forward cache is built again from the session, so
+  // Back after signing out shows nothing of the account.
+  addEventListener('pageshow', (event) => { if (event.persisted) location.reload(); });
 
   // A form whose fields show the errors named after them (`extensions.field`), all at once.
   function form(spec) {
@@ -247,7 +258,7 @@
     const f = form({
       id: 'second-step', submit: 'Continue',
       fields: [{
-        name: 'code', label: 'Code', autocomplete: 'one-time-code', inputmode: 'numeric',
+        name: 'code', label: 'Code', autocomplete: 'one-time-code',
         hint: 'The 6-digit code from your authenticator app, or one of your recovery codes.',
       }],
       async onSubmit(v) {
@@ -404,42 +415,64 @@
         }
       };
       ws.onclose = (event) => {
-        if (event.code === 4401 || !session.access) return;
-        setTimeout(open, retry / 2 + Math.random() * retry);
-        retry = Math.min(retry * 2, 30000);
+        if (event.code !== 4401 && session.access) reconnect();
       };
+    };
+    // After a pause (jittered, growing), the session is renewed first: one that ended
+    // while the connection was down signs the page out instead.
+    const reconnect = () => {
+      const wait = retry / 2 + Math.random() * retry;
+      retry = Math.min(retry * 2, 30000);
+      setTimeout(async () => {
+        const state = await session.renew();
+        if (state === 'ok') open();
+        else if (state === 'unreachable') reconnect();
+      }, wait);
     };
     open();
   }
 
   // Runs a sensitive change; when it needs a recent sign-in, asks for the password (and a
-  // code when the account has a second factor) first, then runs it again.
+  // code when the account has a second factor) first, then runs it again. One question at
+  // a time: a second change asking meanwhile gives the first its answer back (as Cancel).
+  let pendingStepUp = null;
   async function withStepUp(slot, twoStep, change) {
     const answer = await change();
     if (codeOf(answer) !== 'REAUTHENTICATION_REQUIRED') return answer;
+    if (pendingStepUp) pendingStepUp();
+    const back = document.activeElement;
     return new Promise((resolve) => {
+      const close = () => {
+        if (pendingStepUp !== cancel) return;
+        pendingStepUp = null;
+        slot.replaceChildren();
+        if (back && back.isConnected) back.focus();
+      };
+      const cancel = () => { close(); resolve(answer); };
+      pendingStepUp = cancel;
+      const withCode = twoStep();
       const fields = [{ name: 'password', label: 'Your password', type: 'password', autocomplete: 'current-password' }];
-      if (twoStep()) fields.push({ name: 'code', label: 'Code', autocomplete: 'one-time-code', inputmode: 'numeric' });
+      if (withCode) {
+        fields.push({ name: 'code', label: 'Code', autocomplete: 'one-time-code',
+          hint: 'From your authenticator app, or one of your recovery codes.' });
+      }
       const f = form({
         id: 'step-up', submit: 'Confirm', fields,
         async onSubmit(v) {
           const input = { password: v.password };
-          if (twoStep) input.code = v.code.trim();
+          if (withCode) input.code = v.code.trim();
           const proved = await gql(
             'mutation Reauthenticate($input: ReauthenticateInput!) { reauthenticate(input: $input) { ' + AUTH + ' } }',
             { input }, session.access);
           if (proved.errors) return proved.errors;
           session.keep(proved.data.reauthenticate);
-          slot.replaceChildren();
+          close();
           resolve(await change());
           return [];
         },
       });
-      const cancel = el('button', {
-        type: 'button', class: 'secondary', text: 'Cancel',
-        onclick: () => { slot.replaceChildren(); resolve(answer); },
-      });
-      slot.replaceChildren(el('p', { text: 'Confirm it is you to make this change.' }), f.node, cancel);
+      const button = el('button', { type: 'button', class: 'secondary', text: 'Cancel', onclick: cancel });
+      slot.replaceChildren(el('p', { text: 'Confirm it is you to make this change.' }), f.node, button);
       f.node.querySelector('input').focus();
     });
   }
@@ -448,8 +481,7 @@
     if (!session.access) {
       const resumed = await session.resume();
       if (resumed === 'unreachable') {
-        show('Security', el('p', { class: 'error', role: 'alert',
-          text: 'The service cannot be reached right now. Reload the page in a moment.' }));
+        unavailable('The service cannot be reached right now.');
         return;
       }
       if (resumed !== 'ok') {
@@ -460,22 +492,41 @@
     const answer = await gql(
       'query Security { me { username email emailVerified mfa { totpEnabled recoveryCodesLeft } } ' +
       'sessions { id current createdAt lastUsedAt userAgent ip } }', {}, session.access);
-    if (answer.errors) {
+    if (codeOf(answer) === 'UNAUTHENTICATED') {
+      session.end();
       go('sign-in', 'Sign in to see your security settings.');
+      return;
+    }
+    if (answer.errors) {
+      unavailable(answer.errors.map((e) => e.message).join(' '));
       return;
     }
     const { me, sessions } = answer.data;
     const stepUpSlot = el('div', { id: 'step-up-slot' });
     const twoStep = { on: me.mfa.totpEnabled };
+    // A password change and turning two-step sign-in on end the other sessions: the list
+    // is read again after them.
+    const sessionsSlot = el('div', {}, sessionsSection(sessions));
+    const othersEnded = async () => {
+      const r = await gql('query Sessions { sessions { id current createdAt lastUsedAt userAgent ip } }',
+        {}, session.access);
+      if (!r.errors) sessionsSlot.replaceChildren(sessionsSection(r.data.sessions));
+    };
     show('Security',
       el('p', {}, 'Signed in as ', el('strong', { id: 'who', text: me.username }), ' (' + me.email + ')',
         me.emailVerified ? '' : ' — not confirmed yet'),
       el('button', { type: 'button', class: 'secondary', id: 'sign-out', onclick: signOut, text: 'Sign out' }),
       stepUpSlot,
-      sessionsSection(sessions),
-      passwordSection(stepUpSlot, twoStep),
-      twoStepSection(stepUpSlot, me.mfa, twoStep));
+      sessionsSlot,
+      passwordSection(stepUpSlot, twoStep, othersEnded),
+      twoStepSection(stepUpSlot, me.mfa, twoStep, othersEnded));
     watchSession();
+  }
+
+  // The security page when the service cannot answer it now, with a way to try again.
+  function unavailable(message) {
+    show('Security', el('p', { class: 'error', role: 'alert', text: message }),
+      el('button', { type: 'button', id: 'try-again', text: 'Try again', onclick: security }));
   }
 
   async function signOut(event) {
@@ -537,8 +588,9 @@
     return el('section', { 'aria-labelledby': 'sessions-title' }, title, problem, list);
   }
 
-  function passwordSection(slot, twoStep) {
+  function passwordSection(slot, twoStep, othersEnded) {
     const live = () => twoStep.on;
+    const note = el('p', { class: 'ok', role: 'status', hidden: true });
     const f = form({
       id: 'change-password', submit: 'Change password',
       fields: [
@@ -551,16 +603,18 @@
           { input: v }, session.access));
         if (answer.errors) return answer.errors;
         f.node.reset();
-        announce('Your password was changed. Your other sessions were signed out.');
-        f.node.before(el('p', { class: 'ok', role: 'status', text: 'Password changed. Your other sessions were signed out.' }));
+        note.textContent = 'Password changed. Your other sessions were signed out.';
+        note.hidden = false;
+        announce(note.textContent);
+        othersEnded();
         return [];
       },
     });
     return el('section', { 'aria-labelledby': 'password-title' },
-      el('h2', { id: 'password-title', text: 'Password' }), f.node);
+      el('h2', { id: 'password-title', text: 'Password' }), note, f.node);
   }
 
-  function twoStepSection(slot, mfa, twoStep) {
+  function twoStepSection(slot, mfa, twoStep, othersEnded) {
     const title = el('h2', { id: 'two-step-title', tabindex: '-1', text: 'Two-step sign-in' });
     const problem = el('div', {});
     const body = el('div', { id: 'two-step' });
@@ -603,6 +657,7 @@
             { code: v.code.trim() }, session.access));
           if (answer.errors) return answer.errors;
           on(answer.data.confirmTotpEnrollment.codes.length, answer.data.confirmTotpEnrollment.codes);
+          othersEnded();
           return [];
         },
       });

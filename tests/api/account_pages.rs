@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::harness::{
     PASSWORD,
     browser::{Browser, find_chromium},
-    each_backend,
+    each_backend, each_backend_alone,
     eventually::eventually,
 };
 
@@ -37,6 +37,10 @@ struct Chrome(Browser);
 struct Tab(String);
 
 const SLOW: Duration = Duration::from_secs(20);
+
+/// True once the security page says the password was changed.
+const PASSWORD_CHANGED: &str = "document.querySelector('#change-password')?.previousElementSibling\
+     ?.textContent?.startsWith('Password changed')";
 
 impl Chrome {
     fn launch(path: &std::path::Path) -> Self {
@@ -388,6 +392,29 @@ async fn the_reset_link_and_the_security_page_sessions_and_totp_work_in_the_brow
             chrome.wait(&tab, "document.querySelectorAll('#sessions li').length === 1");
             assert_eq!(app.refresh(&elsewhere.refresh).await.error_code(), "UNAUTHENTICATED");
 
+            // Long after the sign-in, a password change first asks for the password (only:
+            // the account has no second factor yet), then goes through, and the list of
+            // sessions drops the others it ended.
+            app.login_ok("pat", new_password).await;
+            chrome.reload(&tab);
+            chrome.wait(&tab, "document.querySelectorAll('#sessions li').length === 2");
+            app.advance(Duration::from_secs(11 * 60));
+            let password = "a-second-passphrase";
+            chrome.fill(&tab, "change-password-currentPassword", new_password);
+            chrome.fill(&tab, "change-password-newPassword", password);
+            chrome.click(&tab, "#change-password button[type=submit]");
+            chrome.wait(&tab, "!!document.getElementById('step-up-password')");
+            assert_eq!(
+                chrome.eval(&tab, "document.getElementById('step-up-code') === null"),
+                true
+            );
+            chrome.fill(&tab, "step-up-password", new_password);
+            chrome.click(&tab, "#step-up button[type=submit]");
+            chrome.wait(&tab, PASSWORD_CHANGED);
+            chrome.wait(&tab, "document.querySelectorAll('#sessions li').length === 1");
+            assert_eq!(app.login("pat", new_password).await.error_code(), "UNAUTHENTICATED");
+            app.login_ok("pat", password).await;
+
             // TOTP: the QR code and key are shown, a code computed here turns it on.
             chrome.click(&tab, "#totp-start");
             let secret = chrome.text(&tab, "#totp-secret");
@@ -398,14 +425,14 @@ async fn the_reset_link_and_the_security_page_sessions_and_totp_work_in_the_brow
             chrome.click(&tab, "#totp-confirm button[type=submit]");
             chrome.wait(&tab, "document.querySelectorAll('#recovery-codes li').length === 10");
             assert!(chrome.text(&tab, "#totp-on").starts_with("On."));
-            let res = app.login("pat", new_password).await;
+            let res = app.login("pat", password).await;
             assert_eq!(res.error_code(), "MFA_REQUIRED");
 
             // Signing in on the page now asks for a code after the password.
             chrome.click(&tab, "#sign-out");
             chrome.wait_page(&tab, "sign-in", "Sign in");
             chrome.fill(&tab, "sign-in-usernameOrEmail", "pat");
-            chrome.fill(&tab, "sign-in-password", new_password);
+            chrome.fill(&tab, "sign-in-password", password);
             chrome.click(&tab, "#sign-in button[type=submit]");
             chrome.wait(&tab, "document.querySelector('h1')?.textContent === 'Two-step sign-in'");
             app.advance(Duration::from_secs(30));
@@ -417,25 +444,21 @@ async fn the_reset_link_and_the_security_page_sessions_and_totp_work_in_the_brow
             // Long after the sign-in, a password change first asks who it is (password and
             // code, as the account has a second factor), then goes through.
             app.advance(Duration::from_secs(11 * 60));
-            chrome.fill(&tab, "change-password-currentPassword", new_password);
+            chrome.fill(&tab, "change-password-currentPassword", password);
             chrome.fill(&tab, "change-password-newPassword", "yet-another-passphrase");
             chrome.click(&tab, "#change-password button[type=submit]");
             chrome.wait(&tab, "!!document.getElementById('step-up-code')");
-            chrome.fill(&tab, "step-up-password", new_password);
+            chrome.fill(&tab, "step-up-password", password);
             chrome.fill(&tab, "step-up-code", &totp_now(&app, &secret));
             chrome.click(&tab, "#step-up button[type=submit]");
-            chrome.wait(
-                &tab,
-                "document.querySelector('#change-password')?.previousElementSibling?.textContent\
-                 ?.startsWith('Password changed')",
-            );
+            chrome.wait(&tab, PASSWORD_CHANGED);
             // The new password is right (the account's code comes next).
             assert_eq!(
                 app.login("pat", "yet-another-passphrase").await.error_code(),
                 "MFA_REQUIRED"
             );
             assert_eq!(
-                app.login("pat", new_password).await.error_code(),
+                app.login("pat", password).await.error_code(),
                 "UNAUTHENTICATED"
             );
 
@@ -449,7 +472,8 @@ async fn the_reset_link_and_the_security_page_sessions_and_totp_work_in_the_brow
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_page_is_signed_out_within_a_second_when_its_session_is_revoked_elsewhere() {
     let Some(path) = chromium() else { return };
-    each_backend(|app| {
+    // A promise about time: no other test shares the cores meanwhile.
+    each_backend_alone(&[], |app| {
         let path = path.clone();
         async move {
             app.register("liv").await;
@@ -491,10 +515,7 @@ async fn a_page_is_signed_out_within_a_second_when_its_session_is_revoked_elsewh
                 }
                 chrome.wait_page(&tab, "sign-in", "Sign in");
                 let took = started.elapsed();
-                assert!(
-                    took < Duration::from_millis(1500),
-                    "signed out after {took:?}"
-                );
+                assert!(took < Duration::from_secs(1), "signed out after {took:?}");
                 let notice = chrome.text(&tab, ".notice");
                 assert!(notice.contains("another device"), "{notice}");
                 chrome.call(Some(&tab), "Page.close", json!({}));

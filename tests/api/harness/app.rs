@@ -252,7 +252,7 @@ where
         let outcome = AssertUnwindSafe(test(app)).catch_unwind().await;
         running.stop().await;
         if let Err(panic) = outcome {
-            eprintln!("--- failed on {env:?}");
+            eprintln!("--- failed on {env:?}: {}", panic_message(&*panic));
             std::panic::resume_unwind(panic);
         }
     }
@@ -273,10 +273,20 @@ where
             .await;
         db.remove().await;
         if let Err(panic) = outcome {
-            eprintln!("--- failed on {backend:?}");
+            eprintln!("--- failed on {backend:?}: {}", panic_message(&*panic));
             std::panic::resume_unwind(panic);
         }
     }
+}
+
+/// A panic's message, repeated after the backtrace so that the end of a long log says
+/// what failed.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(a panic without a message)")
 }
 
 impl TestApp {

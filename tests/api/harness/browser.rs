@@ -106,6 +106,18 @@ impl Browser {
 
     /// Sends a command (to a page when `session` is given) and waits for its result.
     pub fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+        self.try_call(session, method, params)
+            .unwrap_or_else(|err| panic!("{method} failed: {err}"))
+    }
+
+    /// As [`Browser::call`], with the protocol's error (such as "Execution context was
+    /// destroyed" while the page navigates) as `Err`.
+    pub fn try_call(
+        &mut self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
         let mut msg = json!({ "id": id, "method": method, "params": params });
@@ -121,10 +133,10 @@ impl Browser {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.output.recv_timeout(left) {
                 Ok(v) if v["id"] == json!(id) => {
-                    if let Some(err) = v.get("error") {
-                        panic!("{method} failed: {err}");
-                    }
-                    return v["result"].clone();
+                    return match v.get("error") {
+                        Some(err) => Err(err.clone()),
+                        None => Ok(v["result"].clone()),
+                    };
                 }
                 Ok(event) => self.events.push(event),
                 Err(RecvTimeoutError::Timeout) => panic!("{method}: no answer from chromium"),
@@ -135,21 +147,31 @@ impl Browser {
 
     /// Evaluates a JavaScript expression in the page and returns its value.
     pub fn eval(&mut self, session: &str, expression: &str) -> Value {
-        let result = self.call(
-            Some(session),
-            "Runtime.evaluate",
-            json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
-        );
-        if let Some(ex) = result.get("exceptionDetails") {
-            panic!("{expression} threw: {ex}");
+        self.try_eval(session, expression)
+            .unwrap_or_else(|err| panic!("{expression}: {err}"))
+    }
+
+    /// As [`Browser::eval`], with what went wrong as `Err`: the expression threw, or the
+    /// page was between two documents (a navigation destroys the context it ran in).
+    pub fn try_eval(&mut self, session: &str, expression: &str) -> Result<Value, Value> {
+        let result = self
+            .try_call(
+                Some(session),
+                "Runtime.evaluate",
+                json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
+            )
+            .map_err(|err| json!({ "protocol error": err }))?;
+        match result.get("exceptionDetails") {
+            Some(ex) => Err(json!({ "threw": ex })),
+            None => Ok(result["result"]["value"].clone()),
         }
-        result["result"]["value"].clone()
     }
 
     /// Evaluates `expression` until it returns something truthy, or panics after `timeout`.
     pub fn wait_for(&mut self, session: &str, expression: &str, timeout: Duration) -> Value {
+        // A page that is navigating has no document to ask for a moment: not ready yet.
         eventually_blocking(expression, timeout, Duration::from_millis(100), || {
-            let v = self.eval(session, expression);
+            let v = self.try_eval(session, expression)?;
             let truthy = !(v.is_null() || v == json!(false) || v == json!(""));
             if truthy { Ok(v) } else { Err(v) }
         })
