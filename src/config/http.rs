@@ -73,7 +73,8 @@ pub struct HttpSettings {
           action = clap::ArgAction::Set)]
     pub account_pages: bool,
     /// open WebSocket connections (/graphql/ws) on this process; past it 503. Each also
-    /// counts under HTTP_MAX_CONNECTIONS and HTTP_MAX_CONNECTIONS_PER_IP
+    /// counts under HTTP_MAX_CONNECTIONS (which must be larger) and
+    /// HTTP_MAX_CONNECTIONS_PER_IP
     #[arg(long, env = "WS_MAX_CONNECTIONS", default_value = "512",
           value_parser = within::<usize>(1, 1_000_000))]
     pub ws_max_connections: usize,

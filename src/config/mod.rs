@@ -157,6 +157,19 @@ impl Settings {
         let graphql = &mut settings.graphql;
         graphql.introspection = graphql.introspection_setting.unwrap_or(dev);
         graphql.suggestions = graphql.suggestions_setting.unwrap_or(graphql.introspection);
+        let http = &settings.http;
+        if http.ws_max_connections >= http.max_connections {
+            // Each live connection holds an HTTP place too: requests must keep some.
+            return Err(ConfigError::Invalid {
+                name: "WS_MAX_CONNECTIONS".into(),
+                value: Some(http.ws_max_connections.to_string()),
+                reason: format!(
+                    "must be below HTTP_MAX_CONNECTIONS ({}), under which each live \
+                     connection also counts, so that requests keep places",
+                    http.max_connections
+                ),
+            });
+        }
         if settings.is_production() {
             production::refuse_unsafe(&settings, is_set)?;
         }

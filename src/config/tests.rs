@@ -361,3 +361,19 @@ fn production_requires_a_signing_key_encryption_key_of_32_bytes() {
 }
 
 mod transport;
+
+#[test]
+fn live_connections_must_leave_requests_some_http_places() {
+    for (http, ws) in [("512", "512"), ("100", "512"), ("1", "1")] {
+        let err = error_for(&[("HTTP_MAX_CONNECTIONS", http), ("WS_MAX_CONNECTIONS", ws)]);
+        assert_eq!(err.variable(), "WS_MAX_CONNECTIONS", "{http} {ws}");
+        assert!(err.to_string().contains("HTTP_MAX_CONNECTIONS"), "{err}");
+    }
+    let ok = settings(&[
+        ("HTTP_MAX_CONNECTIONS", "513"),
+        ("WS_MAX_CONNECTIONS", "512"),
+    ]);
+    assert_eq!(ok.unwrap().http.ws_max_connections, 512);
+    let err = error_for(&[("HTTP_MAX_CONNECTIONS", "256")]);
+    assert!(err.to_string().contains("(got \"512\")"), "{err}");
+}

@@ -68,8 +68,8 @@ const PROTOCOL: &str = "graphql-transport-ws";
 /// Operations one connection may have running at once.
 pub const MAX_OPERATIONS: usize = 4;
 
-/// Messages a client may send in a window before its connection is closed (4429): enough
-/// for `connection_init`, a few subscriptions and keep-alive pings.
+/// Messages (WebSocket pings included) a client may send in a window before its connection
+/// is closed (4429): enough for `connection_init`, a few subscriptions and keep-alive pings.
 const MAX_MESSAGES: u32 = 20;
 const MESSAGE_WINDOW: Duration = Duration::from_secs(10);
 
@@ -85,6 +85,7 @@ const CLOSE_INIT_TIMEOUT: u16 = 4408;
 const CLOSE_IDLE: u16 = 4409;
 const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_TOO_MANY: u16 = 4429;
+const TOO_MANY: (u16, &str) = (CLOSE_TOO_MANY, "Too many messages");
 
 /// The upgrade of `GET /graphql/ws`.
 pub async fn upgrade(
@@ -226,7 +227,11 @@ impl Inbound {
     fn heard(&self, message: &Message) {
         let now = millis(self.started.elapsed());
         self.heard_ms.store(now, Ordering::Release);
-        if !matches!(message, Message::Text(_) | Message::Binary(_)) {
+        // A ping costs an answer as a message does; a pong answers the server's own ping.
+        if !matches!(
+            message,
+            Message::Text(_) | Message::Binary(_) | Message::Ping(_)
+        ) {
             return;
         }
         let mut window = lock(&self.window);
@@ -238,6 +243,10 @@ impl Inbound {
             self.flooded.store(true, Ordering::Release);
             self.wake.notify_one();
         }
+    }
+
+    fn flooded(&self) -> bool {
+        self.flooded.load(Ordering::Acquire)
     }
 
     fn silent(&self) -> Duration {
@@ -255,13 +264,20 @@ impl Connection {
         let inbound = Arc::new(Inbound::new());
         let (sink, stream) = socket.split();
         let sink = Arc::new(tokio::sync::Mutex::new(sink));
+        // No message past the cap reaches the protocol, whatever else the client packed
+        // into the same read; its close frame still ends the connection.
         let mut stream = {
-            let inbound = inbound.clone();
-            stream.inspect(move |message| {
-                if let Ok(message) = message {
-                    inbound.heard(message);
-                }
-            })
+            let (heard, cap) = (inbound.clone(), inbound.clone());
+            stream
+                .inspect(move |message| {
+                    if let Ok(message) = message {
+                        heard.heard(message);
+                    }
+                })
+                .filter(move |message| {
+                    let closing = matches!(message, Ok(Message::Close(_)));
+                    std::future::ready(closing || !cap.flooded())
+                })
         };
         // A client that stops reading cannot hold an answer (and the socket) forever.
         let patience = self.idle / 3;
@@ -294,7 +310,7 @@ impl Connection {
             .serve();
         let mut closing = self.closing.clone();
         let close = tokio::select! {
-            () = graphql => None,
+            () = graphql => inbound.flooded().then_some(TOO_MANY),
             close = self.watchdog(&inbound, &signed, &sink) => Some(close),
             _ = closing.wait_for(|c| *c) => Some((CLOSE_GOING_AWAY, "The server is stopping")),
         };
@@ -331,8 +347,8 @@ impl Connection {
         let mut ended: Option<tokio::sync::watch::Receiver<_>> = None;
         let mut next_ping = Instant::now() + every;
         loop {
-            if inbound.flooded.load(Ordering::Acquire) {
-                return (CLOSE_TOO_MANY, "Too many messages");
+            if inbound.flooded() {
+                return TOO_MANY;
             }
             if ended.is_none() {
                 ended = lock(&signed.watcher).as_ref().map(|w| w.ended.clone());

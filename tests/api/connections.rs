@@ -240,6 +240,7 @@ async fn connections_from_one_address_are_capped_and_other_addresses_still_serve
 async fn past_the_connection_cap_a_new_connection_waits_for_a_free_slot() {
     let caps = [
         ("HTTP_MAX_CONNECTIONS", "2"),
+        ("WS_MAX_CONNECTIONS", "1"),
         ("HTTP_HEADER_TIMEOUT", "30s"),
     ];
     each_backend_with(&caps, |app| async move {

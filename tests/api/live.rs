@@ -12,7 +12,9 @@ use tokio_tungstenite::{
     },
 };
 
-use crate::harness::{PASSWORD, TestApp, Tokens, each_backend, each_backend_with};
+use crate::harness::{
+    PASSWORD, TestApp, Tokens, each_backend, each_backend_alone, each_backend_with,
+};
 
 type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -126,13 +128,8 @@ async fn watching(app: &TestApp, payload: Value, headers: &[(&'static str, Strin
 }
 
 /// Waits for the session's end on `ws`: its event (returned), `complete`, and the close.
-async fn ended(ws: &mut Ws, started: Instant) -> Value {
+async fn ended(ws: &mut Ws) -> Value {
     let msg = next_text(ws).await;
-    assert!(
-        started.elapsed() < Duration::from_millis(1500),
-        "the event came after {:?}",
-        started.elapsed()
-    );
     assert_eq!(msg["type"], "next", "{msg}");
     assert_eq!(msg["id"], "1");
     let event = msg["payload"]["data"]["sessionEvents"].clone();
@@ -142,9 +139,21 @@ async fn ended(ws: &mut Ws, started: Instant) -> Value {
     event
 }
 
+/// As [`ended`], for a session that ended at `started` or later: the event must come within
+/// a second of it. Only a test that runs alone may use it (the promise is about time).
+async fn ended_within_a_second(ws: &mut Ws, started: Instant) -> Value {
+    let event = ended(ws).await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "the event came after {took:?}"
+    );
+    event
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_way_a_session_ends_reaches_its_connection_within_a_second() {
-    each_backend(|app| async move {
+    each_backend_alone(&[], |app| async move {
         // LOGOUT: the session's own refresh token, from another tab.
         let t = app.register("ann").await;
         let mut ws = watching(&app, bearer(&t), &[]).await;
@@ -156,7 +165,10 @@ async fn each_way_a_session_ends_reaches_its_connection_within_a_second() {
             )
             .await;
         res.data();
-        assert_eq!(ended(&mut ws, started).await["reason"], "LOGOUT");
+        assert_eq!(
+            ended_within_a_second(&mut ws, started).await["reason"],
+            "LOGOUT"
+        );
 
         // REVOKED: from another session of the user.
         let a = app.login_ok("ann", PASSWORD).await;
@@ -180,7 +192,10 @@ async fn each_way_a_session_ends_reaches_its_connection_within_a_second() {
         )
         .await
         .data();
-        assert_eq!(ended(&mut ws, started).await["reason"], "REVOKED");
+        assert_eq!(
+            ended_within_a_second(&mut ws, started).await["reason"],
+            "REVOKED"
+        );
 
         // LOGOUT_ALL.
         let mut ws = watching(&app, bearer(&b), &[]).await;
@@ -188,7 +203,10 @@ async fn each_way_a_session_ends_reaches_its_connection_within_a_second() {
         app.gql_as(&b.access, "mutation { logoutAll }", json!({}))
             .await
             .data();
-        assert_eq!(ended(&mut ws, started).await["reason"], "LOGOUT_ALL");
+        assert_eq!(
+            ended_within_a_second(&mut ws, started).await["reason"],
+            "LOGOUT_ALL"
+        );
 
         // REUSE_DETECTED: a spent refresh token presented after the grace.
         let c = app.login_ok("ann", PASSWORD).await;
@@ -200,7 +218,10 @@ async fn each_way_a_session_ends_reaches_its_connection_within_a_second() {
             app.refresh(&c.refresh).await.error_code(),
             "UNAUTHENTICATED"
         );
-        assert_eq!(ended(&mut ws, started).await["reason"], "REUSE_DETECTED");
+        assert_eq!(
+            ended_within_a_second(&mut ws, started).await["reason"],
+            "REUSE_DETECTED"
+        );
 
         // PASSWORD_CHANGED: the other sessions of the user end.
         let d = app.login_ok("ann", PASSWORD).await;
@@ -216,7 +237,10 @@ async fn each_way_a_session_ends_reaches_its_connection_within_a_second() {
             )
             .await;
         assert_eq!(res.data()["changePassword"], true);
-        assert_eq!(ended(&mut ws, started).await["reason"], "PASSWORD_CHANGED");
+        assert_eq!(
+            ended_within_a_second(&mut ws, started).await["reason"],
+            "PASSWORD_CHANGED"
+        );
 
         // ADMIN.
         let admin = app.admin("boss").await;
@@ -231,7 +255,10 @@ async fn each_way_a_session_ends_reaches_its_connection_within_a_second() {
             )
             .await;
         res.data();
-        assert_eq!(ended(&mut ws, started).await["reason"], "ADMIN");
+        assert_eq!(
+            ended_within_a_second(&mut ws, started).await["reason"],
+            "ADMIN"
+        );
     })
     .await;
 }
@@ -250,21 +277,20 @@ async fn a_password_reset_reaches_the_connection() {
         .data();
         let mail = app.smtp.wait_for("rita@example.com", "Reset your").await;
         let token = mail.token("reset-password").unwrap();
-        let started = Instant::now();
         app.gql(
             "mutation($t: String!, $p: String!) { confirmReset(input: { token: $t, newPassword: $p }) }",
             json!({ "t": token, "p": "a-brand-new-passphrase" }),
         )
         .await
         .data();
-        assert_eq!(ended(&mut ws, started).await["reason"], "PASSWORD_RESET");
+        assert_eq!(ended(&mut ws).await["reason"], "PASSWORD_RESET");
     })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_ended_on_one_replica_reaches_a_connection_on_another() {
-    each_backend(|app| async move {
+    each_backend_alone(&[], |app| async move {
         let (other, stop) = app.replica().await;
         let t = app.register("rex").await;
         let mut ws = watching(&other, bearer(&t), &[]).await;
@@ -275,7 +301,10 @@ async fn a_session_ended_on_one_replica_reaches_a_connection_on_another() {
         )
         .await
         .data();
-        assert_eq!(ended(&mut ws, started).await["reason"], "LOGOUT");
+        assert_eq!(
+            ended_within_a_second(&mut ws, started).await["reason"],
+            "LOGOUT"
+        );
 
         // A replica that stops tells its live connections it is going away (1001), so that
         // they reconnect to another.
@@ -338,7 +367,6 @@ async fn a_browser_connection_signs_in_with_the_refresh_cookie_from_a_trusted_or
         ));
 
         // Cookie-mode logout ends the watched session.
-        let started = Instant::now();
         app.client
             .post(app.url("/graphql"))
             .header("x-authql-cookie", "1")
@@ -348,7 +376,7 @@ async fn a_browser_connection_signs_in_with_the_refresh_cookie_from_a_trusted_or
             .send()
             .await
             .unwrap();
-        assert_eq!(ended(&mut ws, started).await["reason"], "LOGOUT");
+        assert_eq!(ended(&mut ws).await["reason"], "LOGOUT");
     })
     .await;
 }
@@ -606,25 +634,51 @@ async fn silent_slow_and_oversized_connections_are_closed() {
 async fn floods_and_clients_that_never_read_are_cut_off() {
     each_backend_with(&[("WS_IDLE_TIMEOUT", "3s")], |app| async move {
         let t = app.register("flo").await;
-        // More than 20 messages in 10 s: closed with 4429.
+        // More than 20 messages in 10 s: closed with 4429. Sent in one go, the ones past
+        // the cap are not even read: at most 18 pongs answer, after connection_init and
+        // the subscription.
         let mut chatty = watching(&app, bearer(&t), &[]).await;
-        for _ in 0..25 {
-            send(&mut chatty, json!({ "type": "ping" })).await;
+        let pings: Vec<_> = (0..200)
+            .map(|_| Ok(Message::text(json!({ "type": "ping" }).to_string())))
+            .collect();
+        chatty
+            .send_all(&mut futures_util::stream::iter(pings))
+            .await
+            .unwrap();
+        let (mut pongs, mut code) = (0, None);
+        while let Ok(Some(Ok(msg))) =
+            tokio::time::timeout(Duration::from_secs(5), chatty.next()).await
+        {
+            match msg {
+                Message::Text(t) if t.contains("pong") => pongs += 1,
+                Message::Close(frame) => {
+                    code = frame.map(|f| u16::from(f.code));
+                    break;
+                }
+                _ => {}
+            }
         }
-        let code = close_code_after_anything(&mut chatty, Duration::from_secs(5)).await;
+        assert_eq!(code, Some(4429));
+        assert!(pongs <= 18, "{pongs} pongs answered");
+
+        // WebSocket pings count too.
+        let mut pinging = watching(&app, bearer(&t), &[]).await;
+        for _ in 0..25 {
+            pinging
+                .send(Message::Ping(vec![0; 8].into()))
+                .await
+                .unwrap();
+        }
+        let code = close_code_after_anything(&mut pinging, Duration::from_secs(5)).await;
         assert_eq!(code, Some(4429));
 
-        // Pings sent without ever reading the pongs: the server cannot be stalled by them,
-        // and lets the connection (and its watch) go.
+        // Pings sent as fast as the socket takes them, without ever reading: the server
+        // cannot be stalled by them, and lets the connection (and its watch) go.
         let mut flood = watching(&app, bearer(&t), &[]).await;
-        let mut sent = 0_u64;
         let _ = tokio::time::timeout(Duration::from_secs(4), async {
-            while flood.send(Message::Ping(vec![0; 8].into())).await.is_ok() {
-                sent += 1;
-            }
+            while flood.send(Message::Ping(vec![0; 8].into())).await.is_ok() {}
         })
         .await;
-        assert!(sent > 10_000, "only {sent} pings went out");
         crate::harness::eventually::eventually(
             "the flooding connection let go",
             Duration::from_secs(15),
