@@ -127,23 +127,29 @@ async fn watching(app: &TestApp, payload: Value, headers: &[(&'static str, Strin
     ws
 }
 
-/// Waits for the session's end on `ws`: its event (returned), `complete`, and the close.
-async fn ended(ws: &mut Ws) -> Value {
+/// Waits for the session's end on `ws`: its event (returned, with when it came),
+/// `complete`, and the close.
+async fn ended_at(ws: &mut Ws) -> (Value, Instant) {
     let msg = next_text(ws).await;
+    let came = Instant::now();
     assert_eq!(msg["type"], "next", "{msg}");
     assert_eq!(msg["id"], "1");
     let event = msg["payload"]["data"]["sessionEvents"].clone();
     assert!(event["at"].as_str().unwrap().contains('T'), "{event}");
     assert_eq!(next_text(ws).await["type"], "complete");
     assert_eq!(close_code(ws, Duration::from_secs(3)).await, 4401);
-    event
+    (event, came)
+}
+
+async fn ended(ws: &mut Ws) -> Value {
+    ended_at(ws).await.0
 }
 
 /// As [`ended`], for a session that ended at `started` or later: the event must come within
 /// a second of it. Only a test that runs alone may use it (the promise is about time).
 async fn ended_within_a_second(ws: &mut Ws, started: Instant) -> Value {
-    let event = ended(ws).await;
-    let took = started.elapsed();
+    let (event, came) = ended_at(ws).await;
+    let took = came - started;
     assert!(
         took < Duration::from_secs(1),
         "the event came after {took:?}"
