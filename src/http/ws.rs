@@ -283,6 +283,7 @@ impl Connection {
         let patience = self.idle / 3;
         let out =
             futures_util::sink::unfold(sink.clone(), move |sink, message: Message| async move {
+                let message = fitting_close(message);
                 tokio::time::timeout(patience, async { sink.lock().await.send(message).await })
                     .await
                     .map_err(axum::Error::new)??;
@@ -399,6 +400,29 @@ impl Connection {
     }
 }
 
+/// The longest close reason a control frame can carry (RFC 6455 5.5: 125 bytes of payload,
+/// two of them the code).
+const MAX_CLOSE_REASON: usize = 123;
+
+/// `message`, with a close reason cut to what a close frame may carry. The protocol closes
+/// on a malformed message with the parser's error, which can quote the client's input at
+/// any length; sent whole, the frame would be invalid.
+fn fitting_close(message: Message) -> Message {
+    match message {
+        Message::Close(Some(CloseFrame { code, reason })) if reason.len() > MAX_CLOSE_REASON => {
+            let mut end = MAX_CLOSE_REASON;
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            Message::Close(Some(CloseFrame {
+                code,
+                reason: reason.as_str()[..end].into(),
+            }))
+        }
+        other => other,
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -512,5 +536,48 @@ impl Executor for LiveOnly {
                 answer
             })
             .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn reason_of(message: &Message) -> &str {
+        match message {
+            Message::Close(Some(frame)) => frame.reason.as_str(),
+            other => panic!("not a close frame: {other:?}"),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_close_reason_is_cut_to_a_valid_frame_at_a_character_boundary(
+            reason in "(.|é|€|😀){0,200}", code in 1000_u16..5000,
+        ) {
+            let frame = CloseFrame { code, reason: reason.as_str().into() };
+            let sent = fitting_close(Message::Close(Some(frame)));
+            let cut = reason_of(&sent);
+            prop_assert!(cut.len() <= MAX_CLOSE_REASON);
+            prop_assert!(reason.starts_with(cut));
+            if reason.len() <= MAX_CLOSE_REASON {
+                prop_assert_eq!(cut, reason.as_str());
+            } else {
+                // As much as fits: the next character would not.
+                let next = reason[cut.len()..].chars().next().unwrap();
+                prop_assert!(cut.len() + next.len_utf8() > MAX_CLOSE_REASON);
+            }
+            let Message::Close(Some(frame)) = sent else { unreachable!() };
+            prop_assert_eq!(frame.code, code);
+        }
+    }
+
+    #[test]
+    fn other_messages_pass_unchanged() {
+        let text = Message::Text("x".repeat(1000).into());
+        assert_eq!(fitting_close(text.clone()), text);
+        assert_eq!(fitting_close(Message::Close(None)), Message::Close(None));
     }
 }

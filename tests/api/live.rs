@@ -630,6 +630,18 @@ async fn silent_slow_and_oversized_connections_are_closed() {
             next(&mut big, Duration::from_secs(5)).await,
             Next::Closed(_)
         ));
+
+        // A malformed message whose parse error quotes it at length: the close frame stays
+        // valid (its reason cut to 123 bytes), so the client learns its code.
+        let mut odd = open(&app, &[]).await.unwrap();
+        send(&mut odd, json!({ "type": "é".repeat(3000) })).await;
+        match next(&mut odd, Duration::from_secs(5)).await {
+            Next::Closed(Some((code, reason))) => {
+                assert!((4000..5000).contains(&code) || code == 1002, "{code}");
+                assert!(reason.len() <= 123 && !reason.is_empty(), "{reason:?}");
+            }
+            other => panic!("expected a valid close frame, got {other:?}"),
+        }
         // The service is fine.
         app.me(&t.access).await.data();
     })
