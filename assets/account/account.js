@@ -52,6 +52,9 @@
       ? answer.errors[0].extensions.code : null;
   }
 
+  // What a refresh answers when the browser holds no working cookie (or may not use it).
+  const SIGNED_OUT = ['UNAUTHENTICATED', 'BAD_USER_INPUT', 'FORBIDDEN'];
+
   // The signed-in session: the access token in memory, renewed from the cookie before it
   // expires. `resume` answers 'ok', 'signed-out', or 'unreachable' (then it tries again).
   const session = {
@@ -59,13 +62,13 @@
     timer: null,
     async resume() {
       const answer = await gql('mutation Refresh { refresh { accessToken expiresIn } }');
-      const code = codeOf(answer);
-      if (code === 'UNAVAILABLE' || code === 'SERVICE_UNAVAILABLE' || code === 'RATE_LIMITED') {
+      if (answer.errors && SIGNED_OUT.includes(codeOf(answer))) { this.end(); return 'signed-out'; }
+      if (answer.errors) {
+        // Anything else (unreachable, busy, an internal error) is tried again.
         clearTimeout(this.timer);
         this.timer = setTimeout(() => this.renew(), 5000 + Math.random() * 5000);
         return 'unreachable';
       }
-      if (answer.errors) { this.end(); return 'signed-out'; }
       this.keep(answer.data.refresh);
       return 'ok';
     },
@@ -415,7 +418,11 @@
         }
       };
       ws.onclose = (event) => {
-        if (event.code !== 4401 && session.access) reconnect();
+        if (!session.access) return;
+        // 4401 without its event (the session ended before the subscription started):
+        // a renewal finds the session ended and signs the page out.
+        if (event.code === 4401) session.renew();
+        else reconnect();
       };
     };
     // After a pause (jittered, growing), the session is renewed first: one that ended
@@ -466,6 +473,8 @@
             { input }, session.access);
           if (proved.errors) return proved.errors;
           session.keep(proved.data.reauthenticate);
+          // Cancelled (or replaced) meanwhile: the caller was answered; no change is made.
+          if (pendingStepUp !== cancel) return [];
           close();
           resolve(await change());
           return [];
@@ -526,7 +535,8 @@
   // The security page when the service cannot answer it now, with a way to try again.
   function unavailable(message) {
     show('Security', el('p', { class: 'error', role: 'alert', text: message }),
-      el('button', { type: 'button', id: 'try-again', text: 'Try again', onclick: security }));
+      el('button', { type: 'button', id: 'try-again', text: 'Try again',
+        onclick: (event) => once(event.currentTarget, security) }));
   }
 
   async function signOut(event) {
